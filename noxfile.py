@@ -1,0 +1,71 @@
+"""Sessions for everything CI runs: ``nox -s tests`` (every backend), ``nox -s lint``, ``nox -s bench``.
+
+A backend that cannot run on this machine (no CUDA device, package not installable)
+skips its session with a one-line reason. Extra arguments go to pytest / the benchmark.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.sessions = ["lint", "tests"]
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+BACKENDS = ["numpy", "array_api_strict", "torch", "cupy"]
+# PyTorch for CPU: a pinned build (any other spec pulls gigabytes of CUDA packages).
+TORCH = os.environ.get("XPNET_TORCH_SPEC", "torch==2.13.0")
+
+
+def _has_cuda() -> bool:
+    return shutil.which("nvidia-smi") is not None or os.path.exists("/dev/nvidia0")
+
+
+def _install_backend(session: nox.Session, backend: str) -> None:
+    if backend == "cupy":
+        if not _has_cuda():
+            session.skip("cupy: no CUDA device on this machine")
+        session.install(os.environ.get("XPNET_CUPY_SPEC", "cupy-cuda12x"))
+    elif backend == "torch":
+        try:
+            session.install(TORCH, silent=True)
+        except nox.command.CommandFailed:
+            session.skip(f"torch: {TORCH} is not installable here")
+
+
+@nox.session
+@nox.parametrize("backend", BACKENDS)
+def tests(session: nox.Session, backend: str) -> None:
+    """The test suite with the fixture restricted to one backend."""
+    _install_backend(session, backend)
+    session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "test"))
+    env = {"XPNET_TEST_BACKENDS": backend}
+    if backend != "numpy":
+        # backend-independent tests already ran in the numpy session
+        env["XPNET_BACKEND_ONLY"] = "1"
+    session.run("pytest", *session.posargs, env=env)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff: lint and format check."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+@nox.parametrize("backend", BACKENDS)
+def bench(session: nox.Session, backend: str) -> None:
+    """Benchmarks on one backend, interleaved with the NumPy baseline and PyTorch."""
+    _install_backend(session, backend)
+    if backend != "torch":
+        try:
+            session.install(TORCH, silent=True)  # the PyTorch anchor
+        except nox.command.CommandFailed:
+            session.log("PyTorch not installable: the PyTorch anchor is left out")
+    session.install("-e", ".")
+    session.run("python", "-m", "benchmarks", "--backend", backend, *session.posargs)

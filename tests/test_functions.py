@@ -1,0 +1,85 @@
+import numpy as np
+import pytest
+from helpers import assert_close, assert_on
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+import xpnet
+from xpnet import functions as F
+
+T = [0, 0, 1, 0, 0, 0, 0, 0, 0, 0]
+Y1 = [0.1, 0.05, 0.6, 0.0, 0.05, 0.1, 0.0, 0.1, 0.0, 0.0]
+Y2 = [0.1, 0.05, 0.1, 0.0, 0.05, 0.1, 0.0, 0.6, 0.0, 0.0]
+
+
+def test_seed_loss_values(backend):
+    """Seed 003: MSE 0.0975 / 0.5975 and cross-entropy 0.5108... / 2.3025..."""
+    y1, y2, t = backend.asarray(Y1), backend.asarray(Y2), backend.asarray(T, dtype=backend.dtype)
+    rel = 1e-12 if backend.dtype == "float64" else 1e-6
+    assert float(F.sum_squared_error(y1, t)) == pytest.approx(0.0975, rel=rel)
+    assert float(F.mean_squared_error(y2, t)) == pytest.approx(0.5975, rel=rel)
+    assert float(F.cross_entropy_error(y1, t)) == pytest.approx(0.510825457099338, rel=rel)
+    assert float(F.cross_entropy_error(y2, t)) == pytest.approx(2.302584092994546, rel=rel)
+
+
+def test_cross_entropy_label_forms_agree(backend):
+    rng = np.random.default_rng(0)
+    y = F.softmax(backend.asarray(rng.standard_normal((5, 4))))
+    labels = rng.integers(0, 4, 5)
+    a = F.cross_entropy_error(y, xpnet.asarray(labels))
+    b = F.cross_entropy_error(y, backend.asarray(np.eye(4)[labels]))
+    assert_close(a, b, rtol=backend.rtol)
+    single = F.cross_entropy_error(y[0, ...], xpnet.asarray(labels[0]))
+    assert float(single) == pytest.approx(-np.log(xpnet.asnumpy(y)[0, labels[0]] + 1e-7), rel=1e-5)
+
+
+def test_cross_entropy_rejects_bad_labels(backend):
+    y = F.softmax(backend.asarray(np.zeros((3, 4))))
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 4\).*from 0 to 4"):
+        F.cross_entropy_error(y, xpnet.asarray([0, 1, 4]))
+    with pytest.raises(ValueError, match=r"shape \(2,\).*\(3, 4\)"):
+        F.cross_entropy_error(y, xpnet.asarray([0, 1]))
+
+
+def test_activations(backend):
+    x = backend.asarray([-2.0, 0.0, 3.0])
+    assert xpnet.asnumpy(F.step_function(x)).tolist() == [0, 0, 1]
+    assert xpnet.asnumpy(F.relu(x)).tolist() == [0.0, 0.0, 3.0]
+    assert xpnet.asnumpy(F.relu_grad(x)).tolist() == [0.0, 0.0, 1.0]  # 0 at x = 0, like the Relu layer
+    assert_close(F.sigmoid(x), 1 / (1 + np.exp([2.0, 0.0, -3.0])), rtol=backend.rtol)
+    assert_close(F.sigmoid_grad(x), xpnet.asnumpy(F.sigmoid(x)) * (1 - xpnet.asnumpy(F.sigmoid(x))), rtol=backend.rtol)
+    assert F.identity_function(x) is x
+    assert_on(backend, F.sigmoid(x))
+
+
+def test_sigmoid_does_not_overflow(backend):
+    x = backend.asarray([-1000.0, 1000.0])
+    assert xpnet.asnumpy(F.sigmoid(x)).tolist() == [0.0, 1.0]
+
+
+def test_functions_take_python_values():
+    assert xpnet.asnumpy(F.step_function(3.0)).tolist() == 1
+    assert float(F.sigmoid(0.0)) == 0.5
+    assert xpnet.asnumpy(F.softmax([0.0, 0.0])).tolist() == [0.5, 0.5]
+
+
+def test_softmax_batch_and_shift(backend):
+    x = backend.asarray([[1010.0, 1000.0, 990.0], [0.3, 2.9, 4.0]])
+    y = xpnet.asnumpy(F.softmax(x))
+    np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(y[1], np.exp([0.3, 2.9, 4.0]) / np.exp([0.3, 2.9, 4.0]).sum(), rtol=1e-6)
+
+
+@settings(max_examples=40, deadline=None)
+@given(arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(1, 6)), elements=st.floats(-50, 50)))
+def test_softmax_properties(x):
+    y = xpnet.asnumpy(F.softmax(xpnet.asarray(x)))
+    assert np.all(y >= 0) and np.all(np.isfinite(y))
+    np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(xpnet.asnumpy(F.softmax(xpnet.asarray(x + 7.0))), y, rtol=1e-9, atol=1e-15)
+
+
+def test_softmax_loss(backend):
+    x = backend.asarray([[0.3, 2.9, 4.0]])
+    assert_close(F.softmax_loss(x, xpnet.asarray([2])), F.cross_entropy_error(F.softmax(x), xpnet.asarray([2])))

@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+from helpers import assert_close
+
+import xpnet
+from xpnet.optimizers import OPTIMIZERS, SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
+
+
+def reference(name, w, g, steps):
+    """The book's update rules (book 1, common/optimizer.py, Nesterov as corrected in 2021), in NumPy."""
+    w, v, h, m = w.copy(), np.zeros_like(w), np.zeros_like(w), np.zeros_like(w)
+    for it in range(1, steps + 1):
+        if name == "sgd":
+            w -= 0.01 * g
+        elif name == "momentum":
+            v = 0.9 * v - 0.01 * g
+            w += v
+        elif name == "nesterov":
+            v = 0.9 * v - 0.01 * g
+            w += 0.9 * 0.9 * v
+            w -= 1.9 * 0.01 * g
+        elif name == "adagrad":
+            h += g * g
+            w -= 0.01 * g / (np.sqrt(h) + 1e-7)
+        elif name == "rmsprop":
+            h = 0.99 * h + 0.01 * g * g
+            w -= 0.01 * g / (np.sqrt(h) + 1e-7)
+        elif name == "adam":
+            lr_t = 0.001 * np.sqrt(1 - 0.999**it) / (1 - 0.9**it)
+            m += 0.1 * (g - m)
+            h += 0.001 * (g * g - h)
+            w -= lr_t * m / (np.sqrt(h) + 1e-7)
+    return w
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_update_rules_match_the_book_dict_and_list(backend, name):
+    r = np.random.default_rng(0)
+    w0, g0 = r.standard_normal((3, 2)), r.standard_normal((3, 2))
+    expected = reference(name, w0, g0, 3)
+    params = {"W": backend.asarray(w0.copy())}  # asarray may share NumPy memory, like np.asarray
+    as_list = [backend.asarray(w0.copy())]
+    opt_d, opt_l = OPTIMIZERS[name](), OPTIMIZERS[name]()
+    for _ in range(3):
+        opt_d.update(params, {"W": backend.asarray(g0)})
+        opt_l.update(as_list, [backend.asarray(g0)])
+    assert_close(params["W"], expected, rtol=backend.rtol * 10, atol=backend.atol * 10)
+    assert_close(as_list[0], expected, rtol=backend.rtol * 10, atol=backend.atol * 10)
+
+
+def test_updates_are_in_place_so_layers_see_them(backend):
+    W = backend.asarray(np.ones((2, 2)))
+    layer = xpnet.layers.Affine(W, backend.asarray(np.zeros(2)))
+    SGD(lr=0.5).update(layer.params, [backend.asarray(np.ones((2, 2))), backend.asarray(np.ones(2))])
+    assert xpnet.asnumpy(layer.W).tolist() == [[0.5, 0.5], [0.5, 0.5]]
+
+
+def test_book_defaults():
+    assert SGD().lr == 0.01 and Momentum().momentum == 0.9 and Nesterov().lr == 0.01
+    assert AdaGrad().lr == 0.01 and RMSprop().decay_rate == 0.99
+    a = Adam()
+    assert (a.lr, a.beta1, a.beta2) == (0.001, 0.9, 0.999)
+
+
+@pytest.mark.parametrize("lr", [0, -0.1])
+def test_bad_learning_rate(lr):
+    with pytest.raises(ValueError, match="learning rate must be positive"):
+        SGD(lr=lr)

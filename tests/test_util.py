@@ -1,0 +1,60 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import xpnet
+from xpnet.util import col2im, conv_output_size, im2col
+
+
+def test_conv_output_size_is_int_and_checked():
+    assert conv_output_size(28, 5) == 24 and isinstance(conv_output_size(28, 5), int)
+    assert conv_output_size(7, 3, stride=2, pad=1) == 4
+    with pytest.raises(ValueError, match="does not fit"):
+        conv_output_size(2, 5)
+    with pytest.raises(ValueError, match="stride"):
+        conv_output_size(5, 3, stride=0)
+
+
+def test_im2col_shape_and_layout(backend):
+    x = backend.asarray(np.arange(2 * 3 * 4 * 5, dtype=float).reshape(2, 3, 4, 5))
+    col = im2col(x, 2, 3, stride=1, pad=0)
+    assert tuple(col.shape) == (2 * 3 * 3, 3 * 2 * 3)
+    first = xpnet.asnumpy(x)[0, :, 0:2, 0:3].reshape(-1)
+    np.testing.assert_array_equal(xpnet.asnumpy(col)[0], first)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    n=st.integers(1, 3),
+    c=st.integers(1, 3),
+    h=st.integers(1, 7),
+    w=st.integers(1, 7),
+    fh=st.integers(1, 4),
+    fw=st.integers(1, 4),
+    stride=st.integers(1, 3),
+    pad=st.integers(0, 2),
+    seed=st.integers(0, 1000),
+)
+def test_col2im_is_the_adjoint_of_im2col(n, c, h, w, fh, fw, stride, pad, seed):
+    """<im2col(x), y> == <x, col2im(y)> for odd sizes, strides and padding."""
+    if h + 2 * pad < fh or w + 2 * pad < fw:
+        return
+    r = np.random.default_rng(seed)
+    x = xpnet.asarray(r.standard_normal((n, c, h, w)), dtype="float64")
+    col = im2col(x, fh, fw, stride, pad)
+    y = xpnet.asarray(r.standard_normal(tuple(col.shape)), dtype="float64")
+    lhs = float(np.sum(xpnet.asnumpy(col) * xpnet.asnumpy(y)))
+    rhs = float(np.sum(xpnet.asnumpy(x) * xpnet.asnumpy(col2im(y, (n, c, h, w), fh, fw, stride, pad))))
+    assert lhs == pytest.approx(rhs, rel=1e-10, abs=1e-10)
+
+
+def test_adjoint_on_every_backend(backend64):
+    r = np.random.default_rng(1)
+    x = backend64.asarray(r.standard_normal((2, 2, 5, 6)))
+    col = im2col(x, 3, 2, 2, 1)
+    y = backend64.asarray(r.standard_normal(tuple(col.shape)))
+    back = col2im(y, (2, 2, 5, 6), 3, 2, 2, 1)
+    assert xpnet.backend.device(back) == xpnet.get_device()
+    lhs = np.sum(xpnet.asnumpy(col) * xpnet.asnumpy(y))
+    assert lhs == pytest.approx(np.sum(xpnet.asnumpy(x) * xpnet.asnumpy(back)), rel=1e-10)

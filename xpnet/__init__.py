@@ -1,0 +1,72 @@
+"""xpnet: the networks of "Deep Learning from Scratch", written once against the Python Array API.
+
+Select where new arrays are born with :func:`set_backend` (``"numpy"``, ``"cupy"``,
+``"torch"``, ``"array_api_strict"``); every computation follows its inputs.
+"""
+
+from . import functions, gradient, layers, models, optimizers, util
+from .backend import (
+    BackendMismatchError,
+    BackendUnavailableError,
+    asarray,
+    asnumpy,
+    available_backends,
+    get_backend,
+    get_default_dtype,
+    get_device,
+    get_namespace,
+    namespace,
+    seed,
+    set_backend,
+    set_default_dtype,
+    to_backend,
+    use_backend,
+)
+from .gradient import gradient_check, gradient_descent, numerical_diff, numerical_gradient
+from .models import (
+    DeepConvNet,
+    MultiLayerNet,
+    MultiLayerNetExtend,
+    SimpleConvNet,
+    SimpleNet,
+    ThreeLayerNet,
+    TwoLayerNet,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BackendMismatchError",
+    "BackendUnavailableError",
+    "DeepConvNet",
+    "MultiLayerNet",
+    "MultiLayerNetExtend",
+    "SimpleConvNet",
+    "SimpleNet",
+    "ThreeLayerNet",
+    "TwoLayerNet",
+    "__version__",
+    "asarray",
+    "asnumpy",
+    "available_backends",
+    "functions",
+    "get_backend",
+    "get_default_dtype",
+    "get_device",
+    "get_namespace",
+    "gradient",
+    "gradient_check",
+    "gradient_descent",
+    "layers",
+    "models",
+    "namespace",
+    "numerical_diff",
+    "numerical_gradient",
+    "optimizers",
+    "seed",
+    "set_backend",
+    "set_default_dtype",
+    "to_backend",
+    "use_backend",
+    "util",
+]

@@ -1,0 +1,356 @@
+"""Backend selection, array creation and the few things the Array API standard lacks.
+
+The selected backend only decides where *new* arrays are born (weights, loaded data).
+Every computation takes its namespace from its inputs through :func:`get_namespace`.
+Random numbers are drawn on the host with NumPy and then moved, so one seed gives the
+same weights on every backend.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+from collections.abc import Iterator
+from contextvars import ContextVar
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+BACKENDS = ("numpy", "cupy", "torch", "array_api_strict")
+
+_INSTALL_HINTS = {
+    "numpy": "pip install numpy",
+    "cupy": "pip install 'xpnet[cuda12]' (or 'xpnet[cuda13]' for CUDA 13)",
+    "torch": "pip install 'xpnet[torch]'",
+    "array_api_strict": "pip install array-api-strict",
+}
+
+
+class BackendUnavailableError(RuntimeError):
+    """A known backend cannot be used here (package missing, no CUDA device, ...)."""
+
+
+class BackendMismatchError(TypeError):
+    """Arrays of two different backends met in one computation."""
+
+
+class _Backend:
+    """A resolved backend: its name, its Array API namespace and the device new arrays go to."""
+
+    __slots__ = ("name", "xp", "device")
+
+    def __init__(self, name: str, xp: Any, device: Any) -> None:
+        self.name, self.xp, self.device = name, xp, device
+
+    def __repr__(self) -> str:
+        return f"Backend({self.name!r}, device={self.device!r})"
+
+
+def _resolve(name: str, device: Any = None) -> _Backend:
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+    hint = _INSTALL_HINTS[name]
+    if name == "numpy":
+        import array_api_compat.numpy as xp
+
+        return _Backend(name, xp, "cpu")
+    if name == "array_api_strict":
+        try:
+            xp = importlib.import_module("array_api_strict")
+        except ImportError as e:
+            raise BackendUnavailableError(f"backend 'array_api_strict' needs array-api-strict: {hint}") from e
+        if isinstance(device, str):
+            device = xp.Device(device)
+        return _Backend(name, xp, device if device is not None else xp.Device("CPU_DEVICE"))
+    if name == "torch":
+        try:
+            torch = importlib.import_module("torch")
+            import array_api_compat.torch as xp
+        except ImportError as e:
+            raise BackendUnavailableError(f"backend 'torch' needs PyTorch, which is not installed: {hint}") from e
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        return _Backend(name, xp, torch.device(device))
+    # cupy
+    try:
+        cupy = importlib.import_module("cupy")
+        import array_api_compat.cupy as xp
+    except ImportError as e:
+        raise BackendUnavailableError(f"backend 'cupy' needs CuPy, which is not installed: {hint}") from e
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as e:  # CUDA driver missing or broken
+        raise BackendUnavailableError(f"backend 'cupy' found no usable CUDA device ({e}); {hint}") from e
+    if count == 0:
+        raise BackendUnavailableError(f"backend 'cupy' found no CUDA device; {hint}")
+    return _Backend(name, xp, cupy.cuda.Device(0 if device is None else int(device)))
+
+
+_current: ContextVar[_Backend | None] = ContextVar("xpnet_backend", default=None)
+_default: _Backend | None = None
+_default_dtype = "float32"
+_rng = np.random.default_rng()
+
+
+def _active() -> _Backend:
+    b = _current.get()
+    if b is not None:
+        return b
+    global _default
+    if _default is None:
+        _default = _resolve(os.environ.get("XPNET_BACKEND", "numpy"))
+    return _default
+
+
+def set_backend(name: str, device: Any = None) -> None:
+    """Select where new arrays are created: ``"numpy"``, ``"cupy"``, ``"torch"`` or ``"array_api_strict"``.
+
+    ``device`` optionally names the device (``"cuda:1"`` for torch, ``"device1"`` for
+    array_api_strict, an ordinal for cupy). Raises ``ValueError`` for an unknown name and
+    :class:`BackendUnavailableError` when the backend cannot run here.
+    """
+    global _default
+    _default = _resolve(name, device)
+    _current.set(None)
+
+
+def get_backend() -> str:
+    """Name of the active backend."""
+    return _active().name
+
+
+def get_device() -> Any:
+    """Device on which the active backend creates new arrays."""
+    return _active().device
+
+
+@contextlib.contextmanager
+def use_backend(name: str, device: Any = None) -> Iterator[None]:
+    """Context manager: create new arrays on ``name`` inside the block, then restore."""
+    token = _current.set(_resolve(name, device))
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def namespace() -> Any:
+    """The Array API namespace of the active backend."""
+    return _active().xp
+
+
+def available_backends() -> list[str]:
+    """Names of the backends that can run on this machine."""
+    names = []
+    for name in BACKENDS:
+        try:
+            _resolve(name)
+        except BackendUnavailableError:
+            continue
+        names.append(name)
+    return names
+
+
+def set_default_dtype(dtype: str) -> None:
+    """Set the floating dtype of new parameters and loaded data: ``"float32"`` (default) or ``"float64"``."""
+    global _default_dtype
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"default dtype must be 'float32' or 'float64', not {dtype!r}")
+    _default_dtype = dtype
+
+
+def get_default_dtype() -> str:
+    """Name of the default floating dtype."""
+    return _default_dtype
+
+
+def seed(n: int | None) -> None:
+    """Seed xpnet's host random generator: the same seed gives the same weights on every backend."""
+    global _rng
+    _rng = np.random.default_rng(n)
+
+
+def host_rng(rng: int | np.random.Generator | None = None) -> np.random.Generator:
+    """A NumPy generator: ``rng`` itself, a new one seeded with it, or xpnet's global one."""
+    if rng is None:
+        return _rng
+    if isinstance(rng, np.random.Generator):
+        return rng
+    return np.random.default_rng(rng)
+
+
+# --- namespaces of inputs ----------------------------------------------------------
+
+_NS_CACHE: dict[type, Any] = {}
+
+
+def get_namespace(*arrays: Any) -> Any:
+    """The Array API namespace shared by ``arrays`` (Python scalars and ``None`` are ignored).
+
+    Raises :class:`BackendMismatchError` naming both backends when arrays of two libraries meet.
+    """
+    types = {type(a) for a in arrays if a is not None and not isinstance(a, (int, float, bool, complex))}
+    if len(types) == 1:
+        t = next(iter(types))
+        xp = _NS_CACHE.get(t)
+        if xp is not None:
+            return xp
+    try:
+        xp = array_api_compat.array_namespace(*[a for a in arrays if a is not None])
+    except TypeError as e:
+        names = sorted({backend_name(a) for a in arrays if a is not None})
+        if len(names) > 1:
+            raise BackendMismatchError(
+                f"arrays from different backends were mixed: {' and '.join(names)}; "
+                "move them to one backend first, e.g. with xpnet.to_backend(x)"
+            ) from None
+        raise TypeError(f"expected arrays, got {', '.join(type(a).__name__ for a in arrays)}: {e}") from None
+    if len(types) == 1:
+        _NS_CACHE[next(iter(types))] = xp
+    return xp
+
+
+def backend_name(x: Any) -> str:
+    """The name of the backend an array belongs to (``"python"`` for scalars and lists)."""
+    if array_api_compat.is_numpy_array(x):
+        return "numpy"
+    if array_api_compat.is_cupy_array(x):
+        return "cupy"
+    if array_api_compat.is_torch_array(x):
+        return "torch"
+    if array_api_compat.is_array_api_strict_namespace(getattr(x, "__array_namespace__", lambda: None)()):
+        return "array_api_strict"
+    mod = type(x).__module__.split(".")[0]
+    return "python" if mod == "builtins" else mod
+
+
+def device(x: Any) -> Any:
+    """The device an array lives on."""
+    return array_api_compat.device(x)
+
+
+def is_array(x: Any) -> bool:
+    return array_api_compat.is_array_api_obj(x) and not isinstance(x, (int, float, bool, complex))
+
+
+def on_host(x: Any) -> bool:
+    """True when reading ``x`` back costs no device synchronisation (NumPy, CPU tensors, array_api_strict)."""
+    if array_api_compat.is_cupy_array(x):
+        return False
+    if array_api_compat.is_torch_array(x):
+        return x.device.type == "cpu"
+    return True
+
+
+# --- creation and conversion ---------------------------------------------------------
+
+
+def _dtype(xp: Any, dtype: Any) -> Any:
+    if dtype is None:
+        return None
+    if isinstance(dtype, str):
+        try:
+            return getattr(xp, dtype)
+        except AttributeError:
+            raise ValueError(f"unknown dtype {dtype!r}") from None
+    if isinstance(dtype, np.dtype) or (isinstance(dtype, type) and issubclass(dtype, np.generic)):
+        return getattr(xp, np.dtype(dtype).name)
+    return dtype
+
+
+def float_dtype(xp: Any, dtype: Any = None) -> Any:
+    """``dtype`` resolved in ``xp``, or the default float dtype when ``None``."""
+    return _dtype(xp, dtype if dtype is not None else _default_dtype)
+
+
+def asarray(obj: Any, dtype: Any = None, *, device: Any = None) -> Any:
+    """Convert ``obj`` to an array of the active backend; ``dtype`` may be a name such as ``"float64"``.
+
+    Arrays of another backend are moved through the host; arrays of the active backend
+    keep their device unless ``device`` is given.
+    """
+    b = _active()
+    xp = b.xp
+    if is_array(obj):
+        src = backend_name(obj)
+        if src == b.name:
+            return xp.asarray(obj, dtype=_dtype(xp, dtype), device=device)
+        obj = asnumpy(obj)
+    return xp.asarray(obj, dtype=_dtype(xp, dtype), device=device if device is not None else b.device)
+
+
+def asnumpy(x: Any) -> np.ndarray:
+    """Any array (or scalar, or list) as a ``numpy.ndarray`` on the host."""
+    if isinstance(x, np.ndarray):
+        return x
+    if array_api_compat.is_cupy_array(x):
+        return x.get()
+    if array_api_compat.is_torch_array(x):
+        return x.detach().cpu().numpy()
+    if is_array(x) and backend_name(x) == "array_api_strict":
+        return np.from_dlpack(x)
+    return np.asarray(x)
+
+
+def to_backend(x: Any, name: str | None = None, device: Any = None) -> Any:
+    """Move ``x`` to backend ``name`` (default: the active one), keeping its dtype."""
+    target = _resolve(name, device) if name is not None else _active()
+    if backend_name(x) == target.name:
+        return target.xp.asarray(x, device=device) if device is not None else x
+    return target.xp.asarray(asnumpy(x), device=target.device)
+
+
+def randn(shape: tuple[int, ...], *, dtype: Any = None, rng: Any = None) -> Any:
+    """Standard-normal array drawn on the host (float64), then created on the active backend."""
+    b = _active()
+    draw = host_rng(rng).standard_normal(shape)
+    return b.xp.asarray(draw, dtype=float_dtype(b.xp, dtype), device=b.device)
+
+
+def zeros(shape: tuple[int, ...] | int, *, dtype: Any = None) -> Any:
+    """Zeros of the default (or given) float dtype on the active backend."""
+    b = _active()
+    return b.xp.zeros(shape, dtype=float_dtype(b.xp, dtype), device=b.device)
+
+
+def ones(shape: tuple[int, ...] | int, *, dtype: Any = None) -> Any:
+    """Ones of the default (or given) float dtype on the active backend."""
+    b = _active()
+    return b.xp.ones(shape, dtype=float_dtype(b.xp, dtype), device=b.device)
+
+
+def random_like(x: Any, rng: Any = None) -> Any:
+    """Uniform [0, 1) numbers shaped like ``x``, on ``x``'s device and of its dtype.
+
+    The one place besides :func:`randn` that makes random numbers: GPU backends draw
+    on the device (no host transfer in the training step); the others draw on the host.
+    """
+    if array_api_compat.is_cupy_array(x):
+        import cupy
+
+        return cupy.random.random(x.shape, dtype=x.dtype)
+    if array_api_compat.is_torch_array(x) and x.device.type != "cpu":
+        import torch
+
+        return torch.rand(x.shape, dtype=x.dtype, device=x.device)
+    xp = get_namespace(x)
+    return xp.asarray(host_rng(rng).random(x.shape), dtype=x.dtype, device=device(x))
+
+
+def one_hot(t: Any, n_classes: int, dtype: Any) -> Any:
+    """Integer labels ``t`` of shape ``(N,)`` as a one-hot array ``(N, n_classes)`` of ``dtype``."""
+    xp = get_namespace(t)
+    classes = xp.arange(n_classes, dtype=t.dtype, device=device(t))
+    return xp.astype(t[:, None] == classes, dtype)
+
+
+def is_floating(x: Any) -> bool:
+    xp = get_namespace(x)
+    return xp.isdtype(x.dtype, "real floating")
+
+
+def dtype_name(x: Any) -> str:
+    """Short dtype name (``"float32"``) for error messages."""
+    return str(x.dtype).rsplit(".", 1)[-1]

@@ -1,0 +1,139 @@
+"""Activation and loss functions of book 1, chapters 3-4, on any Array API backend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .backend import asarray, device, get_namespace, is_array, on_host
+
+__all__ = [
+    "identity_function",
+    "step_function",
+    "sigmoid",
+    "sigmoid_grad",
+    "relu",
+    "relu_grad",
+    "softmax",
+    "sum_squared_error",
+    "mean_squared_error",
+    "cross_entropy_error",
+    "softmax_loss",
+]
+
+
+def _arr(x: Any) -> Any:
+    # The book calls these functions on Python floats and lists too.
+    return x if is_array(x) else asarray(x, dtype="float64")
+
+
+def identity_function(x: Any) -> Any:
+    """Returns ``x`` unchanged (the output activation of a regression network)."""
+    return x
+
+
+def step_function(x: Any) -> Any:
+    """1 where ``x > 0``, else 0, as int64 (the book's ``np.int``, removed from NumPy, meant this)."""
+    x = _arr(x)
+    xp = get_namespace(x)
+    return xp.astype(x > 0, xp.int64)
+
+
+def sigmoid(x: Any) -> Any:
+    """Logistic function ``1 / (1 + exp(-x))``, computed without overflow for large ``|x|``."""
+    x = _arr(x)
+    xp = get_namespace(x)
+    e = xp.exp(-xp.abs(x))  # never overflows: e is in (0, 1]
+    return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def sigmoid_grad(x: Any) -> Any:
+    """Derivative of :func:`sigmoid` at ``x``."""
+    y = sigmoid(x)
+    return (1.0 - y) * y
+
+
+def relu(x: Any) -> Any:
+    """``max(x, 0)`` element-wise."""
+    x = _arr(x)
+    xp = get_namespace(x)
+    return xp.maximum(x, 0.0)
+
+
+def relu_grad(x: Any) -> Any:
+    """Derivative of :func:`relu`: 1 where ``x > 0``, 0 elsewhere (0 at ``x = 0``, like the ``Relu`` layer)."""
+    x = _arr(x)
+    xp = get_namespace(x)
+    return xp.astype(x > 0, x.dtype)
+
+
+def softmax(x: Any) -> Any:
+    """Softmax over the last axis of ``x`` (shape ``(C,)`` or ``(N, C)``), shifted by the max for stability."""
+    x = _arr(x)
+    xp = get_namespace(x)
+    x = x - xp.max(x, axis=-1, keepdims=True)
+    e = xp.exp(x)
+    return e / xp.sum(e, axis=-1, keepdims=True)
+
+
+def sum_squared_error(y: Any, t: Any) -> Any:
+    """``0.5 * sum((y - t)**2)`` over all elements, as in the book (no division by the batch size)."""
+    y = _arr(y)
+    xp = get_namespace(y)
+    t = t if is_array(t) else xp.asarray(t, dtype=y.dtype, device=device(y))
+    return 0.5 * xp.sum((y - t) ** 2)
+
+
+mean_squared_error = sum_squared_error
+
+
+def check_labels(t: Any, n_classes: int) -> None:
+    """Raise ``ValueError`` when integer labels fall outside ``[0, n_classes)``.
+
+    Skipped for arrays on an accelerator: reading them back would stall the device
+    every step. Data loaders and the ``Trainer`` check those once, up front.
+    """
+    if not on_host(t) or t.shape[0] == 0:
+        return
+    xp = get_namespace(t)
+    lo, hi = int(xp.min(t)), int(xp.max(t))
+    if lo < 0 or hi >= n_classes:
+        raise ValueError(f"labels must lie in [0, {n_classes}) for {n_classes} classes; got values from {lo} to {hi}")
+
+
+def label_mask(y: Any, t: Any) -> Any:
+    """``t`` as a one-hot array shaped and typed like ``y`` (``t`` is one-hot already, or integer labels)."""
+    xp = get_namespace(y, t)
+    if t.shape == y.shape:
+        return t if t.dtype == y.dtype else xp.astype(t, y.dtype)
+    n_classes = y.shape[-1]
+    if t.shape != y.shape[:-1] or not xp.isdtype(t.dtype, "integral"):
+        raise ValueError(
+            f"labels of shape {tuple(t.shape)} and dtype {t.dtype} do not fit predictions of shape "
+            f"{tuple(y.shape)}: give one-hot labels of shape {tuple(y.shape)} or integer labels of "
+            f"shape {tuple(y.shape[:-1])}"
+        )
+    check_labels(xp.reshape(t, (-1,)), n_classes)
+    classes = xp.arange(n_classes, dtype=t.dtype, device=device(t))
+    return xp.astype(t[..., None] == classes, y.dtype)
+
+
+def cross_entropy_error(y: Any, t: Any) -> Any:
+    """Mean cross-entropy ``-sum(t * log(y + 1e-7)) / N`` of probabilities ``y``.
+
+    ``y`` has shape ``(C,)`` or ``(N, C)``; ``t`` is one-hot of the same shape or integer
+    labels of shape ``()`` / ``(N,)``. The 1e-7 inside the log is the book's guard against log(0).
+    """
+    y = _arr(y)
+    xp = get_namespace(y)
+    if not is_array(t):
+        t = xp.asarray(t, device=device(y))
+    if y.ndim == 1:
+        y = xp.reshape(y, (1, -1))
+        t = xp.reshape(t, (1, -1)) if t.ndim == 1 else xp.reshape(t, (1,))
+    mask = label_mask(y, t)
+    return -xp.sum(mask * xp.log(y + 1e-7)) / y.shape[0]
+
+
+def softmax_loss(X: Any, t: Any) -> Any:
+    """Cross-entropy of ``softmax(X)`` against labels ``t``."""
+    return cross_entropy_error(softmax(X), t)

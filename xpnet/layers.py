@@ -1,0 +1,430 @@
+"""Layers of book 1 (chapters 5-7) and book 2's graph nodes, each with ``forward`` and ``backward``.
+
+Layers with parameters keep them in book 2's ``params`` list and their gradients in the
+matching ``grads`` list (written in place by ``backward``, as book 2's optimizers expect);
+book 1's names (``W``, ``b``, ``dW``, ``db``, ``gamma``, ``dgamma``, ...) read and write the
+same slots. Nothing here stores a namespace: every call asks its inputs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .backend import device, get_namespace, random_like
+from .functions import label_mask, sigmoid, softmax
+from .util import col2im, conv_output_size, im2col
+
+__all__ = [
+    "MulLayer",
+    "AddLayer",
+    "Relu",
+    "Sigmoid",
+    "Affine",
+    "Softmax",
+    "SoftmaxWithLoss",
+    "SigmoidWithLoss",
+    "MatMul",
+    "Repeat",
+    "Sum",
+    "Dropout",
+    "BatchNormalization",
+    "Convolution",
+    "Pooling",
+]
+
+
+def _slot(name: str, kind: str, i: int) -> property:
+    """A book-1 attribute (``W``, ``dW``, ...) that reads and writes slot ``i`` of ``params``/``grads``."""
+
+    def get(self: Any) -> Any:
+        return getattr(self, kind)[i]
+
+    def set(self: Any, value: Any) -> None:
+        getattr(self, kind)[i] = value
+
+    return property(get, set, doc=f"``{kind}[{i}]``")
+
+
+def _store_grad(grads: list, i: int, value: Any) -> None:
+    """Write a gradient into its buffer in place (book 2 models hold the buffers), or rebind on a shape change."""
+    g = grads[i]
+    if g is not None and g.shape == value.shape and g.dtype == value.dtype:
+        g[...] = value
+    else:
+        grads[i] = value
+
+
+def _zeros_like_all(params: list) -> list:
+    return [get_namespace(p).zeros_like(p) for p in params]
+
+
+class MulLayer:
+    """Multiplication node ``out = x * y`` (book 1, 5.4)."""
+
+    def __init__(self) -> None:
+        self.x = self.y = None
+
+    def forward(self, x: Any, y: Any) -> Any:
+        self.x, self.y = x, y
+        return x * y
+
+    def backward(self, dout: Any) -> tuple[Any, Any]:
+        return dout * self.y, dout * self.x
+
+
+class AddLayer:
+    """Addition node ``out = x + y`` (book 1, 5.4)."""
+
+    def forward(self, x: Any, y: Any) -> Any:
+        return x + y
+
+    def backward(self, dout: Any) -> tuple[Any, Any]:
+        return dout * 1, dout * 1
+
+
+class Relu:
+    """``max(x, 0)``; the gradient at ``x = 0`` is 0. ``mask`` marks where ``x <= 0``, as in the book."""
+
+    def __init__(self) -> None:
+        self.params, self.grads = [], []
+        self.mask = None
+
+    def forward(self, x: Any) -> Any:
+        xp = get_namespace(x)
+        self.mask = x <= 0
+        return xp.where(self.mask, 0.0, x)
+
+    def backward(self, dout: Any) -> Any:
+        return get_namespace(dout).where(self.mask, 0.0, dout)
+
+
+class Sigmoid:
+    """Logistic activation; ``backward`` uses the stored output: ``dout * (1 - out) * out``."""
+
+    def __init__(self) -> None:
+        self.params, self.grads = [], []
+        self.out = None
+
+    def forward(self, x: Any) -> Any:
+        self.out = sigmoid(x)
+        return self.out
+
+    def backward(self, dout: Any) -> Any:
+        return dout * (1.0 - self.out) * self.out
+
+
+class Affine:
+    """Fully connected layer ``out = x @ W + b``.
+
+    ``W`` has shape ``(D, H)`` and ``b`` shape ``(H,)``. ``x`` has shape ``(N, D)`` or
+    ``(N, d1, d2, ...)`` with ``d1*d2*... == D`` (flattened here, restored in ``backward``).
+    """
+
+    W, b = _slot("W", "params", 0), _slot("b", "params", 1)
+    dW, db = _slot("dW", "grads", 0), _slot("db", "grads", 1)
+
+    def __init__(self, W: Any, b: Any) -> None:
+        self.params = [W, b]
+        self.grads = _zeros_like_all(self.params)
+        self.x = None
+        self.original_x_shape = None
+
+    def forward(self, x: Any) -> Any:
+        W, b = self.params
+        xp = get_namespace(x, W)
+        self.original_x_shape = x.shape
+        if x.ndim != 2:
+            x = xp.reshape(x, (x.shape[0], -1))
+        if x.shape[1] != W.shape[0]:
+            raise ValueError(
+                f"Affine: input of shape {tuple(self.original_x_shape)} has {x.shape[1]} features, "
+                f"but W of shape {tuple(W.shape)} expects {W.shape[0]}"
+            )
+        self.x = x
+        return x @ W + b
+
+    def backward(self, dout: Any) -> Any:
+        W = self.params[0]
+        xp = get_namespace(dout, W)
+        dx = dout @ W.T
+        _store_grad(self.grads, 0, self.x.T @ dout)
+        _store_grad(self.grads, 1, xp.sum(dout, axis=0))
+        return xp.reshape(dx, self.original_x_shape)
+
+
+class Softmax:
+    """Softmax over the last axis, as a layer."""
+
+    def __init__(self) -> None:
+        self.params, self.grads = [], []
+        self.out = None
+
+    def forward(self, x: Any) -> Any:
+        self.out = softmax(x)
+        return self.out
+
+    def backward(self, dout: Any) -> Any:
+        y = self.out
+        return y * (dout - get_namespace(y).sum(dout * y, axis=-1, keepdims=True))
+
+
+class SoftmaxWithLoss:
+    """Softmax followed by the cross-entropy loss; ``t`` is one-hot ``(N, C)`` or integer labels ``(N,)``."""
+
+    def __init__(self) -> None:
+        self.params, self.grads = [], []
+        self.loss = self.y = self.t = None
+
+    def forward(self, x: Any, t: Any) -> Any:
+        xp = get_namespace(x, t)
+        self.t = t
+        self.y = softmax(x)
+        self._mask = label_mask(self.y, t)
+        self.loss = -xp.sum(self._mask * xp.log(self.y + 1e-7)) / x.shape[0]
+        return self.loss
+
+    def backward(self, dout: Any = 1) -> Any:
+        return (self.y - self._mask) * (dout / self.y.shape[0])
+
+
+class SigmoidWithLoss:
+    """Sigmoid followed by binary cross-entropy (book 2); ``t`` holds 0/1 labels of shape ``(N,)``."""
+
+    def __init__(self) -> None:
+        self.params, self.grads = [], []
+        self.loss = self.y = self.t = None
+
+    def forward(self, x: Any, t: Any) -> Any:
+        xp = get_namespace(x, t)
+        self.t = t
+        self.y = sigmoid(x)
+        tf = xp.astype(t, self.y.dtype)
+        self.loss = -xp.sum(tf * xp.log(self.y + 1e-7) + (1.0 - tf) * xp.log(1.0 - self.y + 1e-7)) / x.shape[0]
+        return self.loss
+
+    def backward(self, dout: Any = 1) -> Any:
+        xp = get_namespace(self.y)
+        return (self.y - xp.astype(self.t, self.y.dtype)) * (dout / self.y.shape[0])
+
+
+class MatMul:
+    """Book 2's MatMul node ``out = x @ W`` with ``W`` of shape ``(D, H)``."""
+
+    W = _slot("W", "params", 0)
+    dW = _slot("dW", "grads", 0)
+
+    def __init__(self, W: Any) -> None:
+        self.params = [W]
+        self.grads = _zeros_like_all(self.params)
+        self.x = None
+
+    def forward(self, x: Any) -> Any:
+        W = self.params[0]
+        if x.shape[-1] != W.shape[0]:
+            raise ValueError(f"MatMul: input of shape {tuple(x.shape)} does not fit W of shape {tuple(W.shape)}")
+        self.x = x
+        return x @ W
+
+    def backward(self, dout: Any) -> Any:
+        W = self.params[0]
+        _store_grad(self.grads, 0, self.x.T @ dout)
+        return dout @ W.T
+
+
+class Repeat:
+    """Book 2's Repeat node: ``x`` of shape ``(1, D)`` copied ``n`` times into ``(n, D)``."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.params, self.grads = [], []
+
+    def forward(self, x: Any) -> Any:
+        return get_namespace(x).repeat(x, self.n, axis=0)
+
+    def backward(self, dout: Any) -> Any:
+        return get_namespace(dout).sum(dout, axis=0, keepdims=True)
+
+
+class Sum:
+    """Book 2's Sum node: ``x`` of shape ``(N, D)`` summed into ``(1, D)``."""
+
+    def __init__(self) -> None:
+        self.params, self.grads = [], []
+        self.n = None
+
+    def forward(self, x: Any) -> Any:
+        self.n = x.shape[0]
+        return get_namespace(x).sum(x, axis=0, keepdims=True)
+
+    def backward(self, dout: Any) -> Any:
+        return get_namespace(dout).repeat(dout, self.n, axis=0)
+
+
+class Dropout:
+    """Drops each unit with probability ``dropout_ratio`` while training (``train_flg=True``).
+
+    At test time the output is scaled by ``1 - dropout_ratio``, as in the book.
+    """
+
+    takes_train_flg = True
+
+    def __init__(self, dropout_ratio: float = 0.5) -> None:
+        if not 0.0 <= dropout_ratio < 1.0:
+            raise ValueError(f"dropout_ratio must be in [0, 1), got {dropout_ratio}")
+        self.dropout_ratio = dropout_ratio
+        self.params, self.grads = [], []
+        self.mask = None
+
+    def forward(self, x: Any, train_flg: bool = True) -> Any:
+        if train_flg:
+            xp = get_namespace(x)
+            self.mask = xp.astype(random_like(x) > self.dropout_ratio, x.dtype)
+            return x * self.mask
+        return x * (1.0 - self.dropout_ratio)
+
+    def backward(self, dout: Any) -> Any:
+        return dout * self.mask
+
+
+class BatchNormalization:
+    """Batch normalisation (Ioffe & Szegedy 2015) as in book 1, 6.3.
+
+    ``gamma`` and ``beta`` have shape ``(D,)``; ``x`` is ``(N, D)`` or ``(N, C, H, W)`` with
+    ``C*H*W == D``. Training uses the batch statistics and updates the running averages
+    (``momentum``); inference uses the running averages.
+    """
+
+    takes_train_flg = True
+    gamma, beta = _slot("gamma", "params", 0), _slot("beta", "params", 1)
+    dgamma, dbeta = _slot("dgamma", "grads", 0), _slot("dbeta", "grads", 1)
+
+    def __init__(
+        self, gamma: Any, beta: Any, momentum: float = 0.9, running_mean: Any = None, running_var: Any = None
+    ) -> None:
+        self.params = [gamma, beta]
+        self.grads = _zeros_like_all(self.params)
+        self.momentum = momentum
+        self.input_shape = None
+        self.running_mean, self.running_var = running_mean, running_var
+        self.batch_size = self.xc = self.xn = self.std = None
+
+    def forward(self, x: Any, train_flg: bool = True) -> Any:
+        self.input_shape = x.shape
+        gamma, beta = self.params
+        xp = get_namespace(x, gamma)
+        if x.ndim != 2:
+            x = xp.reshape(x, (x.shape[0], -1))
+        if x.shape[1] != gamma.shape[0]:
+            raise ValueError(
+                f"BatchNormalization: input of shape {tuple(self.input_shape)} has {x.shape[1]} features, "
+                f"but gamma has shape {tuple(gamma.shape)}"
+            )
+        if self.running_mean is None:
+            self.running_mean = xp.zeros(x.shape[1], dtype=x.dtype, device=device(x))
+            self.running_var = xp.zeros(x.shape[1], dtype=x.dtype, device=device(x))
+        if train_flg:
+            mu = xp.mean(x, axis=0)
+            xc = x - mu
+            var = xp.mean(xc**2, axis=0)
+            std = xp.sqrt(var + 10e-7)
+            xn = xc / std
+            self.batch_size, self.xc, self.xn, self.std = x.shape[0], xc, xn, std
+            self.running_mean = self.momentum * self.running_mean + (1 - self.momentum) * mu
+            self.running_var = self.momentum * self.running_var + (1 - self.momentum) * var
+        else:
+            xn = (x - self.running_mean) / xp.sqrt(self.running_var + 10e-7)
+        return xp.reshape(gamma * xn + beta, self.input_shape)
+
+    def backward(self, dout: Any) -> Any:
+        gamma = self.params[0]
+        xp = get_namespace(dout, gamma)
+        if dout.ndim != 2:
+            dout = xp.reshape(dout, (dout.shape[0], -1))
+        _store_grad(self.grads, 1, xp.sum(dout, axis=0))
+        _store_grad(self.grads, 0, xp.sum(self.xn * dout, axis=0))
+        dxn = gamma * dout
+        dxc = dxn / self.std
+        dstd = -xp.sum((dxn * self.xc) / (self.std * self.std), axis=0)
+        dvar = 0.5 * dstd / self.std
+        dxc = dxc + (2.0 / self.batch_size) * self.xc * dvar
+        dmu = xp.sum(dxc, axis=0)
+        dx = dxc - dmu / self.batch_size
+        return xp.reshape(dx, self.input_shape)
+
+
+class Convolution:
+    """2-D convolution (cross-correlation, as in the book) through ``im2col``.
+
+    ``W`` has shape ``(FN, C, FH, FW)``, ``b`` shape ``(FN,)``; ``x`` is ``(N, C, H, W)``
+    and the output ``(N, FN, OH, OW)`` with ``OH = (H + 2*pad - FH) // stride + 1``.
+    """
+
+    W, b = _slot("W", "params", 0), _slot("b", "params", 1)
+    dW, db = _slot("dW", "grads", 0), _slot("db", "grads", 1)
+
+    def __init__(self, W: Any, b: Any, stride: int = 1, pad: int = 0) -> None:
+        self.params = [W, b]
+        self.grads = _zeros_like_all(self.params)
+        self.stride, self.pad = stride, pad
+        self.x = self.col = self.col_W = None
+
+    def forward(self, x: Any) -> Any:
+        W, b = self.params
+        xp = get_namespace(x, W)
+        FN, C, FH, FW = W.shape
+        if x.ndim != 4 or x.shape[1] != C:
+            raise ValueError(
+                f"Convolution: input of shape {tuple(x.shape)} does not fit W of shape {tuple(W.shape)}: "
+                f"expected (N, {C}, H, W)"
+            )
+        N, _, H, Wd = x.shape
+        out_h = conv_output_size(H, FH, self.stride, self.pad)
+        out_w = conv_output_size(Wd, FW, self.stride, self.pad)
+        col = im2col(x, FH, FW, self.stride, self.pad)
+        col_W = xp.reshape(W, (FN, -1)).T
+        out = col @ col_W + b
+        self.x, self.col, self.col_W = x, col, col_W
+        return xp.permute_dims(xp.reshape(out, (N, out_h, out_w, FN)), (0, 3, 1, 2))
+
+    def backward(self, dout: Any) -> Any:
+        W = self.params[0]
+        xp = get_namespace(dout, W)
+        FN, C, FH, FW = W.shape
+        dout = xp.reshape(xp.permute_dims(dout, (0, 2, 3, 1)), (-1, FN))
+        _store_grad(self.grads, 1, xp.sum(dout, axis=0))
+        _store_grad(self.grads, 0, xp.reshape((self.col.T @ dout).T, (FN, C, FH, FW)))
+        dcol = dout @ self.col_W.T
+        return col2im(dcol, self.x.shape, FH, FW, self.stride, self.pad)
+
+
+class Pooling:
+    """Max pooling over ``pool_h x pool_w`` windows; ``x`` is ``(N, C, H, W)``.
+
+    Padding uses ``-inf`` so a padded cell never wins. As in the book, the gradient of a
+    window goes to its first maximal cell.
+    """
+
+    def __init__(self, pool_h: int, pool_w: int, stride: int = 2, pad: int = 0) -> None:
+        self.pool_h, self.pool_w, self.stride, self.pad = pool_h, pool_w, stride, pad
+        self.params, self.grads = [], []
+        self.x = self.mask = None
+
+    def forward(self, x: Any) -> Any:
+        xp = get_namespace(x)
+        N, C, H, W = x.shape
+        out_h = conv_output_size(H, self.pool_h, self.stride, self.pad)
+        out_w = conv_output_size(W, self.pool_w, self.stride, self.pad)
+        col = im2col(x, self.pool_h, self.pool_w, self.stride, self.pad, fill=-float("inf"))
+        col = xp.reshape(col, (-1, C, self.pool_h * self.pool_w))
+        out = xp.max(col, axis=2, keepdims=True)
+        is_max = xp.astype(col == out, x.dtype)
+        # keep only the first maximum of each window (argmax without integer-array writes)
+        self.x, self.mask = x, xp.where(xp.cumulative_sum(is_max, axis=2) == 1, is_max, 0.0)
+        return xp.permute_dims(xp.reshape(out, (N, out_h, out_w, C)), (0, 3, 1, 2))
+
+    def backward(self, dout: Any) -> Any:
+        xp = get_namespace(dout)
+        N, C, _, _ = self.x.shape
+        dout = xp.reshape(xp.permute_dims(dout, (0, 2, 3, 1)), (-1, C, 1))
+        dcol = xp.reshape(self.mask * dout, (dout.shape[0], -1))
+        return col2im(dcol, self.x.shape, self.pool_h, self.pool_w, self.stride, self.pad)

@@ -1,0 +1,476 @@
+"""The book's networks: SimpleNet, TwoLayerNet, ThreeLayerNet, MultiLayerNet(Extend), SimpleConvNet, DeepConvNet.
+
+Every network keeps its layers in ``layers`` (an ordered dict, as in book 1) and exposes
+``params`` as a live view of the layers' parameters: ``net.params["W1"] = new_array``
+rebinds the layer's weight, so the next forward pass uses it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections import OrderedDict
+from collections.abc import Iterator, MutableMapping
+from typing import Any
+
+import numpy as np
+
+from .backend import asnumpy, device, get_namespace, randn, zeros
+from .functions import cross_entropy_error, softmax
+from .layers import Affine, BatchNormalization, Convolution, Dropout, Pooling, Relu, Sigmoid, SoftmaxWithLoss
+from .util import conv_output_size
+
+__all__ = [
+    "SimpleNet",
+    "Network",
+    "TwoLayerNet",
+    "ThreeLayerNet",
+    "MultiLayerNet",
+    "MultiLayerNetExtend",
+    "SimpleConvNet",
+    "DeepConvNet",
+]
+
+ACTIVATIONS = {"relu": Relu, "sigmoid": Sigmoid}
+
+
+class SimpleNet:
+    """Book 1, 4.4.2: one ``(2, 3)`` weight matrix, softmax and cross-entropy.
+
+    ``W`` is float64 by default (this network exists to be differentiated numerically).
+    """
+
+    def __init__(self, W: Any = None, *, dtype: Any = "float64", rng: Any = None) -> None:
+        self.W = W if W is not None else randn((2, 3), dtype=dtype, rng=rng)
+
+    def predict(self, x: Any) -> Any:
+        """``x @ W`` for ``x`` of shape ``(2,)`` or ``(N, 2)``."""
+        return x @ self.W
+
+    def loss(self, x: Any, t: Any) -> Any:
+        """Cross-entropy of ``softmax(predict(x))`` against one-hot or integer labels ``t``."""
+        return cross_entropy_error(softmax(self.predict(x)), t)
+
+
+class ParamDict(MutableMapping):
+    """``name -> array`` view over the layers' ``params`` slots; assigning rebinds the layer's slot."""
+
+    def __init__(self) -> None:
+        self._slots: dict[str, tuple[Any, int]] = {}
+
+    def bind(self, name: str, layer: Any, index: int) -> None:
+        self._slots[name] = (layer, index)
+
+    def __getitem__(self, name: str) -> Any:
+        layer, i = self._slots[name]
+        return layer.params[i]
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        if name not in self._slots:
+            raise KeyError(f"{name!r} is not a parameter of this network; parameters: {', '.join(self._slots)}")
+        layer, i = self._slots[name]
+        layer.params[i] = value
+
+    def __delitem__(self, name: str) -> None:
+        raise TypeError("parameters of a network cannot be deleted")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._slots)
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    def __repr__(self) -> str:
+        return "{" + ", ".join(f"{k!r}: <{tuple(v.shape)} {v.dtype}>" for k, v in self.items()) + "}"
+
+    def grad(self, name: str) -> Any:
+        layer, i = self._slots[name]
+        return layer.grads[i]
+
+
+def _init_scale(weight_init_std: Any, activation: str, n_in: int) -> float:
+    if isinstance(weight_init_std, str):
+        key = weight_init_std.lower()
+        if key in ("relu", "he"):
+            return math.sqrt(2.0 / n_in)
+        if key in ("sigmoid", "xavier"):
+            return math.sqrt(1.0 / n_in)
+        raise ValueError(
+            f"weight_init_std must be a number, 'relu'/'he' or 'sigmoid'/'xavier', not {weight_init_std!r}"
+        )
+    return float(weight_init_std)
+
+
+class Network:
+    """Base of the layer-based networks: ``predict``, ``loss``, ``accuracy``, ``gradient``,
+    ``numerical_gradient``, ``save_params`` and ``load_params``.
+
+    Subclasses fill ``layers`` with :meth:`add_layer`. ``t`` is one-hot ``(N, C)`` or integer
+    labels ``(N,)`` everywhere.
+    """
+
+    eval_batch_size: int | None = None
+
+    def __init__(self, weight_decay_lambda: float = 0.0) -> None:
+        self.params = ParamDict()
+        self.layers: OrderedDict[str, Any] = OrderedDict()
+        self.last_layer = SoftmaxWithLoss()
+        self.weight_decay_lambda = weight_decay_lambda
+        self._decayed: list[str] = []
+
+    @property
+    def lastLayer(self) -> SoftmaxWithLoss:  # noqa: N802 - the book's spelling
+        return self.last_layer
+
+    def add_layer(self, name: str, layer: Any, *param_names: str, decay: bool = False) -> None:
+        """Append ``layer``; ``param_names`` name its ``params`` slots in order (``"W1", "b1"``)."""
+        self.layers[name] = layer
+        for i, pname in enumerate(param_names):
+            self.params.bind(pname, layer, i)
+        if decay and param_names:
+            self._decayed.append(param_names[0])
+
+    def predict(self, x: Any, train_flg: bool = False) -> Any:
+        """Scores (before softmax) of shape ``(N, output_size)``."""
+        for layer in self.layers.values():
+            x = layer.forward(x, train_flg) if getattr(layer, "takes_train_flg", False) else layer.forward(x)
+        return x
+
+    def _decay(self) -> Any:
+        if not self.weight_decay_lambda:
+            return 0.0
+        total = 0.0
+        for name in self._decayed:
+            W = self.params[name]
+            total = total + get_namespace(W).sum(W * W)
+        return 0.5 * self.weight_decay_lambda * total
+
+    def loss(self, x: Any, t: Any, train_flg: bool = False) -> Any:
+        """Mean cross-entropy of ``softmax(predict(x))`` plus the L2 weight decay, as a 0-d array."""
+        y = self.predict(x, train_flg)
+        return self.last_layer.forward(y, t) + self._decay()
+
+    def accuracy(self, x: Any, t: Any, batch_size: int | None = None) -> float:
+        """Fraction of samples whose largest score is the label (a Python float; reads back once)."""
+        xp = get_namespace(x)
+        n = x.shape[0]
+        if n == 0:
+            raise ValueError("accuracy of an empty batch is undefined")
+        if t.ndim != 1:
+            t = xp.argmax(t, axis=1)
+        step = batch_size or self.eval_batch_size or n
+        correct = 0
+        for i in range(0, n, step):
+            y = xp.argmax(self.predict(x[i : min(i + step, n), ...], train_flg=False), axis=1)
+            correct = correct + xp.sum(xp.astype(y == xp.astype(t[i : min(i + step, n)], y.dtype), xp.int64))
+        return int(correct) / n
+
+    def gradient(self, x: Any, t: Any) -> dict[str, Any]:
+        """Gradients of :meth:`loss` by backpropagation, ``{name: array}`` shaped like ``params``.
+
+        The arrays are the layers' gradient buffers (book 2 style): the next call overwrites them.
+        """
+        self.loss(x, t, train_flg=True)
+        dout = self.last_layer.backward(1)
+        for layer in reversed(self.layers.values()):
+            dout = layer.backward(dout)
+        grads = {name: self.params.grad(name) for name in self.params}
+        for name in self._decayed if self.weight_decay_lambda else ():
+            grads[name] = grads[name] + self.weight_decay_lambda * self.params[name]
+        return grads
+
+    def numerical_gradient(self, x: Any, t: Any, *, method: str = "bulk", chunk_size: int | None = None) -> dict:
+        """Gradients of :meth:`loss` by central differences (h = 1e-4), evaluated in float64.
+
+        ``method="bulk"`` (default) evaluates many perturbed losses at once and recomputes only
+        what a perturbation changes; ``method="loop"`` is the book's element-by-element loop.
+        Both give the same values (to about 1e-10). ``chunk_size`` bounds how many
+        perturbations are evaluated together (memory grows linearly with it).
+        Dropout layers reuse one mask for the whole gradient, so the result is well defined.
+        """
+        from .numgrad import network_numerical_gradient
+
+        return network_numerical_gradient(self, x, t, method=method, chunk_size=chunk_size)
+
+    # --- checkpoints -----------------------------------------------------------------
+
+    def _state(self) -> dict[str, Any]:
+        """Parameters, then batch-norm running statistics (``None`` before the first training pass)."""
+        state = dict(self.params.items())
+        for name, layer in self.layers.items():
+            if isinstance(layer, BatchNormalization):
+                state[f"{name}.running_mean"] = layer.running_mean
+                state[f"{name}.running_var"] = layer.running_var
+        return state
+
+    def save_params(self, file_name: str | os.PathLike = "params.npz") -> None:
+        """Write the parameters (and batch-norm statistics) to an ``.npz`` file, atomically.
+
+        The file is written beside its destination and renamed into place, so a crash never
+        leaves a broken checkpoint where a good one was. No pickle is involved.
+        """
+        path = os.fspath(file_name)
+        arrays = {k: asnumpy(v) for k, v in self._state().items() if v is not None}
+        directory = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix=".xpnet-", suffix=".npz.tmp", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **arrays)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+
+    def load_params(self, file_name: str | os.PathLike = "params.npz") -> None:
+        """Read parameters saved by :meth:`save_params` (from any backend) onto this network's arrays.
+
+        Everything is checked before anything is assigned: a missing parameter or a shape that
+        does not match raises ``ValueError`` naming it, and the network is left unchanged.
+        """
+        with np.load(os.fspath(file_name), allow_pickle=False) as data:
+            saved = {k: data[k] for k in data.files}
+        current = self._state()
+        for name, value in current.items():
+            if name not in saved:
+                if name in self.params:
+                    raise ValueError(f"{os.fspath(file_name)} has no parameter {name!r} (it has: {', '.join(saved)})")
+                continue
+            if value is None:  # running statistics not computed yet: they take gamma's shape
+                value = self.layers[name.rsplit(".", 1)[0]].params[0]
+            if tuple(saved[name].shape) != tuple(value.shape):
+                raise ValueError(
+                    f"parameter {name!r}: the file holds shape {tuple(saved[name].shape)}, "
+                    f"the network expects {tuple(value.shape)}"
+                )
+        for name, value in current.items():
+            if name not in saved:
+                continue
+            if name in self.params:
+                xp = get_namespace(value)
+                self.params[name] = xp.asarray(saved[name], dtype=value.dtype, device=device(value))
+            else:
+                layer_name, attr = name.rsplit(".", 1)
+                gamma = self.layers[layer_name].params[0]
+                xp = get_namespace(gamma)
+                setattr(self.layers[layer_name], attr, xp.asarray(saved[name], dtype=gamma.dtype, device=device(gamma)))
+
+
+class MultiLayerNet(Network):
+    """Fully connected network of book 1, chapter 6: ``(Affine, activation) x L``, ``Affine``, softmax.
+
+    Parameters are ``W1, b1, ..., W{L+1}, b{L+1}``; ``weight_init_std`` is a number or
+    ``"relu"``/``"he"`` (``sqrt(2/n)``) or ``"sigmoid"``/``"xavier"`` (``sqrt(1/n)``).
+    ``x`` is ``(N, input_size)`` (or images, flattened).
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size_list: list[int],
+        output_size: int,
+        activation: str = "relu",
+        weight_init_std: Any = "relu",
+        weight_decay_lambda: float = 0,
+        *,
+        use_dropout: bool = False,
+        dropout_ratio: float = 0.5,
+        use_batchnorm: bool = False,
+        dtype: Any = None,
+        rng: Any = None,
+    ) -> None:
+        super().__init__(weight_decay_lambda)
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, not {activation!r}")
+        sizes = [input_size, *hidden_size_list, output_size]
+        if any(int(s) != s or s < 1 for s in sizes):
+            raise ValueError(f"layer sizes must be positive integers, got {sizes}")
+        self.input_size, self.hidden_size_list, self.output_size = input_size, list(hidden_size_list), output_size
+        self.hidden_layer_num = len(hidden_size_list)
+        self.use_dropout, self.use_batchnorm = use_dropout, use_batchnorm
+        for i in range(1, len(sizes)):
+            n_in, n_out = sizes[i - 1], sizes[i]
+            scale = _init_scale(weight_init_std, activation, n_in)
+            W = scale * randn((n_in, n_out), dtype=dtype, rng=rng)
+            self.add_layer(f"Affine{i}", Affine(W, zeros(n_out, dtype=dtype)), f"W{i}", f"b{i}", decay=True)
+            if i == len(sizes) - 1:
+                break
+            if use_batchnorm:
+                bn = BatchNormalization(zeros(n_out, dtype=dtype) + 1.0, zeros(n_out, dtype=dtype))
+                self.add_layer(f"BatchNorm{i}", bn, f"gamma{i}", f"beta{i}")
+            self.add_layer(f"{activation.capitalize()}{i}", ACTIVATIONS[activation]())
+            if use_dropout:
+                self.add_layer(f"Dropout{i}", Dropout(dropout_ratio))
+
+
+class MultiLayerNetExtend(MultiLayerNet):
+    """:class:`MultiLayerNet` with dropout and batch normalisation switches (book 1, 6.3-6.4).
+
+    Accepts the book's misspelled ``dropout_ration`` as well as ``dropout_ratio``.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size_list: list[int],
+        output_size: int,
+        activation: str = "relu",
+        weight_init_std: Any = "relu",
+        weight_decay_lambda: float = 0,
+        use_dropout: bool = False,
+        dropout_ration: float | None = None,
+        use_batchnorm: bool = False,
+        *,
+        dropout_ratio: float = 0.5,
+        dtype: Any = None,
+        rng: Any = None,
+    ) -> None:
+        super().__init__(
+            input_size,
+            hidden_size_list,
+            output_size,
+            activation,
+            weight_init_std,
+            weight_decay_lambda,
+            use_dropout=use_dropout,
+            dropout_ratio=dropout_ration if dropout_ration is not None else dropout_ratio,
+            use_batchnorm=use_batchnorm,
+            dtype=dtype,
+            rng=rng,
+        )
+
+
+class TwoLayerNet(MultiLayerNet):
+    """Book 1's two-layer network: ``Affine1 -> activation -> Affine2 -> SoftmaxWithLoss``.
+
+    ``W1`` is ``(input_size, hidden_size)``, ``W2`` is ``(hidden_size, output_size)``, drawn
+    from ``N(0, weight_init_std**2)``. ``activation="sigmoid"`` gives chapter 4's network.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        output_size: int,
+        weight_init_std: float = 0.01,
+        activation: str = "relu",
+        *,
+        dtype: Any = None,
+        rng: Any = None,
+    ) -> None:
+        super().__init__(input_size, [hidden_size], output_size, activation, weight_init_std, dtype=dtype, rng=rng)
+
+
+class ThreeLayerNet(MultiLayerNet):
+    """The seed notebook's three-layer network: two hidden layers (``hidden_size``, ``hidden_size2``)."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        hidden_size2: int,
+        output_size: int,
+        weight_init_std: float = 0.01,
+        activation: str = "relu",
+        *,
+        dtype: Any = None,
+        rng: Any = None,
+    ) -> None:
+        super().__init__(
+            input_size, [hidden_size, hidden_size2], output_size, activation, weight_init_std, dtype=dtype, rng=rng
+        )
+
+
+class SimpleConvNet(Network):
+    """Book 1, 7.5: ``Conv -> ReLU -> Pool(2x2) -> Affine -> ReLU -> Affine -> SoftmaxWithLoss``.
+
+    ``x`` is ``(N, C, H, W)`` with ``input_dim == (C, H, W)``. Parameters ``W1, b1`` (the
+    filters), ``W2, b2``, ``W3, b3``.
+    """
+
+    eval_batch_size = 100
+
+    def __init__(
+        self,
+        input_dim: tuple[int, int, int] = (1, 28, 28),
+        conv_param: dict | None = None,
+        hidden_size: int = 100,
+        output_size: int = 10,
+        weight_init_std: float = 0.01,
+        *,
+        dtype: Any = None,
+        rng: Any = None,
+    ) -> None:
+        super().__init__()
+        conv = {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1, **(conv_param or {})}
+        fn, fs, pad, stride = conv["filter_num"], conv["filter_size"], conv["pad"], conv["stride"]
+        C, H, W = input_dim
+        conv_h = conv_output_size(H, fs, stride, pad)
+        conv_w = conv_output_size(W, fs, stride, pad)
+        pool_out = fn * (conv_h // 2) * (conv_w // 2)
+        s = float(weight_init_std)
+        self.add_layer(
+            "Conv1",
+            Convolution(s * randn((fn, C, fs, fs), dtype=dtype, rng=rng), zeros(fn, dtype=dtype), stride, pad),
+            "W1",
+            "b1",
+        )
+        self.add_layer("Relu1", Relu())
+        self.add_layer("Pool1", Pooling(2, 2, stride=2))
+        self.add_layer(
+            "Affine1",
+            Affine(s * randn((pool_out, hidden_size), dtype=dtype, rng=rng), zeros(hidden_size, dtype=dtype)),
+            "W2",
+            "b2",
+        )
+        self.add_layer("Relu2", Relu())
+        self.add_layer(
+            "Affine2",
+            Affine(s * randn((hidden_size, output_size), dtype=dtype, rng=rng), zeros(output_size, dtype=dtype)),
+            "W3",
+            "b3",
+        )
+
+
+class DeepConvNet(Network):
+    """Book 1, 8.1: six 3x3 convolutions (16-16-32-32-64-64, He init) with three max-pools,
+    ``Affine(50) -> ReLU -> Dropout -> Affine -> Dropout -> SoftmaxWithLoss``; input ``(N, 1, 28, 28)``.
+    """
+
+    eval_batch_size = 100
+
+    def __init__(
+        self,
+        input_dim: tuple[int, int, int] = (1, 28, 28),
+        conv_params: list[dict] | None = None,
+        hidden_size: int = 50,
+        output_size: int = 10,
+        *,
+        dtype: Any = None,
+        rng: Any = None,
+    ) -> None:
+        super().__init__()
+        filters = [16, 16, 32, 32, 64, 64]
+        convs = conv_params or [{"filter_num": f, "filter_size": 3, "pad": 1, "stride": 1} for f in filters]
+        C, H, W = input_dim
+        idx = 1
+        for k, cp in enumerate(convs):
+            fn, fs, pad, stride = cp["filter_num"], cp["filter_size"], cp["pad"], cp["stride"]
+            Wc = math.sqrt(2.0 / (C * fs * fs)) * randn((fn, C, fs, fs), dtype=dtype, rng=rng)
+            self.add_layer(f"Conv{k + 1}", Convolution(Wc, zeros(fn, dtype=dtype), stride, pad), f"W{idx}", f"b{idx}")
+            self.add_layer(f"Relu{k + 1}", Relu())
+            idx += 1
+            C, H, W = fn, conv_output_size(H, fs, stride, pad), conv_output_size(W, fs, stride, pad)
+            if k % 2 == 1:
+                self.add_layer(f"Pool{k // 2 + 1}", Pooling(2, 2, stride=2))
+                H, W = conv_output_size(H, 2, 2), conv_output_size(W, 2, 2)
+        n_in = C * H * W
+        W1 = math.sqrt(2.0 / n_in) * randn((n_in, hidden_size), dtype=dtype, rng=rng)
+        self.add_layer("Affine1", Affine(W1, zeros(hidden_size, dtype=dtype)), f"W{idx}", f"b{idx}")
+        self.add_layer(f"Relu{len(convs) + 1}", Relu())
+        self.add_layer("Dropout1", Dropout(0.5))
+        W2 = math.sqrt(2.0 / hidden_size) * randn((hidden_size, output_size), dtype=dtype, rng=rng)
+        self.add_layer("Affine2", Affine(W2, zeros(output_size, dtype=dtype)), f"W{idx + 1}", f"b{idx + 1}")
+        self.add_layer("Dropout2", Dropout(0.5))

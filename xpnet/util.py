@@ -1,0 +1,75 @@
+"""Helpers for convolutions: output sizes, ``im2col`` and its adjoint ``col2im``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .backend import device, get_namespace
+
+__all__ = ["conv_output_size", "im2col", "col2im"]
+
+
+def conv_output_size(input_size: int, filter_size: int, stride: int = 1, pad: int = 0) -> int:
+    """Output length ``(input_size + 2*pad - filter_size) // stride + 1`` as an ``int``.
+
+    Raises ``ValueError`` when the filter does not fit or the stride is not positive.
+    """
+    if stride < 1 or pad < 0:
+        raise ValueError(f"stride must be >= 1 and pad >= 0, got stride={stride}, pad={pad}")
+    span = input_size + 2 * pad - filter_size
+    if span < 0:
+        raise ValueError(f"a filter of size {filter_size} does not fit an input of size {input_size} with pad {pad}")
+    return span // stride + 1
+
+
+def _padded(x: Any, pad: int, fill: float) -> Any:
+    if pad == 0:
+        return x
+    xp = get_namespace(x)
+    N, C, H, W = x.shape
+    img = xp.full((N, C, H + 2 * pad, W + 2 * pad), fill, dtype=x.dtype, device=device(x))
+    img[:, :, pad : pad + H, pad : pad + W] = x
+    return img
+
+
+def im2col(input_data: Any, filter_h: int, filter_w: int, stride: int = 1, pad: int = 0, *, fill: float = 0.0) -> Any:
+    """Unfold ``(N, C, H, W)`` images into rows of patches, shape ``(N*OH*OW, C*filter_h*filter_w)``.
+
+    Row ``(n, i, j)`` holds the patch whose top-left corner is at ``(i*stride - pad, j*stride - pad)``;
+    columns run over channel, then filter row, then filter column (the layout of ``W.reshape(FN, -1)``).
+    Cells outside the image read ``fill``.
+    """
+    xp = get_namespace(input_data)
+    N, C, H, W = input_data.shape
+    out_h = conv_output_size(H, filter_h, stride, pad)
+    out_w = conv_output_size(W, filter_w, stride, pad)
+    img = _padded(input_data, pad, fill)
+    patches = [
+        img[:, :, y : y + stride * (out_h - 1) + 1 : stride, x : x + stride * (out_w - 1) + 1 : stride]
+        for y in range(filter_h)
+        for x in range(filter_w)
+    ]
+    col = xp.stack(patches, axis=2)  # (N, C, FH*FW, OH, OW)
+    col = xp.permute_dims(col, (0, 3, 4, 1, 2))
+    return xp.reshape(col, (N * out_h * out_w, C * filter_h * filter_w))
+
+
+def col2im(col: Any, input_shape: tuple[int, ...], filter_h: int, filter_w: int, stride: int = 1, pad: int = 0) -> Any:
+    """Adjoint of :func:`im2col`: add every patch row back onto an ``input_shape`` image.
+
+    Overlapping patches add up, and cells that fell in the padding are dropped, so
+    ``sum(im2col(x) * y) == sum(x * col2im(y))`` for every ``x`` and ``y``.
+    """
+    xp = get_namespace(col)
+    N, C, H, W = input_shape
+    out_h = conv_output_size(H, filter_h, stride, pad)
+    out_w = conv_output_size(W, filter_w, stride, pad)
+    col = xp.reshape(col, (N, out_h, out_w, C, filter_h, filter_w))
+    col = xp.permute_dims(col, (0, 3, 4, 5, 1, 2))  # (N, C, FH, FW, OH, OW)
+    img = xp.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=col.dtype, device=device(col))
+    for y in range(filter_h):
+        for x in range(filter_w):
+            img[:, :, y : y + stride * (out_h - 1) + 1 : stride, x : x + stride * (out_w - 1) + 1 : stride] += col[
+                :, :, y, x, :, :
+            ]
+    return img[:, :, pad : pad + H, pad : pad + W]
