@@ -4,7 +4,7 @@ Select where new arrays are born with :func:`set_backend` (``"numpy"``, ``"cupy"
 ``"torch"``, ``"array_api_strict"``); every computation follows its inputs.
 """
 
-from . import functions, gradient, layers, models, optimizers, util
+from . import datasets, functions, gradient, layers, models, optimizers, plot, trainer, util
 from .backend import (
     BackendMismatchError,
     BackendUnavailableError,
@@ -32,6 +32,7 @@ from .models import (
     ThreeLayerNet,
     TwoLayerNet,
 )
+from .trainer import Trainer, TrainingDivergedError
 
 __version__ = "0.1.0"
 
@@ -44,11 +45,14 @@ __all__ = [
     "SimpleConvNet",
     "SimpleNet",
     "ThreeLayerNet",
+    "Trainer",
+    "TrainingDivergedError",
     "TwoLayerNet",
     "__version__",
     "asarray",
     "asnumpy",
     "available_backends",
+    "datasets",
     "functions",
     "get_backend",
     "get_default_dtype",
@@ -63,10 +67,12 @@ __all__ = [
     "numerical_diff",
     "numerical_gradient",
     "optimizers",
+    "plot",
     "seed",
     "set_backend",
     "set_default_dtype",
     "to_backend",
+    "trainer",
     "use_backend",
     "util",
 ]

@@ -86,13 +86,13 @@ def sum_squared_error(y: Any, t: Any) -> Any:
 mean_squared_error = sum_squared_error
 
 
-def check_labels(t: Any, n_classes: int) -> None:
+def check_labels(t: Any, n_classes: int, *, sync: bool = False) -> None:
     """Raise ``ValueError`` when integer labels fall outside ``[0, n_classes)``.
 
-    Skipped for arrays on an accelerator: reading them back would stall the device
-    every step. Data loaders and the ``Trainer`` check those once, up front.
+    Skipped for arrays on an accelerator unless ``sync=True``: reading them back would stall
+    the device every step. The ``Trainer`` checks those once, up front.
     """
-    if not on_host(t) or t.shape[0] == 0:
+    if (not sync and not on_host(t)) or t.shape[0] == 0:
         return
     xp = get_namespace(t)
     lo, hi = int(xp.min(t)), int(xp.max(t))

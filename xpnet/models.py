@@ -117,6 +117,7 @@ class Network:
         self.layers: OrderedDict[str, Any] = OrderedDict()
         self.last_layer = SoftmaxWithLoss()
         self.weight_decay_lambda = weight_decay_lambda
+        self.last_loss: Any = None
         self._decayed: list[str] = []
 
     @property
@@ -170,8 +171,9 @@ class Network:
         """Gradients of :meth:`loss` by backpropagation, ``{name: array}`` shaped like ``params``.
 
         The arrays are the layers' gradient buffers (book 2 style): the next call overwrites them.
+        The loss of this forward pass is kept in ``last_loss`` (a 0-d array, not read back).
         """
-        self.loss(x, t, train_flg=True)
+        self.last_loss = self.loss(x, t, train_flg=True)
         dout = self.last_layer.backward(1)
         for layer in reversed(self.layers.values()):
             dout = layer.backward(dout)

@@ -1,0 +1,247 @@
+import gzip
+import hashlib
+import http.server
+import io
+import os
+import socket
+import tarfile
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import assert_on
+
+import xpnet
+from xpnet import datasets
+from xpnet.datasets import Dataset, DatasetError, DatasetNotFoundError, parse_cifar10_binary, parse_idx
+
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+def idx_bytes(a: np.ndarray) -> bytes:
+    header = bytes([0, 0, 0x08, a.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in a.shape)
+    return header + a.astype(np.uint8).tobytes()
+
+
+def test_parse_idx_round_trip():
+    a = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    np.testing.assert_array_equal(parse_idx(idx_bytes(a)), a)
+    np.testing.assert_array_equal(parse_idx(idx_bytes(np.array([7, 1, 9]))), [7, 1, 9])
+
+
+@pytest.mark.parametrize(
+    "data,match",
+    [
+        (b"\x01\x00\x08\x01", "bad magic"),
+        (b"\x00\x00\x0d\x01\x00\x00\x00\x01", "type code 0x0d"),
+        (b"\x00\x00\x08\x03\x00\x00", "header is incomplete"),
+        (bytes([0, 0, 8, 1, 0, 0, 0, 5, 1, 2]), r"truncated or corrupt.*\(5,\).*found 2"),
+    ],
+)
+def test_parse_idx_rejects_bad_files(data, match):
+    with pytest.raises(DatasetError, match=match):
+        parse_idx(data, "file.idx")
+
+
+def cifar_record(label: int, seed: int) -> bytes:
+    return bytes([label]) + np.random.default_rng(seed).integers(0, 256, 3072, dtype=np.uint8).tobytes()
+
+
+def test_parse_cifar10_binary():
+    x, t = parse_cifar10_binary(cifar_record(3, 0) + cifar_record(9, 1))
+    assert x.shape == (2, 3, 32, 32) and t.tolist() == [3, 9]
+    raw = np.frombuffer(cifar_record(3, 0), dtype=np.uint8)
+    np.testing.assert_array_equal(x[0, 1].ravel(), raw[1 + 1024 : 1 + 2048])  # green plane
+    with pytest.raises(DatasetError, match="truncated"):
+        parse_cifar10_binary(cifar_record(3, 0)[:-1])
+
+
+# --- a small data set, written by the tests ---------------------------------------------
+
+
+def write_idx_set(directory: Path, n_train=20, n_test=10) -> dict[str, str]:
+    """Four gzipped IDX files like MNIST's; returns {file: "sha256:..."}."""
+    directory.mkdir(parents=True, exist_ok=True)
+    r = np.random.default_rng(0)
+    arrays = {
+        "train-images-idx3-ubyte.gz": r.integers(0, 256, (n_train, 28, 28)),
+        "train-labels-idx1-ubyte.gz": r.integers(0, 10, n_train),
+        "t10k-images-idx3-ubyte.gz": r.integers(0, 256, (n_test, 28, 28)),
+        "t10k-labels-idx1-ubyte.gz": r.integers(0, 10, n_test),
+    }
+    hashes = {}
+    for name, a in arrays.items():
+        data = gzip.compress(idx_bytes(a), mtime=0)
+        (directory / name).write_bytes(data)
+        hashes[name] = "sha256:" + hashlib.sha256(data).hexdigest()
+    return hashes
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    """No real cache, no XPNET_DATA_DIR: every test sees only what it writes."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("XPNET_DATA_DIR", raising=False)
+    return tmp_path
+
+
+class Server:
+    """A real HTTP server on 127.0.0.1 serving one directory, counting requests."""
+
+    def __init__(self, root: Path):
+        self.requests: list[str] = []
+        outer = self
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *a, **kw):
+                super().__init__(*a, directory=str(root), **kw)
+
+            def do_GET(self):
+                outer.requests.append(self.path)
+                super().do_GET()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server(tmp_path):
+    s = Server(tmp_path / "www")
+    (tmp_path / "www").mkdir(exist_ok=True)
+    yield s
+    s.close()
+
+
+def closed_port_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/"
+
+
+def register(monkeypatch, hashes, mirrors, system_dirs=()):
+    monkeypatch.setitem(datasets.DATASETS, "mnist", Dataset("mnist", hashes, mirrors, list(system_dirs)))
+
+
+def test_download_from_second_mirror_then_cached(isolated, server, monkeypatch, backend):
+    hashes = write_idx_set(isolated / "www" / "mirror2")
+    register(monkeypatch, hashes, [server.url + "missing/", server.url + "mirror2/"])
+    (x, t), (xt, tt) = xpnet.datasets.load_mnist()
+    assert tuple(x.shape) == (20, 784) and tuple(xt.shape) == (10, 784)
+    assert_on(backend, x)
+    assert float(xpnet.asnumpy(x).max()) <= 1.0
+    assert any(p.startswith("/missing/") for p in server.requests)  # the first mirror 404'd
+    cached = Path(isolated / "cache" / "xpnet" / "mnist")
+    assert sorted(os.listdir(cached)) == sorted(hashes)
+    n = len(server.requests)
+    (x2, _), _ = xpnet.datasets.load_mnist(flatten=False, normalize=False, one_hot_label=True)
+    assert len(server.requests) == n  # served from the cache
+    assert tuple(x2.shape) == (20, 1, 28, 28) and "uint8" in str(x2.dtype)
+
+
+def test_checksum_mismatch_leaves_no_file(isolated, server, monkeypatch):
+    hashes = write_idx_set(isolated / "www" / "m")
+    hashes["train-images-idx3-ubyte.gz"] = "sha256:" + "0" * 64
+    register(monkeypatch, hashes, [server.url + "m/"])
+    with pytest.raises(DatasetNotFoundError, match=r"train-images-idx3-ubyte.gz.*(hash|SHA256)"):
+        xpnet.datasets.load_mnist()
+    cached = isolated / "cache" / "xpnet" / "mnist"
+    assert "train-images-idx3-ubyte.gz" not in (os.listdir(cached) if cached.exists() else [])
+
+
+def test_corrupt_cached_file_is_fetched_again(isolated, server, monkeypatch):
+    hashes = write_idx_set(isolated / "www" / "m")
+    write_idx_set(isolated / "cache" / "xpnet" / "mnist")
+    (isolated / "cache" / "xpnet" / "mnist" / "t10k-labels-idx1-ubyte.gz").write_bytes(b"garbage")
+    register(monkeypatch, hashes, [server.url + "m/"])
+    xpnet.datasets.load_mnist()
+    assert server.requests == ["/m/t10k-labels-idx1-ubyte.gz"]
+
+
+def test_corrupt_user_file_names_file_and_checksum(isolated, monkeypatch):
+    hashes = write_idx_set(isolated / "data")
+    (isolated / "data" / "train-labels-idx1-ubyte.gz").write_bytes(b"not gzip")
+    register(monkeypatch, hashes, [closed_port_url()])
+    with pytest.raises(DatasetError, match=r"train-labels-idx1-ubyte.gz is corrupt.*sha256 is [0-9a-f]{64}"):
+        xpnet.datasets.load_mnist(data_home=isolated / "data")
+
+
+def test_data_home_and_env_var_are_searched_first(isolated, monkeypatch):
+    hashes = write_idx_set(isolated / "mine")
+    register(monkeypatch, hashes, [closed_port_url()])
+    (x, _), _ = xpnet.datasets.load_mnist(data_home=isolated / "mine")
+    assert tuple(x.shape) == (20, 784)
+    monkeypatch.setenv("XPNET_DATA_DIR", str(isolated / "mine"))
+    assert xpnet.datasets.find_dataset("mnist") == isolated / "mine"
+
+
+def test_offline_error_lists_places(isolated, monkeypatch):
+    register(monkeypatch, write_idx_set(isolated / "elsewhere"), [closed_port_url()], ["/nonexistent/sys"])
+    with pytest.raises(DatasetNotFoundError) as e:
+        xpnet.datasets.load_mnist(data_home=isolated / "nothing")
+    msg = str(e.value)
+    assert "no copy of mnist" in msg and "/nonexistent/sys" in msg and str(isolated / "nothing") in msg
+    assert "XPNET_DATA_DIR" in msg
+    with pytest.raises(DatasetNotFoundError, match="no copy"):
+        xpnet.datasets.load_mnist(data_home=isolated / "nothing", download=False)
+
+
+def test_cifar10_from_binary_archive(isolated, monkeypatch, backend):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for i, name in enumerate([f"data_batch_{k}.bin" for k in range(1, 6)] + ["test_batch.bin"]):
+            data = cifar_record(i, i) + cifar_record(9 - i, 10 + i)
+            info = tarfile.TarInfo(f"cifar-10-batches-bin/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    (isolated / "c").mkdir()
+    (isolated / "c" / "cifar-10-binary.tar.gz").write_bytes(buf.getvalue())
+    digest = "md5:" + hashlib.md5(buf.getvalue()).hexdigest()
+    monkeypatch.setitem(datasets.DATASETS, "cifar10", Dataset("cifar10", {"cifar-10-binary.tar.gz": digest}, []))
+    (x, t), (xt, tt) = xpnet.datasets.load_cifar_10(data_home=isolated / "c")
+    assert tuple(x.shape) == (10, 3072) and tuple(xt.shape) == (2, 3072)
+    assert xpnet.asnumpy(t).tolist() == [0, 9, 1, 8, 2, 7, 3, 6, 4, 5]
+    (g, _), _ = xpnet.datasets.load_cifar10(grayscale=True, normalize=False, data_home=isolated / "c")
+    raw = np.frombuffer(cifar_record(0, 0), dtype=np.uint8)[1:].reshape(3, 1024).astype(float)
+    np.testing.assert_array_equal(xpnet.asnumpy(g)[0], np.rint(0.299 * raw[0] + 0.587 * raw[1] + 0.114 * raw[2]))
+    assert_on(backend, g)
+
+
+def test_spiral_matches_the_book(backend):
+    x, t = xpnet.datasets.load_spiral()
+    assert tuple(x.shape) == (300, 2) and tuple(t.shape) == (300, 3)
+    assert_on(backend, x)
+    rs = np.random.RandomState(1984)  # the book's np.random.seed(1984) stream: one draw per point
+    rs.randn()
+    theta1 = 4.0 * 0.01 + rs.randn() * 0.2
+    np.testing.assert_allclose(xpnet.asnumpy(x)[1], [0.01 * np.sin(theta1), 0.01 * np.cos(theta1)], rtol=1e-6)
+    assert xpnet.asnumpy(t).sum(axis=0).tolist() == [100, 100, 100]
+
+
+@pytest.mark.skipif(not FASHION.exists(), reason="apt-get install dataset-fashion-mnist")
+def test_real_fashion_mnist_from_the_os_package(isolated):
+    (x, t), (xt, tt) = xpnet.datasets.load_fashion_mnist(one_hot_label=True)
+    assert tuple(x.shape) == (60000, 784) and tuple(tt.shape) == (10000, 10)
+    assert xpnet.asnumpy(t).sum(axis=0).tolist() == [6000] * 10
+
+
+@pytest.mark.skipif(not FASHION.exists(), reason="apt-get install dataset-fashion-mnist")
+def test_two_layer_net_learns_real_fashion_mnist(isolated):
+    """The seed notebook's run (TwoLayerNet 784-50-10, batch 100, lr 0.1) reached 0.876."""
+    (x, t), (xt, tt) = xpnet.datasets.load_fashion_mnist(one_hot_label=True)
+    net = xpnet.TwoLayerNet(784, 50, 10, rng=0)
+    trainer = xpnet.trainer.Trainer(
+        net, x, t, xt, tt, epochs=17, mini_batch_size=100, optimizer_param={"lr": 0.1}, verbose=False, seed=0
+    )
+    trainer.train()
+    assert trainer.final_test_acc >= 0.85

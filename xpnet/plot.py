@@ -1,0 +1,126 @@
+"""The book's figures: loss curves, accuracy per epoch, gradient-descent paths, decision boundaries.
+
+Each function returns a matplotlib ``Figure`` (made without pyplot, so nothing opens a
+window) and saves it as PNG when ``path`` is given. Needs the ``plot`` extra.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .backend import asarray, asnumpy
+
+__all__ = ["loss_curve", "accuracy_curve", "gradient_descent_path", "decision_boundary", "smooth"]
+
+
+def _figure(figsize: tuple[float, float] = (6.4, 4.8)) -> Any:
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError("xpnet.plot needs matplotlib: pip install 'xpnet[plot]'") from None
+    return Figure(figsize=figsize, layout="constrained")
+
+
+def _save(fig: Any, path: str | os.PathLike | None) -> Any:
+    if path is not None:
+        fig.savefig(os.fspath(path), dpi=100)
+    return fig
+
+
+def smooth(values: Sequence[float], window: int = 10) -> np.ndarray:
+    """Moving average over ``window`` points (shorter at the start), as used for Figure 4-11's trend."""
+    v = np.asarray([float(x) for x in values], dtype=float)
+    if v.size == 0:
+        return v
+    c = np.cumsum(np.insert(v, 0, 0.0))
+    k = np.minimum(np.arange(1, v.size + 1), window)
+    return (c[1:] - c[np.arange(1, v.size + 1) - k]) / k
+
+
+def loss_curve(
+    losses: Sequence[float] | dict[str, Sequence[float]],
+    *,
+    window: int = 20,
+    path: str | os.PathLike | None = None,
+    title: str = "training loss",
+) -> Any:
+    """Loss per iteration, raw and smoothed (book 1, Figure 4-11); a dict draws one curve per label."""
+    fig = _figure()
+    ax = fig.add_subplot()
+    series = losses if isinstance(losses, dict) else {"loss": losses}
+    for i, (label, values) in enumerate(series.items()):
+        v = np.asarray([float(x) for x in values])
+        color = f"C{i}"
+        ax.plot(v, color=color, alpha=0.3, linewidth=0.8)
+        ax.plot(smooth(v, window), color=color, label=f"{label} (mean of {window})")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.legend()
+    return _save(fig, path)
+
+
+def accuracy_curve(
+    train_acc: Sequence[float], test_acc: Sequence[float], *, path: str | os.PathLike | None = None
+) -> Any:
+    """Train and test accuracy per epoch (book 1, Figure 4-12)."""
+    fig = _figure()
+    ax = fig.add_subplot()
+    ax.plot(np.arange(len(train_acc)), train_acc, marker="o", label="train acc")
+    ax.plot(np.arange(len(test_acc)), test_acc, marker="s", linestyle="--", label="test acc")
+    ax.set_xlabel("epochs")
+    ax.set_ylabel("accuracy")
+    ax.set_ylim(0, 1.0)
+    ax.legend(loc="lower right")
+    return _save(fig, path)
+
+
+def gradient_descent_path(
+    f: Callable[[Any], Any],
+    history: Any,
+    *,
+    extent: tuple[float, float, float, float] = (-4.5, 4.5, -4.5, 4.5),
+    path: str | os.PathLike | None = None,
+    title: str = "gradient descent",
+) -> Any:
+    """The points of ``gradient_descent(..., return_history=True)`` over the contours of ``f`` (Figure 4-10)."""
+    h = asnumpy(history).reshape(-1, 2)
+    x0, x1 = np.meshgrid(np.linspace(extent[0], extent[1], 101), np.linspace(extent[2], extent[3], 101))
+    grid = asarray(np.stack([x0.ravel(), x1.ravel()]), dtype="float64")
+    z = asnumpy(f(grid)).reshape(x0.shape)
+    fig = _figure()
+    ax = fig.add_subplot()
+    ax.contour(x0, x1, z, levels=15, colors="0.7", linewidths=0.8)
+    ax.plot(h[:, 0], h[:, 1], "o-", markersize=3, color="C0")
+    ax.axhline(0, color="0.5", linestyle="--", linewidth=0.8)
+    ax.axvline(0, color="0.5", linestyle="--", linewidth=0.8)
+    ax.set_xlim(extent[0], extent[1])
+    ax.set_ylim(extent[2], extent[3])
+    ax.set_xlabel("x0")
+    ax.set_ylabel("x1")
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+def decision_boundary(
+    network: Any, x: Any, t: Any, *, resolution: float = 0.01, path: str | os.PathLike | None = None
+) -> Any:
+    """Class regions of a 2-D classifier with its data points (book 2, Figure 1-33)."""
+    xs, ts = asnumpy(x), asnumpy(t)
+    labels = ts.argmax(axis=1) if ts.ndim == 2 else ts
+    lo, hi = xs.min(axis=0) - 0.1, xs.max(axis=0) + 0.1
+    g0, g1 = np.meshgrid(np.arange(lo[0], hi[0], resolution), np.arange(lo[1], hi[1], resolution))
+    grid = np.c_[g0.ravel(), g1.ravel()].astype(asnumpy(x).dtype)
+    scores = asnumpy(network.predict(asarray(grid)))
+    fig = _figure()
+    ax = fig.add_subplot()
+    ax.contourf(g0, g1, scores.argmax(axis=1).reshape(g0.shape), alpha=0.3, cmap="viridis")
+    for c, marker in zip(range(int(labels.max()) + 1), "ox^sv*"):
+        ax.scatter(xs[labels == c, 0], xs[labels == c, 1], s=25, marker=marker, label=f"class {c}")
+    ax.legend()
+    ax.set_title("decision boundary")
+    return _save(fig, path)
