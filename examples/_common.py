@@ -16,8 +16,12 @@ def parse(description: str, *, data: bool = False, plot: bool = False) -> argpar
     p.add_argument("--backend", default="numpy", choices=xpnet.backend.BACKENDS)
     p.add_argument("--quick", action="store_true", help="a few iterations only (used by the tests)")
     if data:
-        p.add_argument("--dataset", default="fashion-mnist", choices=["mnist", "fashion-mnist"],
-                       help="the seeds used MNIST; Fashion-MNIST installs from Debian (dataset-fashion-mnist)")  # fmt: skip
+        p.add_argument(
+            "--dataset",
+            default="fashion-mnist",
+            choices=["mnist", "fashion-mnist"],
+            help="the seeds used MNIST; Fashion-MNIST installs from Debian (dataset-fashion-mnist)",
+        )
     if plot:
         p.add_argument("--plot", metavar="PATH", default=None, help="save the figure as PNG")
     args = p.parse_args()

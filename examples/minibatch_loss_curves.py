@@ -14,8 +14,10 @@ curves = {}
 for batch_size in (10, 100):
     net = xpnet.TwoLayerNet(input_size=784, hidden_size=50, output_size=10, rng=0)
     losses, _, test_acc, took = train(net, data, iters_num=iters, batch_size=batch_size, numerical=True, log=False)
-    print(f"batch {batch_size:3d}: {iters} numerical-gradient iterations in {took:.1f} s, "
-          f"loss {losses[0]:.3f} -> {losses[-1]:.3f}, test acc {test_acc[-1]:.4f}")  # fmt: skip
+    print(
+        f"batch {batch_size:3d}: {iters} numerical-gradient iterations in {took:.1f} s, "
+        f"loss {losses[0]:.3f} -> {losses[-1]:.3f}, test acc {test_acc[-1]:.4f}"
+    )
     curves[f"batch {batch_size}"] = losses
 if args.plot:
     xpnet.plot.loss_curve(curves, path=args.plot, title="numerical-gradient training")

@@ -8,7 +8,7 @@ from xpnet import SimpleNet, numerical_gradient
 parse(__doc__)
 net = SimpleNet(
     xpnet.asarray([[0.92900301, 1.5888279, 0.12853715], [-0.5857252, -0.85550412, -0.44692251]], dtype="float64")
-)  # fmt: skip  (the seed's printed W)
+)  # the seed's printed W
 x = xpnet.asarray([0.6, 0.9], dtype="float64")
 t = xpnet.asarray([0, 0, 1], dtype="float64")
 print("scores:", xpnet.asnumpy(net.predict(x)))  # [ 0.03024913  0.18334303 -0.32510797]

@@ -8,8 +8,19 @@ from xpnet.datasets import load_spiral
 args = parse(__doc__, plot=True)
 x, t = load_spiral()
 net = xpnet.TwoLayerNet(2, 10, 3, activation="sigmoid", rng=0)
-trainer = xpnet.Trainer(net, x, t, x, t, epochs=30 if args.quick else 300, mini_batch_size=30, optimizer="SGD",
-                        optimizer_param={"lr": 1.0}, verbose=False, seed=0)  # fmt: skip
+trainer = xpnet.Trainer(
+    net,
+    x,
+    t,
+    x,
+    t,
+    epochs=30 if args.quick else 300,
+    mini_batch_size=30,
+    optimizer="SGD",
+    optimizer_param={"lr": 1.0},
+    verbose=False,
+    seed=0,
+)
 trainer.train()
 print(f"train acc {trainer.final_train_acc:.4f} after {trainer.current_iter} iterations")
 if args.plot:

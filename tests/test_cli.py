@@ -10,8 +10,14 @@ FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 
 def xpnet(*args, env=None, **kw):
-    return subprocess.run([sys.executable, "-m", "xpnet", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=300, **kw)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "xpnet", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+        **kw,
+    )
 
 
 def test_train_default_spiral_runs_anywhere(tmp_path):
@@ -72,7 +78,16 @@ def test_info():
 
 @pytest.mark.skipif(not FASHION.exists(), reason="apt-get install dataset-fashion-mnist")
 def test_train_fashion_mnist_offline_with_plot(tmp_path):
-    out = xpnet("train", "--dataset", "fashion-mnist", "--iters", "300", "--quiet", "--plot", str(tmp_path / "f.png"),
-                env={"XDG_CACHE_HOME": str(tmp_path)})  # fmt: skip
+    out = xpnet(
+        "train",
+        "--dataset",
+        "fashion-mnist",
+        "--iters",
+        "300",
+        "--quiet",
+        "--plot",
+        str(tmp_path / "f.png"),
+        env={"XDG_CACHE_HOME": str(tmp_path)},
+    )
     assert out.returncode == 0, out.stderr
     assert "fashion-mnist" in out.stdout and (tmp_path / "f.png").exists()

@@ -7,10 +7,24 @@ from pathlib import Path
 import pytest
 
 EXAMPLES = sorted(p for p in (Path(__file__).parent.parent / "examples").glob("*.py") if not p.name.startswith("_"))
-NEEDS_DATA = {"learning_rate", "relu_vs_sigmoid", "three_layer_net", "fashion_mnist_cifar", "gradient_timing",
-              "minibatch_loss_curves", "simple_conv_net"}  # fmt: skip
-HAS_PLOT = {"gradient_descent", "learning_rate", "relu_vs_sigmoid", "three_layer_net", "spiral",
-            "minibatch_loss_curves", "simple_conv_net"}  # fmt: skip
+NEEDS_DATA = {
+    "learning_rate",
+    "relu_vs_sigmoid",
+    "three_layer_net",
+    "fashion_mnist_cifar",
+    "gradient_timing",
+    "minibatch_loss_curves",
+    "simple_conv_net",
+}
+HAS_PLOT = {
+    "gradient_descent",
+    "learning_rate",
+    "relu_vs_sigmoid",
+    "three_layer_net",
+    "spiral",
+    "minibatch_loss_curves",
+    "simple_conv_net",
+}
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 

@@ -27,8 +27,13 @@ def test_smooth():
 
 
 def test_gradient_descent_path(tmp_path):
-    x, hist = xpnet.gradient_descent(lambda x: x[0] ** 2 + x[1] ** 2, xpnet.asarray([-3.0, 4.0], dtype="float64"),
-                                     lr=0.1, step_num=20, return_history=True)  # fmt: skip
+    x, hist = xpnet.gradient_descent(
+        lambda x: x[0] ** 2 + x[1] ** 2,
+        xpnet.asarray([-3.0, 4.0], dtype="float64"),
+        lr=0.1,
+        step_num=20,
+        return_history=True,
+    )
     fig = plot.gradient_descent_path(lambda x: x[0] ** 2 + x[1] ** 2, hist, path=tmp_path / "gd.png")
     assert is_png(tmp_path / "gd.png")
     np.testing.assert_allclose(fig.axes[0].lines[0].get_xydata()[0], [-3.0, 4.0])

@@ -17,8 +17,19 @@ def test_book_signature_learns_and_keeps_history(backend):
     x, t = blobs(backend)
     xt, tt = blobs(backend, 60, seed=1)
     net = TwoLayerNet(6, 8, 3, weight_init_std=0.1, dtype=backend.dtype)
-    trainer = Trainer(net, x, t, xt, tt, epochs=5, mini_batch_size=32, optimizer="Adam",
-                      optimizer_param={"lr": 0.05}, verbose=False, seed=0)  # fmt: skip
+    trainer = Trainer(
+        net,
+        x,
+        t,
+        xt,
+        tt,
+        epochs=5,
+        mini_batch_size=32,
+        optimizer="Adam",
+        optimizer_param={"lr": 0.05},
+        verbose=False,
+        seed=0,
+    )
     trainer.train()
     assert trainer.iter_per_epoch == 8  # ceil(250 / 32): the book's float 7.8125 evaluated only once
     assert len(trainer.train_acc_list) == len(trainer.test_acc_list) == 5
@@ -42,8 +53,18 @@ def test_seed_makes_runs_identical():
 
 def test_max_iter_and_evaluate_sample_num():
     x, t = blobs(xpnet)
-    tr = Trainer(TwoLayerNet(6, 8, 3), x, t, x, t, epochs=10, mini_batch_size=50, verbose=False,
-                 evaluate_sample_num_per_epoch=20, max_iter=7)  # fmt: skip
+    tr = Trainer(
+        TwoLayerNet(6, 8, 3),
+        x,
+        t,
+        x,
+        t,
+        epochs=10,
+        mini_batch_size=50,
+        verbose=False,
+        evaluate_sample_num_per_epoch=20,
+        max_iter=7,
+    )
     tr.train()
     assert tr.current_iter == 7 and len(tr.train_acc_list) == 2
     assert all(round(a * 20) == a * 20 for a in tr.train_acc_list)  # evaluated on 20 samples
@@ -52,8 +73,18 @@ def test_max_iter_and_evaluate_sample_num():
 @pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid value:RuntimeWarning")
 def test_divergence_stops_with_advice():
     x, t = blobs(xpnet)
-    tr = Trainer(TwoLayerNet(6, 8, 3, weight_init_std=1.0), x, t, x, t, epochs=50, mini_batch_size=50,
-                 optimizer_param={"lr": 1e38}, verbose=False, log_every=5)  # fmt: skip
+    tr = Trainer(
+        TwoLayerNet(6, 8, 3, weight_init_std=1.0),
+        x,
+        t,
+        x,
+        t,
+        epochs=50,
+        mini_batch_size=50,
+        optimizer_param={"lr": 1e38},
+        verbose=False,
+        log_every=5,
+    )
     with pytest.raises(TrainingDivergedError, match=r"diverged at iteration \d+.*lower learning rate \(it is 1e\+38\)"):
         tr.train()
     assert tr.current_iter < 250

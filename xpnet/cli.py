@@ -149,9 +149,19 @@ def train(args: argparse.Namespace) -> int:
         epochs = math.ceil(max_iter / max(math.ceil(x.shape[0] / batch), 1))
     epochs = args.epochs or epochs
     trainer = Trainer(
-        net, x, t, xt, tt, epochs=epochs, mini_batch_size=batch, optimizer=optimizer,
-        optimizer_param={"lr": lr}, verbose=not args.quiet, seed=args.seed, max_iter=max_iter,
-    )  # fmt: skip
+        net,
+        x,
+        t,
+        xt,
+        tt,
+        epochs=epochs,
+        mini_batch_size=batch,
+        optimizer=optimizer,
+        optimizer_param={"lr": lr},
+        verbose=not args.quiet,
+        seed=args.seed,
+        max_iter=max_iter,
+    )
     start = time.perf_counter()
     trainer.train()
     took = time.perf_counter() - start
