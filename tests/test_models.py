@@ -246,3 +246,19 @@ def test_checkpoint_is_not_a_pickle(tmp_path):
     TwoLayerNet(6, 5, 3).save_params(tmp_path / "n.npz")
     with np.load(tmp_path / "n.npz", allow_pickle=False) as data:
         assert sorted(data.files) == ["W1", "W2", "b1", "b2"]
+
+
+@pytest.mark.parametrize("case", ["large-steps", "soft-labels"])
+def test_bulk_numerical_gradient_special_paths(case):
+    """Perturbations too large for the series (it falls back to exp) and non-one-hot targets."""
+    r = np.random.default_rng(5)
+    net = nonzero_biases(TwoLayerNet(6, 5, 3, weight_init_std=1.0, dtype="float64"))
+    x = xpnet.asarray(r.standard_normal((4, 6)) * (3e4 if case == "large-steps" else 1.0), dtype="float64")
+    if case == "soft-labels":
+        t = xpnet.asarray(r.dirichlet(np.ones(3), 4), dtype="float64")
+    else:
+        t = xpnet.asarray(r.integers(0, 3, 4))
+    bulk, loop = net.numerical_gradient(x, t), net.numerical_gradient(x, t, method="loop")
+    for k in net.params:
+        scale = float(np.abs(xpnet.asnumpy(loop[k])).max())
+        assert_close(bulk[k], loop[k], rtol=0, atol=1e-8 * max(scale, 1.0))

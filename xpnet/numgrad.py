@@ -18,6 +18,7 @@ rounding, so the values agree with the loop to about 1e-10.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from .backend import device, get_namespace, random_like
@@ -120,15 +121,41 @@ def _forward_many(layer: Any, z: Any) -> Any:
     return xp.reshape(out, (P, N, *out.shape[1:]))
 
 
-def _losses(net: Any, z: Any, start: int, mask: Any) -> Any:
-    """Per-copy loss of ``z`` (``(P, N, ...)``, the input of layer ``start``): shape ``(P,)``."""
+def _cross_entropy(z: Any, ctx: _Context) -> Any:
+    """Per-copy loss ``-mean_n sum_c t log(softmax(z) + 1e-7)`` of logits ``z`` of shape ``(P, N, C)``."""
     xp = get_namespace(z)
+    e = xp.exp(z - ctx.shift)  # the unperturbed rows' max: perturbed logits differ from them by ~h
+    total = xp.sum(e, axis=-1)
+    if ctx.one_hot:  # only the label's probability enters the loss
+        y_t = xp.sum(e * ctx.mask, axis=-1) / total
+        return -xp.sum(xp.log(y_t + 1e-7), axis=1) / z.shape[1]
+    y = e / total[..., None]
+    return -xp.sum(xp.reshape(ctx.mask * xp.log(y + 1e-7), (z.shape[0], -1)), axis=1) / z.shape[1]
+
+
+def _losses(net: Any, z: Any, start: int, ctx: _Context) -> Any:
+    """Per-copy loss of ``z`` (``(P, N, ...)``, the input of layer ``start``): shape ``(P,)``."""
     for layer in list(net.layers.values())[start:]:
         z = _forward_many(layer, z)
-    z = z - xp.max(z, axis=-1, keepdims=True)
-    e = xp.exp(z)
-    y = e / xp.sum(e, axis=-1, keepdims=True)
-    return -xp.sum(xp.reshape(mask * xp.log(y + 1e-7), (z.shape[0], -1)), axis=1) / z.shape[1]
+    return _cross_entropy(z, ctx)
+
+
+class _Context:
+    """What every perturbation shares: cached layer inputs and the unperturbed softmax."""
+
+    def __init__(self, net: Any, x: Any, t: Any) -> None:
+        xp = get_namespace(x)
+        self.layers = list(net.layers.values())
+        self.acts = [x]  # acts[k] is the input of layer k; acts[-1] the logits
+        for layer in self.layers:
+            self.acts.append(_forward_many(layer, self.acts[-1][None, ...])[0, ...])
+        logits = self.acts[-1]
+        self.mask = label_mask(logits, t)
+        self.one_hot = bool(
+            xp.all((self.mask == 0.0) | (self.mask == 1.0)) and xp.all(xp.sum(self.mask, axis=-1) == 1.0)
+        )
+        self.shift = xp.max(logits, axis=-1, keepdims=True)
+        self.E = xp.exp(logits - self.shift)  # (N, C), its row maxima are 1
 
 
 def _steps(xp: Any, p: Any, flat: Any) -> tuple[Any, Any]:
@@ -139,12 +166,8 @@ def _steps(xp: Any, p: Any, flat: Any) -> tuple[Any, Any]:
 
 def _bulk(net: Any, x: Any, t: Any, chunk_size: int | None) -> dict:
     xp = get_namespace(x)
-    layers = list(net.layers.values())
-    acts = [x]  # acts[k] is the input of layer k
-    for layer in layers:
-        acts.append(_forward_many(layer, acts[-1][None, ...])[0, ...])
-    mask = label_mask(acts[-1], t)
-    N = x.shape[0]
+    ctx = _Context(net, x, t)
+    layers = ctx.layers
     lam = net.weight_decay_lambda
     decay = net._decay() if lam else 0.0
     grads = {}
@@ -154,7 +177,7 @@ def _bulk(net: Any, x: Any, t: Any, chunk_size: int | None) -> dict:
         p = net.params[name]
         n = _size(p)
         plan = _plan(net, layers, k, slot)
-        per_copy = plan.cost(acts, N)
+        per_copy = plan.cost(ctx)
         chunk = chunk_size or max(1, DEFAULT_BUDGET // max(per_copy, 1))
         out = []
         for start in range(0, n, chunk):
@@ -162,7 +185,7 @@ def _bulk(net: Any, x: Any, t: Any, chunk_size: int | None) -> dict:
             up, down = _steps(xp, p, flat)
             steps = xp.concat([up, down])
             idx = xp.concat([flat, flat])
-            loss = plan.losses(net, acts, idx, steps, mask)
+            loss = plan.losses(net, ctx, idx, steps)
             if lam and name in net._decayed:
                 w = xp.take(xp.reshape(p, (-1,)), idx)
                 loss = loss + decay + 0.5 * lam * ((w + steps) ** 2 - w * w)
@@ -189,12 +212,12 @@ class _GenericPlan:
     def __init__(self, k: int, slot: int) -> None:
         self.k, self.slot = k, slot
 
-    def cost(self, acts: list, N: int) -> int:
-        return _size(acts[self.k + 1]) * 4
+    def cost(self, ctx: _Context) -> int:
+        return _size(ctx.acts[self.k + 1]) * 4
 
-    def losses(self, net: Any, acts: list, idx: Any, steps: Any, mask: Any) -> Any:
+    def losses(self, net: Any, ctx: _Context, idx: Any, steps: Any) -> Any:
         xp = get_namespace(steps)
-        layer = list(net.layers.values())[self.k]
+        layer = ctx.layers[self.k]
         p = layer.params[self.slot]
         flat = xp.reshape(p, (-1,))
         outs = []
@@ -203,32 +226,39 @@ class _GenericPlan:
             i = int(idx[j])
             pert[i] = pert[i] + steps[j]
             layer.params[self.slot] = xp.reshape(pert, p.shape)
-            outs.append(_forward_many(layer, acts[self.k][None, ...])[0, ...])
+            outs.append(_forward_many(layer, ctx.acts[self.k][None, ...])[0, ...])
         layer.params[self.slot] = p
-        return _losses(net, xp.stack(outs), self.k + 1, mask)
+        return _losses(net, xp.stack(outs), self.k + 1, ctx)
 
 
 class _AffinePlan:
-    """``W[i, j]`` or ``b[j]`` of an Affine layer: one output column moves by ``step * x[:, i]`` (or ``step``)."""
+    """``W[i, j]`` or ``b[j]`` of an Affine layer: one output column moves by ``step * x[:, i]`` (or ``step``).
+
+    The column stays a column through element-wise activations; the next Affine turns it
+    into a rank-one change ``change * W_next[j]`` of its output. When that output is the
+    logits, the softmax sums are expanded in ``change`` (see :func:`_rank_one_losses`).
+    """
 
     def __init__(self, layers: list, k: int, slot: int) -> None:
         self.k, self.slot = k, slot
         m = k + 1
         while m < len(layers) and isinstance(layers[m], (Relu, Sigmoid)):
             m += 1
-        # the column stays a column through activations, and the next Affine makes it rank one
         self.next_affine = m if m < len(layers) and isinstance(layers[m], Affine) else None
         self.elementwise = layers[k + 1 : m] if self.next_affine is not None else []
+        self.to_logits = self.next_affine == len(layers) - 1
 
-    def cost(self, acts: list, N: int) -> int:
-        out = acts[self.next_affine + 1] if self.next_affine is not None else acts[self.k + 1]
+    def cost(self, ctx: _Context) -> int:
+        N = ctx.acts[0].shape[0]
+        if self.to_logits:
+            return N * 24
+        out = ctx.acts[self.next_affine + 1] if self.next_affine is not None else ctx.acts[self.k + 1]
         return _size(out) * 4
 
-    def losses(self, net: Any, acts: list, idx: Any, steps: Any, mask: Any) -> Any:
+    def losses(self, net: Any, ctx: _Context, idx: Any, steps: Any) -> Any:
         xp = get_namespace(steps)
-        layers = list(net.layers.values())
-        x_in = acts[self.k]
-        x_in = xp.reshape(x_in, (x_in.shape[0], -1))
+        acts = ctx.acts
+        x_in = xp.reshape(acts[self.k], (acts[self.k].shape[0], -1))
         H_out = acts[self.k + 1].shape[1]
         if self.slot == 0:
             rows, cols = idx // H_out, idx % H_out
@@ -239,14 +269,48 @@ class _AffinePlan:
         if self.next_affine is None:
             onehot = xp.astype(cols[:, None] == xp.arange(H_out, dtype=cols.dtype, device=device(cols)), delta.dtype)
             z = acts[self.k + 1][None, ...] + delta[:, :, None] * onehot[:, None, :]
-            return _losses(net, z, self.k + 1, mask)
+            return _losses(net, z, self.k + 1, ctx)
         col = xp.take(acts[self.k + 1], cols, axis=1).T + delta
         for layer in self.elementwise:
             col = _forward_many(layer, col[:, :, None])[:, :, 0]
-        change = col - xp.take(acts[self.next_affine], cols, axis=1).T
-        W_next = layers[self.next_affine].params[0]
+        change = col - xp.take(acts[self.next_affine], cols, axis=1).T  # (P, N)
+        W_next = ctx.layers[self.next_affine].params[0]
+        if self.to_logits and ctx.one_hot:
+            return _rank_one_losses(ctx, change, cols, W_next)
         z = acts[self.next_affine + 1][None, ...] + change[:, :, None] * xp.take(W_next, cols, axis=0)[:, None, :]
-        return _losses(net, z, self.next_affine + 1, mask)
+        return _losses(net, z, self.next_affine + 1, ctx)
+
+
+def _rank_one_losses(ctx: _Context, change: Any, cols: Any, W: Any) -> Any:
+    """Cross-entropy of logits ``A + change[p, n] * W[cols[p]]`` for every copy ``p``, in ``O(P N)``.
+
+    With ``E = exp(A - max)``, the softmax denominator is ``S = sum_c E[n, c] exp(d w_c)``
+    (``d = change[p, n]``, ``w = W[cols[p]]``). Since ``|d w|`` is of the order of ``h``, the
+    exponential's series converges at once: ``S = sum_k d**k M_k[n, j]`` with
+    ``M_k = E @ (W**k).T / k!``, truncated where the remainder is below 1e-18 of ``S``
+    (``S >= 1``), which is below float64 rounding. Large ``|d w|`` falls back to ``exp``.
+    """
+    xp = get_namespace(change)
+    E, mask = ctx.E, ctx.mask
+    r = float(xp.max(xp.abs(change))) * float(xp.max(xp.abs(W)))
+    n_classes = E.shape[1]
+    order, term = 0, 1.0
+    while order < 16:
+        term *= r / (order + 1)
+        if n_classes * term * math.exp(r) < 1e-18:
+            break
+        order += 1
+    w_t = xp.take(W @ mask.T, cols, axis=0)  # (P, N): W[j_p, label of n]
+    numerator = xp.sum(E * mask, axis=1) * xp.exp(change * w_t)
+    if order >= 16:
+        Wc = xp.take(W, cols, axis=0)
+        total = xp.sum(E * xp.exp(change[:, :, None] * Wc[:, None, :]), axis=-1)
+    else:
+        total = xp.zeros_like(change)
+        for k in range(order, -1, -1):  # Horner's rule in d
+            M_k = (E @ (W**k).T) / math.factorial(k)  # (N, H)
+            total = total * change + xp.take(M_k, cols, axis=1).T
+    return -xp.sum(xp.log(numerator / total + 1e-7), axis=1) / change.shape[1]
 
 
 class _ConvWeightPlan:
@@ -255,22 +319,22 @@ class _ConvWeightPlan:
     def __init__(self, k: int) -> None:
         self.k = k
 
-    def cost(self, acts: list, N: int) -> int:
-        return _size(acts[self.k + 1]) * 4
+    def cost(self, ctx: _Context) -> int:
+        return _size(ctx.acts[self.k + 1]) * 4
 
-    def losses(self, net: Any, acts: list, idx: Any, steps: Any, mask: Any) -> Any:
+    def losses(self, net: Any, ctx: _Context, idx: Any, steps: Any) -> Any:
         xp = get_namespace(steps)
-        layer = list(net.layers.values())[self.k]
+        layer = ctx.layers[self.k]
         FN, C, FH, FW = layer.params[0].shape
-        out = acts[self.k + 1]  # (N, FN, OH, OW)
+        out = ctx.acts[self.k + 1]  # (N, FN, OH, OW)
         N, _, OH, OW = out.shape
-        col = im2col(acts[self.k], FH, FW, layer.stride, layer.pad)  # (N*OH*OW, C*FH*FW)
+        col = im2col(ctx.acts[self.k], FH, FW, layer.stride, layer.pad)  # (N*OH*OW, C*FH*FW)
         per_filter = C * FH * FW
         f, kk = idx // per_filter, idx % per_filter
         patch = xp.reshape(xp.take(col, kk, axis=1).T, (-1, N, OH, OW)) * steps[:, None, None, None]
         onehot = xp.astype(f[:, None] == xp.arange(FN, dtype=f.dtype, device=device(f)), out.dtype)
         z = out[None, ...] + patch[:, :, None, :, :] * onehot[:, None, :, None, None]
-        return _losses(net, z, self.k + 1, mask)
+        return _losses(net, z, self.k + 1, ctx)
 
 
 def _size(a: Any) -> int:
