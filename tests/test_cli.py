@@ -91,3 +91,13 @@ def test_train_fashion_mnist_offline_with_plot(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert "fashion-mnist" in out.stdout and (tmp_path / "f.png").exists()
+
+
+@pytest.mark.skipif(not FASHION.exists(), reason="apt-get install dataset-fashion-mnist")
+def test_train_simple_conv(tmp_path):
+    out = xpnet("train", "--dataset", "fashion-mnist", "--model", "simple-conv", "--iters", "20", "--quiet",
+                "--save", str(tmp_path / "conv.npz"), env={"XDG_CACHE_HOME": str(tmp_path)})  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "simple-conv" in out.stdout
+    with np.load(tmp_path / "conv.npz", allow_pickle=False) as d:
+        assert d["W1"].shape == (30, 1, 5, 5)

@@ -245,3 +245,15 @@ def test_two_layer_net_learns_real_fashion_mnist(isolated):
     )
     trainer.train()
     assert trainer.final_test_acc >= 0.85
+
+
+@pytest.mark.skipif(not FASHION.exists(), reason="apt-get install dataset-fashion-mnist")
+def test_simple_conv_net_short_run_on_real_fashion_mnist(isolated):
+    """A short run of book 1's SimpleConvNet setup (Adam, lr 0.001, batch 100); BENCHMARKS.md has the full run."""
+    (x, t), (xt, tt) = xpnet.datasets.load_fashion_mnist(flatten=False)
+    net = xpnet.SimpleConvNet(rng=0)
+    trainer = xpnet.trainer.Trainer(net, x, t, xt[:1000, ...], tt[:1000, ...], epochs=1, mini_batch_size=100,
+                                    optimizer="Adam", optimizer_param={"lr": 0.001}, verbose=False, seed=0,
+                                    evaluate_sample_num_per_epoch=500, max_iter=150)  # fmt: skip
+    trainer.train()
+    assert trainer.final_test_acc >= 0.7

@@ -211,3 +211,16 @@ def test_convolution_property(n, c, hw, f, stride, pad, seed):
         pad=pad,
     )
     layer_gradient_check(layer, xpnet.asarray(r.standard_normal((n, c, *hw)), dtype="float64"))
+
+
+def test_first_layer_can_skip_the_input_gradient(backend64):
+    for layer, x in [
+        (L.Affine(randn(backend64, 6, 3), randn(backend64, 3)), randn(backend64, 4, 6)),
+        (L.Convolution(randn(backend64, 2, 1, 3, 3), randn(backend64, 2)), randn(backend64, 2, 1, 5, 5)),
+    ]:
+        out = layer.forward(x)
+        dout = backend64.asarray(np.ones(tuple(out.shape)))
+        assert layer.backward(dout, input_grad=False) is None
+        dW = xpnet.asnumpy(layer.dW).copy()
+        assert layer.backward(dout) is not None
+        np.testing.assert_array_equal(xpnet.asnumpy(layer.dW), dW)

@@ -58,3 +58,11 @@ def test_adjoint_on_every_backend(backend64):
     assert xpnet.backend.device(back) == xpnet.get_device()
     lhs = np.sum(xpnet.asnumpy(col) * xpnet.asnumpy(y))
     assert lhs == pytest.approx(np.sum(xpnet.asnumpy(x) * xpnet.asnumpy(back)), rel=1e-10)
+
+
+def test_im2col_says_how_much_memory_it_needs(monkeypatch):
+    monkeypatch.setattr(xpnet.util, "IM2COL_LIMIT_BYTES", 1 << 20)
+    x = xpnet.asarray(np.zeros((100, 1, 28, 28)), dtype="float32")
+    assert tuple(im2col(x[:2, ...], 5, 5).shape) == (2 * 576, 25)
+    with pytest.raises(MemoryError, match=r"\(100, 1, 28, 28\) with 5x5 filters needs 5 MiB.*smaller batches"):
+        im2col(x, 5, 5)

@@ -191,24 +191,24 @@ def get_namespace(*arrays: Any) -> Any:
 
     Raises :class:`BackendMismatchError` naming both backends when arrays of two libraries meet.
     """
-    types = {type(a) for a in arrays if a is not None and not isinstance(a, (int, float, bool, complex))}
-    if len(types) == 1:
-        t = next(iter(types))
-        xp = _NS_CACHE.get(t)
-        if xp is not None:
-            return xp
+    # Fast path, taken on every layer call: all arrays of one type already seen.
+    t = type(arrays[0])
+    xp = _NS_CACHE.get(t)
+    if xp is not None and all(type(a) is t for a in arrays):
+        return xp
+    arrays = tuple(a for a in arrays if a is not None and type(a) not in (int, float, bool, complex))
     try:
-        xp = array_api_compat.array_namespace(*[a for a in arrays if a is not None])
+        xp = array_api_compat.array_namespace(*arrays)
     except TypeError as e:
-        names = sorted({backend_name(a) for a in arrays if a is not None})
+        names = sorted({backend_name(a) for a in arrays})
         if len(names) > 1:
             raise BackendMismatchError(
                 f"arrays from different backends were mixed: {' and '.join(names)}; "
                 "move them to one backend first, e.g. with xpnet.to_backend(x)"
             ) from None
         raise TypeError(f"expected arrays, got {', '.join(type(a).__name__ for a in arrays)}: {e}") from None
-    if len(types) == 1:
-        _NS_CACHE[next(iter(types))] = xp
+    if len({type(a) for a in arrays}) == 1:
+        _NS_CACHE[type(arrays[0])] = xp
     return xp
 
 

@@ -132,9 +132,10 @@ def train(args: argparse.Namespace) -> int:
     hidden, activation, optimizer, lr, batch, epochs = DEFAULTS[args.dataset]
     if args.model == "three-layer" and args.hidden is None:
         hidden = [100, 50]
-    if args.model == "simple-conv" and args.hidden is None:
-        hidden = [100]
-        activation = "relu"
+    if args.model == "simple-conv":  # book 1, ch7/train_convnet.py: Adam, lr 0.001
+        hidden, activation, optimizer, lr, epochs = [100], "relu", "adam", 0.001, 4
+    if args.model == "simple-conv" and args.hidden is not None and len(args.hidden) != 1:
+        raise UsageError("--model simple-conv takes one hidden size (the Affine layer after pooling)")
     hidden = args.hidden or hidden
     activation = args.activation or activation
     optimizer = args.optimizer or optimizer

@@ -12,7 +12,7 @@ from typing import Any
 
 from .backend import device, get_namespace, random_like
 from .functions import label_mask, sigmoid, softmax
-from .util import col2im, conv_output_size, im2col
+from .util import _padded, col2im, conv_output_size, im2col
 
 __all__ = [
     "MulLayer",
@@ -143,13 +143,14 @@ class Affine:
         self.x = x
         return x @ W + b
 
-    def backward(self, dout: Any) -> Any:
+    def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
+        """Gradients of ``W`` and ``b`` into ``grads``; returns ``dx`` (``None`` with ``input_grad=False``,
+        which a network's first layer uses to skip a matrix product nobody reads)."""
         W = self.params[0]
         xp = get_namespace(dout, W)
-        dx = dout @ W.T
         _store_grad(self.grads, 0, self.x.T @ dout)
         _store_grad(self.grads, 1, xp.sum(dout, axis=0))
-        return xp.reshape(dx, self.original_x_shape)
+        return xp.reshape(dout @ W.T, self.original_x_shape) if input_grad else None
 
 
 class Softmax:
@@ -386,45 +387,63 @@ class Convolution:
         self.x, self.col, self.col_W = x, col, col_W
         return xp.permute_dims(xp.reshape(out, (N, out_h, out_w, FN)), (0, 3, 1, 2))
 
-    def backward(self, dout: Any) -> Any:
+    def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
+        """Gradients of ``W`` and ``b`` into ``grads``; returns ``dx`` unless ``input_grad=False``."""
         W = self.params[0]
         xp = get_namespace(dout, W)
         FN, C, FH, FW = W.shape
         dout = xp.reshape(xp.permute_dims(dout, (0, 2, 3, 1)), (-1, FN))
         _store_grad(self.grads, 1, xp.sum(dout, axis=0))
         _store_grad(self.grads, 0, xp.reshape((self.col.T @ dout).T, (FN, C, FH, FW)))
-        dcol = dout @ self.col_W.T
-        return col2im(dcol, self.x.shape, FH, FW, self.stride, self.pad)
+        if not input_grad:
+            return None
+        return col2im(dout @ self.col_W.T, self.x.shape, FH, FW, self.stride, self.pad)
 
 
 class Pooling:
     """Max pooling over ``pool_h x pool_w`` windows; ``x`` is ``(N, C, H, W)``.
 
-    Padding uses ``-inf`` so a padded cell never wins. As in the book, the gradient of a
-    window goes to its first maximal cell.
+    Each window cell is one strided view of the (padded) input, so the max is an
+    element-wise ``maximum`` of ``pool_h * pool_w`` views. Padding uses ``-inf`` so a padded
+    cell never wins. As in the book, the gradient of a window goes to its first maximal
+    cell (``arg_max``, the cell's index in the window).
     """
 
     def __init__(self, pool_h: int, pool_w: int, stride: int = 2, pad: int = 0) -> None:
         self.pool_h, self.pool_w, self.stride, self.pad = pool_h, pool_w, stride, pad
         self.params, self.grads = [], []
-        self.x = self.mask = None
+        self.x_shape = self.arg_max = None
+
+    def _windows(self, oh: int, ow: int) -> list[tuple]:
+        """Index of each window cell's strided view: ``img[key]`` is ``(N, C, OH, OW)``."""
+        s = self.stride
+        return [
+            (slice(None), slice(None), slice(i, i + s * (oh - 1) + 1, s), slice(j, j + s * (ow - 1) + 1, s))
+            for i in range(self.pool_h)
+            for j in range(self.pool_w)
+        ]
 
     def forward(self, x: Any) -> Any:
         xp = get_namespace(x)
         N, C, H, W = x.shape
-        out_h = conv_output_size(H, self.pool_h, self.stride, self.pad)
-        out_w = conv_output_size(W, self.pool_w, self.stride, self.pad)
-        col = im2col(x, self.pool_h, self.pool_w, self.stride, self.pad, fill=-float("inf"))
-        col = xp.reshape(col, (-1, C, self.pool_h * self.pool_w))
-        out = xp.max(col, axis=2, keepdims=True)
-        is_max = xp.astype(col == out, x.dtype)
-        # keep only the first maximum of each window (argmax without integer-array writes)
-        self.x, self.mask = x, xp.where(xp.cumulative_sum(is_max, axis=2) == 1, is_max, 0.0)
-        return xp.permute_dims(xp.reshape(out, (N, out_h, out_w, C)), (0, 3, 1, 2))
+        oh = conv_output_size(H, self.pool_h, self.stride, self.pad)
+        ow = conv_output_size(W, self.pool_w, self.stride, self.pad)
+        img = _padded(x, self.pad, -float("inf"))
+        views = [img[key] for key in self._windows(oh, ow)]
+        out = views[0]
+        for v in views[1:]:
+            out = xp.maximum(out, v)
+        arg = xp.zeros(out.shape, dtype=xp.int32, device=device(x))
+        for k in range(len(views) - 1, 0, -1):  # ends at the first view holding the max
+            arg = xp.where(views[k] == out, k, arg)
+        self.x_shape, self.arg_max = x.shape, xp.where(views[0] == out, 0, arg)
+        return out
 
     def backward(self, dout: Any) -> Any:
         xp = get_namespace(dout)
-        N, C, _, _ = self.x.shape
-        dout = xp.reshape(xp.permute_dims(dout, (0, 2, 3, 1)), (-1, C, 1))
-        dcol = xp.reshape(self.mask * dout, (dout.shape[0], -1))
-        return col2im(dcol, self.x.shape, self.pool_h, self.pool_w, self.stride, self.pad)
+        N, C, H, W = self.x_shape
+        pad = self.pad
+        dx = xp.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=dout.dtype, device=device(dout))
+        for k, key in enumerate(self._windows(dout.shape[2], dout.shape[3])):
+            dx[key] += xp.where(self.arg_max == k, dout, 0.0)  # windows overlap when stride < pool size
+        return dx[:, :, pad : pad + H, pad : pad + W]

@@ -150,7 +150,8 @@ class Network:
     def loss(self, x: Any, t: Any, train_flg: bool = False) -> Any:
         """Mean cross-entropy of ``softmax(predict(x))`` plus the L2 weight decay, as a 0-d array."""
         y = self.predict(x, train_flg)
-        return self.last_layer.forward(y, t) + self._decay()
+        loss = self.last_layer.forward(y, t)
+        return loss + self._decay() if self.weight_decay_lambda else loss
 
     def accuracy(self, x: Any, t: Any, batch_size: int | None = None) -> float:
         """Fraction of samples whose largest score is the label (a Python float; reads back once)."""
@@ -175,8 +176,14 @@ class Network:
         """
         self.last_loss = self.loss(x, t, train_flg=True)
         dout = self.last_layer.backward(1)
-        for layer in reversed(self.layers.values()):
+        layers = list(self.layers.values())
+        for layer in reversed(layers[1:]):
             dout = layer.backward(dout)
+        first = layers[0]
+        if isinstance(first, (Affine, Convolution)):
+            first.backward(dout, input_grad=False)  # nobody reads the input's gradient
+        else:
+            first.backward(dout)
         grads = {name: self.params.grad(name) for name in self.params}
         for name in self._decayed if self.weight_decay_lambda else ():
             grads[name] = grads[name] + self.weight_decay_lambda * self.params[name]

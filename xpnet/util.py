@@ -6,7 +6,11 @@ from typing import Any
 
 from .backend import device, get_namespace
 
-__all__ = ["conv_output_size", "im2col", "col2im"]
+__all__ = ["conv_output_size", "im2col", "col2im", "IM2COL_LIMIT_BYTES"]
+
+# im2col copies every patch: (N*OH*OW, C*FH*FW) elements. Past this size it refuses and says
+# how much it would need, rather than exhausting host or GPU memory.
+IM2COL_LIMIT_BYTES = 4 << 30
 
 
 def conv_output_size(input_size: int, filter_size: int, stride: int = 1, pad: int = 0) -> int:
@@ -43,6 +47,13 @@ def im2col(input_data: Any, filter_h: int, filter_w: int, stride: int = 1, pad: 
     N, C, H, W = input_data.shape
     out_h = conv_output_size(H, filter_h, stride, pad)
     out_w = conv_output_size(W, filter_w, stride, pad)
+    need = N * out_h * out_w * C * filter_h * filter_w * (xp.finfo(input_data.dtype).bits // 8)
+    if need > IM2COL_LIMIT_BYTES:
+        raise MemoryError(
+            f"im2col of input {tuple(input_data.shape)} with {filter_h}x{filter_w} filters needs "
+            f"{need / 2**20:,.0f} MiB (limit {IM2COL_LIMIT_BYTES / 2**20:,.0f} MiB, "
+            "xpnet.util.IM2COL_LIMIT_BYTES); feed smaller batches"
+        )
     img = _padded(input_data, pad, fill)
     patches = [
         img[:, :, y : y + stride * (out_h - 1) + 1 : stride, x : x + stride * (out_w - 1) + 1 : stride]

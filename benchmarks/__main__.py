@@ -1,0 +1,381 @@
+"""Run the benchmarks on one backend, interleaved with the plain NumPy baseline and PyTorch eager.
+
+    python -m benchmarks --backend numpy [--dtype float32] [--cases two_layer,wide_mlp] [--quick]
+
+Every contender runs on identical pre-drawn batches. Each round runs every contender once
+(``inner`` steps), in an order rotated every round (whoever runs first in a round is
+measurably slower on a small machine); medians over rounds are reported with ratios.
+GPU contenders are synchronised before and after each timed block.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+import xpnet
+from benchmarks import baselines
+
+try:
+    import torch
+except ImportError:
+    torch = None
+
+
+def sync(name: str) -> None:
+    """Wait for the device (GPU contenders only)."""
+    if name == "cupy":
+        import cupy
+
+        cupy.cuda.get_current_stream().synchronize()
+    elif torch is not None and torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def measure(contenders: dict[str, Callable[[], Any]], inner: int, rounds: int, backend: str) -> dict[str, float]:
+    """Median seconds per call of each contender, interleaved and rotated."""
+    names = list(contenders)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for fn in contenders.values():  # warm-up: allocations, caches, CUDA kernels
+        for _ in range(max(1, inner // 4)):
+            fn()
+    for r in range(rounds):
+        order = names[r % len(names) :] + names[: r % len(names)]
+        for n in order:
+            sync(backend)
+            start = time.perf_counter()
+            for _ in range(inner):
+                contenders[n]()
+            sync(backend)
+            times[n].append((time.perf_counter() - start) / inner)
+    return {n: statistics.median(v) for n, v in times.items()}
+
+
+# --- contenders ----------------------------------------------------------------------
+
+
+def batches(n: int, batch: int, features: int, classes: int, dtype: str, seed: int = 0):
+    r = np.random.default_rng(seed)
+    x = r.random((n, batch, features)).astype(dtype)
+    labels = r.integers(0, classes, (n, batch))
+    return x, np.eye(classes, dtype=dtype)[labels]
+
+
+def xpnet_mlp_step(sizes: list[int], weights: list[np.ndarray], xs, ts, dtype: str, lr: float = 0.1):
+    net = xpnet.MultiLayerNet(sizes[0], sizes[1:-1], sizes[-1], dtype=dtype)
+    for i, w in enumerate(weights, 1):
+        net.params[f"W{i}"] = xpnet.asarray(w, dtype=dtype)
+    xd, td = [xpnet.asarray(x) for x in xs], [xpnet.asarray(t) for t in ts]
+    opt = xpnet.optimizers.SGD(lr=lr)
+    state = {"i": 0}
+
+    def step():
+        i = state["i"] = (state["i"] + 1) % len(xd)
+        opt.update(net.params, net.gradient(xd[i], td[i]))
+
+    return step, net
+
+
+def numpy_mlp_step(weights, xs, ts, lr=0.1):
+    model = baselines.LeanNumpyMLP(weights, lr)
+    state = {"i": 0}
+
+    def step():
+        i = state["i"] = (state["i"] + 1) % len(xs)
+        model.step(xs[i], ts[i])
+
+    return step
+
+
+def book_step(weights, xs, ts, lr=0.1):
+    model = baselines.BookTwoLayerNet(*weights, lr=lr)
+    state = {"i": 0}
+
+    def step():
+        i = state["i"] = (state["i"] + 1) % len(xs)
+        model.step(xs[i], ts[i])
+
+    return step
+
+
+def torch_device(backend: str) -> str:
+    return "cuda" if backend in ("cupy", "torch") and torch.cuda.is_available() else "cpu"
+
+
+def torch_mlp_step(weights, xs, ts, dtype: str, device: str, lr=0.1):
+    layers: list[Any] = []
+    for i, w in enumerate(weights):
+        lin = torch.nn.Linear(w.shape[0], w.shape[1])
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(w.T.copy()))
+            lin.bias.zero_()
+        layers += [lin, torch.nn.ReLU()] if i < len(weights) - 1 else [lin]
+    model = torch.nn.Sequential(*layers).to(device=device, dtype=getattr(torch, dtype))
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    xd = [torch.from_numpy(x).to(device) for x in xs]
+    td = [torch.from_numpy(t.argmax(axis=1)).to(device) for t in ts]
+    state = {"i": 0}
+
+    def step():
+        i = state["i"] = (state["i"] + 1) % len(xd)
+        opt.zero_grad(set_to_none=True)
+        loss_fn(model(xd[i]), td[i]).backward()
+        opt.step()
+
+    return step
+
+
+def mlp_case(args, sizes: list[int], batch: int, dtype: str, with_book: bool) -> dict[str, float]:
+    r = np.random.default_rng(1)
+    weights = [(0.01 * r.standard_normal((a, b))).astype(dtype) for a, b in zip(sizes[:-1], sizes[1:])]
+    xs, ts = batches(8, batch, sizes[0], sizes[-1], dtype)
+    contenders = {"xpnet": xpnet_mlp_step(sizes, weights, xs, ts, dtype)[0], "numpy": numpy_mlp_step(weights, xs, ts)}
+    if with_book:
+        contenders["book"] = book_step(weights, xs, ts)
+    if torch is not None:
+        contenders["torch"] = torch_mlp_step(weights, xs, ts, dtype, torch_device(args.backend))
+    work = batch * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    inner = max(1, min(200, int(2e8 // max(work, 1))))
+    return measure(contenders, inner, args.rounds, args.backend)
+
+
+def epoch_case(args, dtype: str) -> dict[str, float] | None:
+    """One Fashion-MNIST epoch (600 steps of batch 100) plus evaluation on both sets."""
+    if xpnet.datasets.find_dataset("fashion-mnist") is None:
+        return None
+    with xpnet.use_backend("numpy"):
+        xpnet.set_default_dtype(dtype)
+        (x, t), (xt, tt) = xpnet.datasets.load_fashion_mnist(one_hot_label=True)
+    r = np.random.default_rng(1)
+    weights = [(0.01 * r.standard_normal((784, 50))).astype(dtype), (0.01 * r.standard_normal((50, 10))).astype(dtype)]
+    xd, td, xtd, ttd = (xpnet.asarray(a) for a in (x, t, xt, tt))
+
+    def run_xpnet():
+        net = xpnet.TwoLayerNet(784, 50, 10, dtype=dtype)
+        net.params["W1"], net.params["W2"] = xpnet.asarray(weights[0]), xpnet.asarray(weights[1])
+        tr = xpnet.Trainer(net, xd, td, xtd, ttd, epochs=1, optimizer_param={"lr": 0.1}, verbose=False, seed=0)
+        tr.train()
+
+    def run_numpy():
+        model = baselines.LeanNumpyMLP(weights, 0.1)
+        idx = np.random.default_rng(0).integers(0, x.shape[0], (600, 100))
+        for b in idx:
+            model.step(x[b], t[b])
+        for a, lab in ((x, t), (xt, tt)):
+            h = np.maximum(a @ model.W[0] + model.b[0], 0) @ model.W[1] + model.b[1]
+            float((h.argmax(1) == lab.argmax(1)).mean())
+
+    contenders = {"xpnet": run_xpnet, "numpy": run_numpy}
+    if torch is not None:
+        device = torch_device(args.backend)
+
+        def run_torch():
+            model = torch.nn.Sequential(torch.nn.Linear(784, 50), torch.nn.ReLU(), torch.nn.Linear(50, 10))
+            model = model.to(device=device, dtype=getattr(torch, dtype))
+            opt = torch.optim.SGD(model.parameters(), lr=0.1)
+            xg, tg = torch.from_numpy(x).to(device), torch.from_numpy(t.argmax(1)).to(device)
+            idx = torch.from_numpy(np.random.default_rng(0).integers(0, x.shape[0], (600, 100))).to(device)
+            for b in idx:
+                opt.zero_grad(set_to_none=True)
+                torch.nn.functional.cross_entropy(model(xg[b]), tg[b]).backward()
+                opt.step()
+            with torch.no_grad():
+                for a, lab in ((x, t), (xt, tt)):
+                    float((model(torch.from_numpy(a).to(device)).argmax(1).cpu().numpy() == lab.argmax(1)).mean())
+
+        contenders["torch"] = run_torch
+    return measure(contenders, 1, max(3, args.rounds // 3), args.backend)
+
+
+def numgrad_case(args, dtype: str) -> dict[str, float]:
+    """network.numerical_gradient on 100 samples: bulk (xpnet) vs the book's loop."""
+    r = np.random.default_rng(1)
+    net = xpnet.TwoLayerNet(784, 50, 10, dtype=dtype, rng=1)
+    x = xpnet.asarray(r.random((100, 784)).astype(dtype))
+    t = xpnet.asarray(np.eye(10, dtype=dtype)[r.integers(0, 10, 100)])
+    out = measure({"xpnet": lambda: net.numerical_gradient(x, t)}, 1, max(3, args.rounds // 3), args.backend)
+    if not args.quick:
+        start = time.perf_counter()
+        net.numerical_gradient(x, t, method="loop")  # the book's loop, once: about 13 s here
+        out["book"] = time.perf_counter() - start
+    return out
+
+
+def conv_case(args, dtype: str) -> dict[str, float]:
+    """SimpleConvNet (30 filters 5x5, hidden 100) forward + backward + SGD, batch 100, 28x28."""
+    r = np.random.default_rng(1)
+    shapes = [(30, 1, 5, 5), (30,), (4320, 100), (100,), (100, 10), (10,)]
+    params = [(0.01 * r.standard_normal(s)).astype(dtype) for s in shapes]
+    xs = r.random((4, 100, 1, 28, 28)).astype(dtype)
+    ts = np.eye(10, dtype=dtype)[r.integers(0, 10, (4, 100))]
+    net = xpnet.SimpleConvNet(dtype=dtype)
+    for name, p in zip(["W1", "b1", "W2", "b2", "W3", "b3"], params):
+        net.params[name] = xpnet.asarray(p)
+    xd, td = [xpnet.asarray(a) for a in xs], [xpnet.asarray(a) for a in ts]
+    opt = xpnet.optimizers.SGD(lr=0.1)
+    state = {"i": 0}
+
+    def step_xpnet():
+        i = state["i"] = (state["i"] + 1) % 4
+        opt.update(net.params, net.gradient(xd[i], td[i]))
+
+    lean = [p.copy() for p in params]
+
+    def step_numpy():
+        i = state["i"] = (state["i"] + 1) % 4
+        baselines.lean_conv_step(lean, xs[i], ts[i])
+
+    contenders = {"xpnet": step_xpnet, "numpy": step_numpy}
+    if torch is not None:
+        device = torch_device(args.backend)
+        model = torch.nn.Sequential(
+            torch.nn.Conv2d(1, 30, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
+            torch.nn.Linear(4320, 100), torch.nn.ReLU(), torch.nn.Linear(100, 10),
+        ).to(device=device, dtype=getattr(torch, dtype))  # fmt: skip
+        topt = torch.optim.SGD(model.parameters(), lr=0.1)
+        txs = [torch.from_numpy(a).to(device) for a in xs]
+        tts = [torch.from_numpy(a.argmax(1)).to(device) for a in ts]
+
+        def step_torch():
+            i = state["i"] = (state["i"] + 1) % 4
+            topt.zero_grad(set_to_none=True)
+            torch.nn.functional.cross_entropy(model(txs[i]), tts[i]).backward()
+            topt.step()
+
+        contenders["torch"] = step_torch
+    return measure(contenders, 5, args.rounds, args.backend)
+
+
+def memory_case(args, dtype: str) -> dict[str, float]:
+    """Resident memory after 1,000 and after 10,000 steps of case 1 (xpnet): growth means a leak."""
+    r = np.random.default_rng(1)
+    weights = [(0.01 * r.standard_normal((784, 50))).astype(dtype), (0.01 * r.standard_normal((50, 10))).astype(dtype)]
+    xs, ts = batches(8, 100, 784, 10, dtype)
+    step, _ = xpnet_mlp_step([784, 50, 10], weights, xs, ts, dtype)
+    steps = 2000 if args.quick else 10000
+    for _ in range(steps // 10):
+        step()
+    sync(args.backend)
+    before = rss_mib(args.backend)
+    for _ in range(steps - steps // 10):
+        step()
+    sync(args.backend)
+    return {"steps": steps, "after_10pct_mib": before, "after_all_mib": rss_mib(args.backend)}
+
+
+def rss_mib(backend: str) -> float:
+    if backend == "cupy":
+        import cupy
+
+        return cupy.get_default_memory_pool().used_bytes() / 2**20
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+# --- report ----------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    info = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "numpy": np.__version__,
+        "xpnet": xpnet.__version__,
+        "torch": torch.__version__ if torch is not None else None,
+    }
+    try:
+        import cupy
+
+        info["cupy"] = cupy.__version__
+        info["gpu"] = cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
+    except Exception:
+        pass
+    return info
+
+
+def fmt(seconds: float) -> str:
+    return f"{seconds * 1e3:9.2f} ms" if seconds >= 1e-3 else f"{seconds * 1e6:9.1f} µs"
+
+
+def report(name: str, res: dict[str, float]) -> None:
+    base = res.get("xpnet")
+    parts = [f"{k} {fmt(v)}" for k, v in res.items()]
+    ratios = [f"xpnet/{k} {base / v:.2f}" for k, v in res.items() if k != "xpnet" and base]
+    print(f"{name:32s} " + " | ".join(parts) + ("   [" + ", ".join(ratios) + "]" if ratios else ""))
+    sys.stdout.flush()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--backend", default="numpy", choices=xpnet.backend.BACKENDS)
+    p.add_argument("--dtype", default="float32,float64")
+    p.add_argument("--cases", default="two_layer,wide_mlp,epoch,numgrad,conv,scaling,memory")
+    p.add_argument("--rounds", type=int, default=15)
+    p.add_argument("--quick", action="store_true", help="fewer rounds, no book loop, shorter memory run")
+    p.add_argument("--json", default=None, help="where to write the results (default bench-<backend>.json)")
+    args = p.parse_args()
+    if args.quick:
+        args.rounds = 5
+    try:
+        xpnet.set_backend(args.backend)
+    except xpnet.BackendUnavailableError as e:
+        print(f"skipped: {e}")
+        return
+    cases = args.cases.split(",")
+    results: dict[str, Any] = {"machine": machine(), "backend": args.backend, "device": str(xpnet.get_device())}
+    print(f"xpnet benchmarks on {args.backend} ({xpnet.get_device()}); anchors: numpy, torch "
+          f"{'on ' + torch_device(args.backend) if torch is not None else 'not installed'}")  # fmt: skip
+    for dtype in args.dtype.split(","):
+        xpnet.set_default_dtype(dtype)
+        res: dict[str, Any] = {}
+        if "two_layer" in cases:
+            res["two_layer"] = mlp_case(args, [784, 50, 10], 100, dtype, with_book=True)
+            report(f"1 TwoLayerNet step {dtype}", res["two_layer"])
+        if "wide_mlp" in cases:
+            res["wide_mlp"] = mlp_case(args, [784, 1024, 1024, 10], 1024, dtype, with_book=False)
+            report(f"2 wide MLP step {dtype}", res["wide_mlp"])
+        if "epoch" in cases:
+            res["epoch"] = epoch_case(args, dtype)
+            if res["epoch"]:
+                report(f"3 Fashion-MNIST epoch {dtype}", res["epoch"])
+        if "numgrad" in cases:
+            res["numgrad"] = numgrad_case(args, dtype)
+            report(f"4 numerical gradient {dtype}", res["numgrad"])
+        if "conv" in cases:
+            res["conv"] = conv_case(args, dtype)
+            report(f"5 SimpleConvNet step {dtype}", res["conv"])
+        if "scaling" in cases and dtype == "float32":
+            res["scaling"] = {}
+            for batch, hidden in [(1, 50), (16, 50), (256, 50), (4096, 50), (100, 16), (100, 256), (100, 4096)]:
+                r = mlp_case(args, [784, hidden, 10], batch, dtype, with_book=False)
+                res["scaling"][f"batch={batch},hidden={hidden}"] = r
+                report(f"  scaling batch {batch:4d} hidden {hidden:4d}", r)
+        if "memory" in cases and dtype == "float32":
+            res["memory"] = memory_case(args, dtype)
+            m = res["memory"]
+            print(f"memory: {m['after_10pct_mib']:.1f} MiB after {m['steps'] // 10} steps, "
+                  f"{m['after_all_mib']:.1f} MiB after {m['steps']}")  # fmt: skip
+        results[dtype] = res
+    path = args.json or f"bench-{args.backend}.json"
+    with open(path, "w") as f:
+        json.dump(results, f, indent=1, default=lambda o: None if isinstance(o, float) and math.isnan(o) else str(o))
+    print(f"results written to {path}")
+
+
+if __name__ == "__main__":
+    main()
