@@ -54,6 +54,7 @@ def measure(contenders: dict[str, Callable[[], Any]], inner: int, rounds: int, b
         order = names[r % len(names) :] + names[: r % len(names)]
         for n in order:
             sync(backend)
+            time.sleep(0.005)  # let the previous contender's spinning worker threads go idle
             start = time.perf_counter()
             for _ in range(inner):
                 contenders[n]()
@@ -147,7 +148,7 @@ def mlp_case(args, sizes: list[int], batch: int, dtype: str, with_book: bool) ->
     if torch is not None:
         contenders["torch"] = torch_mlp_step(weights, xs, ts, dtype, torch_device(args.backend))
     work = batch * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
-    inner = max(1, min(200, int(2e8 // max(work, 1))))
+    inner = max(1, min(500, int(2e9 // max(work, 1))))  # blocks of tens of milliseconds
     return measure(contenders, inner, args.rounds, args.backend)
 
 
@@ -241,9 +242,14 @@ def conv_case(args, dtype: str) -> dict[str, float]:
     if torch is not None:
         device = torch_device(args.backend)
         model = torch.nn.Sequential(
-            torch.nn.Conv2d(1, 30, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
-            torch.nn.Linear(4320, 100), torch.nn.ReLU(), torch.nn.Linear(100, 10),
-        ).to(device=device, dtype=getattr(torch, dtype))  # fmt: skip
+            torch.nn.Conv2d(1, 30, 5),
+            torch.nn.ReLU(),
+            torch.nn.MaxPool2d(2),
+            torch.nn.Flatten(),
+            torch.nn.Linear(4320, 100),
+            torch.nn.ReLU(),
+            torch.nn.Linear(100, 10),
+        ).to(device=device, dtype=getattr(torch, dtype))
         topt = torch.optim.SGD(model.parameters(), lr=0.1)
         txs = [torch.from_numpy(a).to(device) for a in xs]
         tts = [torch.from_numpy(a.argmax(1)).to(device) for a in ts]
@@ -338,8 +344,10 @@ def main() -> None:
         return
     cases = args.cases.split(",")
     results: dict[str, Any] = {"machine": machine(), "backend": args.backend, "device": str(xpnet.get_device())}
-    print(f"xpnet benchmarks on {args.backend} ({xpnet.get_device()}); anchors: numpy, torch "
-          f"{'on ' + torch_device(args.backend) if torch is not None else 'not installed'}")  # fmt: skip
+    print(
+        f"xpnet benchmarks on {args.backend} ({xpnet.get_device()}); anchors: numpy, torch "
+        f"{'on ' + torch_device(args.backend) if torch is not None else 'not installed'}"
+    )
     for dtype in args.dtype.split(","):
         xpnet.set_default_dtype(dtype)
         res: dict[str, Any] = {}
@@ -368,8 +376,10 @@ def main() -> None:
         if "memory" in cases and dtype == "float32":
             res["memory"] = memory_case(args, dtype)
             m = res["memory"]
-            print(f"memory: {m['after_10pct_mib']:.1f} MiB after {m['steps'] // 10} steps, "
-                  f"{m['after_all_mib']:.1f} MiB after {m['steps']}")  # fmt: skip
+            print(
+                f"memory: {m['after_10pct_mib']:.1f} MiB after {m['steps'] // 10} steps, "
+                f"{m['after_all_mib']:.1f} MiB after {m['steps']}"
+            )
         results[dtype] = res
     path = args.json or f"bench-{args.backend}.json"
     with open(path, "w") as f:

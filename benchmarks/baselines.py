@@ -8,6 +8,8 @@ float32 data, boolean-mask writes in ReLU, a fresh one-hot subtraction per step)
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 
 
@@ -42,32 +44,108 @@ class LeanNumpyMLP:
         return loss
 
 
+class _BookRelu:
+    def forward(self, x):
+        self.mask = x <= 0
+        out = x.copy()
+        out[self.mask] = 0  # boolean-mask write
+        return out
+
+    def backward(self, dout):
+        dout[self.mask] = 0
+        return dout
+
+
+class _BookAffine:
+    def __init__(self, W, b):
+        self.W, self.b = W, b
+
+    def forward(self, x):
+        self.original_x_shape = x.shape
+        x = x.reshape(x.shape[0], -1)
+        self.x = x
+        return np.dot(x, self.W) + self.b
+
+    def backward(self, dout):
+        dx = np.dot(dout, self.W.T)  # computed for every layer, the first included
+        self.dW = np.dot(self.x.T, dout)
+        self.db = np.sum(dout, axis=0)
+        return dx.reshape(*self.original_x_shape)
+
+
+def _book_softmax(x):
+    x = x - np.max(x, axis=-1, keepdims=True)
+    return np.exp(x) / np.sum(np.exp(x), axis=-1, keepdims=True)  # exp taken twice, as in the book
+
+
+def _book_cross_entropy(y, t):
+    if y.ndim == 1:
+        t, y = t.reshape(1, t.size), y.reshape(1, y.size)
+    if t.size == y.size:
+        t = t.argmax(axis=1)
+    batch_size = y.shape[0]
+    return -np.sum(np.log(y[np.arange(batch_size), t] + 1e-7)) / batch_size
+
+
+class _BookSoftmaxWithLoss:
+    def forward(self, x, t):
+        self.t, self.y = t, _book_softmax(x)
+        return _book_cross_entropy(self.y, self.t)
+
+    def backward(self, dout=1):
+        batch_size = self.t.shape[0]
+        if self.t.size == self.y.size:
+            return (self.y - self.t) / batch_size
+        dx = self.y.copy()
+        dx[np.arange(batch_size), self.t] -= 1
+        return dx / batch_size
+
+
 class BookTwoLayerNet:
-    """Book 1, ch5 TwoLayerNet + SGD as the book's code runs it (float64 weights, mask writes)."""
+    """Book 1, ch5 TwoLayerNet as its code runs, and the seeds' training-loop step: gradient by
+    backprop, SGD update, then ``network.loss`` again for the loss list. The weights are float64
+    (``np.random.randn``) and meet float32 data; ReLU uses boolean-mask writes.
+    """
 
     def __init__(self, W1, W2, lr=0.1):
-        self.params = {"W1": W1.astype(np.float64), "b1": np.zeros(W1.shape[1]),
-                       "W2": W2.astype(np.float64), "b2": np.zeros(W2.shape[1])}  # fmt: skip
+        self.params = {
+            "W1": W1.astype(np.float64),
+            "b1": np.zeros(W1.shape[1]),
+            "W2": W2.astype(np.float64),
+            "b2": np.zeros(W2.shape[1]),
+        }
+        self.layers = OrderedDict()
+        self.layers["Affine1"] = _BookAffine(self.params["W1"], self.params["b1"])
+        self.layers["Relu1"] = _BookRelu()
+        self.layers["Affine2"] = _BookAffine(self.params["W2"], self.params["b2"])
+        self.last_layer = _BookSoftmaxWithLoss()
         self.lr = lr
 
+    def predict(self, x):
+        for layer in self.layers.values():
+            x = layer.forward(x)
+        return x
+
+    def loss(self, x, t):
+        return self.last_layer.forward(self.predict(x), t)
+
+    def gradient(self, x, t):
+        self.loss(x, t)
+        dout = self.last_layer.backward(1)
+        for layer in reversed(list(self.layers.values())):
+            dout = layer.backward(dout)
+        return {
+            "W1": self.layers["Affine1"].dW,
+            "b1": self.layers["Affine1"].db,
+            "W2": self.layers["Affine2"].dW,
+            "b2": self.layers["Affine2"].db,
+        }
+
     def step(self, x, t):
-        p = self.params
-        a1 = np.dot(x, p["W1"]) + p["b1"]
-        mask = a1 <= 0
-        z1 = a1.copy()
-        z1[mask] = 0
-        a2 = np.dot(z1, p["W2"]) + p["b2"]
-        y = softmax(a2)
-        n = x.shape[0]
-        loss = -np.sum(t * np.log(y + 1e-7)) / n
-        dx = (y - t) / n
-        grads = {"W2": np.dot(z1.T, dx), "b2": np.sum(dx, axis=0)}
-        dz1 = np.dot(dx, p["W2"].T)
-        dz1[mask] = 0
-        grads["W1"], grads["b1"] = np.dot(x.T, dz1), np.sum(dz1, axis=0)
+        grad = self.gradient(x, t)
         for key in ("W1", "b1", "W2", "b2"):
-            p[key] -= self.lr * grads[key]
-        return loss
+            self.params[key] -= self.lr * grad[key]
+        return self.loss(x, t)
 
 
 def lean_conv_step(params, x, t_onehot, lr=0.1):

@@ -194,8 +194,12 @@ def get_namespace(*arrays: Any) -> Any:
     # Fast path, taken on every layer call: all arrays of one type already seen.
     t = type(arrays[0])
     xp = _NS_CACHE.get(t)
-    if xp is not None and all(type(a) is t for a in arrays):
-        return xp
+    if xp is not None:
+        for a in arrays:
+            if type(a) is not t:
+                break
+        else:
+            return xp
     arrays = tuple(a for a in arrays if a is not None and type(a) not in (int, float, bool, complex))
     try:
         xp = array_api_compat.array_namespace(*arrays)
@@ -337,6 +341,31 @@ def random_like(x: Any, rng: Any = None) -> Any:
         return torch.rand(x.shape, dtype=x.dtype, device=x.device)
     xp = get_namespace(x)
     return xp.asarray(host_rng(rng).random(x.shape), dtype=x.dtype, device=device(x))
+
+
+def matmul_into(out: Any, a: Any, b: Any) -> None:
+    """``out[...] = a @ b``, written straight into ``out`` where the library can (NumPy, CuPy: no temporary).
+
+    ``out`` must already have the result's shape and dtype.
+    """
+    if type(out) is np.ndarray:
+        np.matmul(a, b, out=out)
+    elif array_api_compat.is_cupy_array(out):
+        import cupy
+
+        cupy.matmul(a, b, out=out)
+    else:
+        out[...] = a @ b
+
+
+def sum_into(out: Any, a: Any) -> None:
+    """``out[...] = sum(a, axis=0)``, without a temporary where the library allows it."""
+    if type(out) is np.ndarray:
+        np.add.reduce(a, axis=0, out=out)
+    elif array_api_compat.is_cupy_array(out):
+        a.sum(axis=0, out=out)
+    else:
+        out[...] = get_namespace(a).sum(a, axis=0)
 
 
 def one_hot(t: Any, n_classes: int, dtype: Any) -> Any:

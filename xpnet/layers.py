@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .backend import device, get_namespace, random_like
+from .backend import device, get_namespace, matmul_into, random_like, sum_into
 from .functions import label_mask, sigmoid, softmax
 from .util import _padded, col2im, conv_output_size, im2col
 
@@ -54,6 +54,26 @@ def _store_grad(grads: list, i: int, value: Any) -> None:
         grads[i] = value
 
 
+def _fits(g: Any, shape: tuple, *arrays: Any) -> bool:
+    return g is not None and tuple(g.shape) == shape and all(a.dtype == g.dtype for a in arrays)
+
+
+def _store_matmul(grads: list, i: int, a: Any, b: Any) -> None:
+    """``grads[i] = a @ b``, computed straight into the existing buffer when it fits."""
+    if _fits(grads[i], (a.shape[0], b.shape[1]), a, b):
+        matmul_into(grads[i], a, b)
+    else:
+        grads[i] = a @ b
+
+
+def _store_sum(grads: list, i: int, a: Any) -> None:
+    """``grads[i] = sum(a, axis=0)``, computed straight into the existing buffer when it fits."""
+    if _fits(grads[i], tuple(a.shape[1:]), a):
+        sum_into(grads[i], a)
+    else:
+        grads[i] = get_namespace(a).sum(a, axis=0)
+
+
 def _zeros_like_all(params: list) -> list:
     return [get_namespace(p).zeros_like(p) for p in params]
 
@@ -83,19 +103,27 @@ class AddLayer:
 
 
 class Relu:
-    """``max(x, 0)``; the gradient at ``x = 0`` is 0. ``mask`` marks where ``x <= 0``, as in the book."""
+    """``max(x, 0)``; the gradient at ``x = 0`` is 0.
+
+    ``keep`` holds 1.0 where ``x > 0`` and 0.0 elsewhere (multiplying by it is the cheapest
+    standard way to both apply and differentiate the ReLU); ``mask`` is the book's boolean
+    ``x <= 0``.
+    """
 
     def __init__(self) -> None:
         self.params, self.grads = [], []
-        self.mask = None
+        self.keep = None
+
+    @property
+    def mask(self) -> Any:
+        return self.keep == 0.0
 
     def forward(self, x: Any) -> Any:
-        xp = get_namespace(x)
-        self.mask = x <= 0
-        return xp.where(self.mask, 0.0, x)
+        self.keep = get_namespace(x).astype(x > 0, x.dtype)
+        return x * self.keep
 
     def backward(self, dout: Any) -> Any:
-        return get_namespace(dout).where(self.mask, 0.0, dout)
+        return dout * self.keep
 
 
 class Sigmoid:
@@ -148,8 +176,8 @@ class Affine:
         which a network's first layer uses to skip a matrix product nobody reads)."""
         W = self.params[0]
         xp = get_namespace(dout, W)
-        _store_grad(self.grads, 0, self.x.T @ dout)
-        _store_grad(self.grads, 1, xp.sum(dout, axis=0))
+        _store_matmul(self.grads, 0, self.x.T, dout)
+        _store_sum(self.grads, 1, dout)
         return xp.reshape(dout @ W.T, self.original_x_shape) if input_grad else None
 
 
@@ -228,7 +256,7 @@ class MatMul:
 
     def backward(self, dout: Any) -> Any:
         W = self.params[0]
-        _store_grad(self.grads, 0, self.x.T @ dout)
+        _store_matmul(self.grads, 0, self.x.T, dout)
         return dout @ W.T
 
 
@@ -341,8 +369,8 @@ class BatchNormalization:
         xp = get_namespace(dout, gamma)
         if dout.ndim != 2:
             dout = xp.reshape(dout, (dout.shape[0], -1))
-        _store_grad(self.grads, 1, xp.sum(dout, axis=0))
-        _store_grad(self.grads, 0, xp.sum(self.xn * dout, axis=0))
+        _store_sum(self.grads, 1, dout)
+        _store_sum(self.grads, 0, self.xn * dout)
         dxn = gamma * dout
         dxc = dxn / self.std
         dstd = -xp.sum((dxn * self.xc) / (self.std * self.std), axis=0)
@@ -393,7 +421,7 @@ class Convolution:
         xp = get_namespace(dout, W)
         FN, C, FH, FW = W.shape
         dout = xp.reshape(xp.permute_dims(dout, (0, 2, 3, 1)), (-1, FN))
-        _store_grad(self.grads, 1, xp.sum(dout, axis=0))
+        _store_sum(self.grads, 1, dout)
         _store_grad(self.grads, 0, xp.reshape((self.col.T @ dout).T, (FN, C, FH, FW)))
         if not input_grad:
             return None

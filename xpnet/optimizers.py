@@ -7,7 +7,6 @@ the same arrays see the new values.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from .backend import get_namespace
@@ -16,7 +15,7 @@ __all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "OPTIMIZ
 
 
 def _keys(params: Any) -> Any:
-    return list(params.keys()) if isinstance(params, Mapping) else range(len(params))
+    return list(params.keys()) if hasattr(params, "keys") else range(len(params))
 
 
 def _check_lr(lr: float) -> float:
