@@ -169,14 +169,18 @@ def epoch_case(args, dtype: str) -> dict[str, float] | None:
         tr = xpnet.Trainer(net, xd, td, xtd, ttd, epochs=1, optimizer_param={"lr": 0.1}, verbose=False, seed=0)
         tr.train()
 
-    def run_numpy():
+    def run_numpy():  # evaluates before and after the epoch, as the Trainer does
         model = baselines.LeanNumpyMLP(weights, 0.1)
-        idx = np.random.default_rng(0).integers(0, x.shape[0], (600, 100))
-        for b in idx:
+
+        def evaluate():
+            for a, lab in ((x, t), (xt, tt)):
+                h = np.maximum(a @ model.W[0] + model.b[0], 0) @ model.W[1] + model.b[1]
+                float((h.argmax(1) == lab.argmax(1)).mean())
+
+        evaluate()
+        for b in np.random.default_rng(0).integers(0, x.shape[0], (600, 100)):
             model.step(x[b], t[b])
-        for a, lab in ((x, t), (xt, tt)):
-            h = np.maximum(a @ model.W[0] + model.b[0], 0) @ model.W[1] + model.b[1]
-            float((h.argmax(1) == lab.argmax(1)).mean())
+        evaluate()
 
     contenders = {"xpnet": run_xpnet, "numpy": run_numpy}
     if torch is not None:
@@ -188,13 +192,18 @@ def epoch_case(args, dtype: str) -> dict[str, float] | None:
             opt = torch.optim.SGD(model.parameters(), lr=0.1)
             xg, tg = torch.from_numpy(x).to(device), torch.from_numpy(t.argmax(1)).to(device)
             idx = torch.from_numpy(np.random.default_rng(0).integers(0, x.shape[0], (600, 100))).to(device)
+
+            def evaluate():
+                with torch.no_grad():
+                    for a, lab in ((x, t), (xt, tt)):
+                        float((model(torch.from_numpy(a).to(device)).argmax(1).cpu().numpy() == lab.argmax(1)).mean())
+
+            evaluate()
             for b in idx:
                 opt.zero_grad(set_to_none=True)
                 torch.nn.functional.cross_entropy(model(xg[b]), tg[b]).backward()
                 opt.step()
-            with torch.no_grad():
-                for a, lab in ((x, t), (xt, tt)):
-                    float((model(torch.from_numpy(a).to(device)).argmax(1).cpu().numpy() == lab.argmax(1)).mean())
+            evaluate()
 
         contenders["torch"] = run_torch
     return measure(contenders, 1, max(3, args.rounds // 3), args.backend)

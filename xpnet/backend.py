@@ -369,10 +369,13 @@ def sum_into(out: Any, a: Any) -> None:
 
 
 def one_hot(t: Any, n_classes: int, dtype: Any) -> Any:
-    """Integer labels ``t`` of shape ``(N,)`` as a one-hot array ``(N, n_classes)`` of ``dtype``."""
+    """Integer labels ``t`` of any shape as one-hot ``(*t.shape, n_classes)`` of ``dtype``.
+
+    A comparison with ``arange``: the standard has no integer-array writes (``y[i, t] = 1``).
+    """
     xp = get_namespace(t)
     classes = xp.arange(n_classes, dtype=t.dtype, device=device(t))
-    return xp.astype(t[:, None] == classes, dtype)
+    return xp.astype(t[..., None] == classes, dtype)
 
 
 def is_floating(x: Any) -> bool:

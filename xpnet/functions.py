@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .backend import asarray, device, get_namespace, is_array, on_host
+from .backend import asarray, device, get_namespace, is_array, on_host, one_hot
 
 __all__ = [
     "identity_function",
@@ -113,8 +113,7 @@ def label_mask(y: Any, t: Any) -> Any:
             f"shape {tuple(y.shape[:-1])}"
         )
     check_labels(xp.reshape(t, (-1,)), n_classes)
-    classes = xp.arange(n_classes, dtype=t.dtype, device=device(t))
-    return xp.astype(t[..., None] == classes, y.dtype)
+    return one_hot(t, n_classes, y.dtype)
 
 
 def cross_entropy_error(y: Any, t: Any) -> Any:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .backend import device, get_namespace, random_like
+from .backend import device, get_namespace, one_hot, random_like
 from .functions import label_mask, sigmoid
 from .gradient import H, numerical_gradient
 from .layers import Affine, BatchNormalization, Convolution, Dropout, Relu, Sigmoid
@@ -267,8 +267,7 @@ class _AffinePlan:
             cols = idx
             delta = xp.broadcast_to(steps[:, None], (steps.shape[0], x_in.shape[0]))
         if self.next_affine is None:
-            onehot = xp.astype(cols[:, None] == xp.arange(H_out, dtype=cols.dtype, device=device(cols)), delta.dtype)
-            z = acts[self.k + 1][None, ...] + delta[:, :, None] * onehot[:, None, :]
+            z = acts[self.k + 1][None, ...] + delta[:, :, None] * one_hot(cols, H_out, delta.dtype)[:, None, :]
             return _losses(net, z, self.k + 1, ctx)
         col = xp.take(acts[self.k + 1], cols, axis=1).T + delta
         for layer in self.elementwise:
@@ -332,8 +331,7 @@ class _ConvWeightPlan:
         per_filter = C * FH * FW
         f, kk = idx // per_filter, idx % per_filter
         patch = xp.reshape(xp.take(col, kk, axis=1).T, (-1, N, OH, OW)) * steps[:, None, None, None]
-        onehot = xp.astype(f[:, None] == xp.arange(FN, dtype=f.dtype, device=device(f)), out.dtype)
-        z = out[None, ...] + patch[:, :, None, :, :] * onehot[:, None, :, None, None]
+        z = out[None, ...] + patch[:, :, None, :, :] * one_hot(f, FN, out.dtype)[:, None, :, None, None]
         return _losses(net, z, self.k + 1, ctx)
 
 
