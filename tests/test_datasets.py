@@ -236,9 +236,12 @@ def test_real_fashion_mnist_from_the_os_package(isolated):
 
 
 @pytest.mark.skipif(not FASHION.exists(), reason="apt-get install dataset-fashion-mnist")
-def test_two_layer_net_learns_real_fashion_mnist(isolated):
+def test_two_layer_net_learns_real_fashion_mnist(isolated, backend):
     """The seed notebook's run (TwoLayerNet 784-50-10, batch 100, lr 0.1) reached 0.876."""
+    if (backend.name, backend.dtype) not in {("numpy", "float32"), ("torch", "float32"), ("cupy", "float32")}:
+        pytest.skip("full training runs on numpy, torch and cupy in float32 only (time)")
     (x, t), (xt, tt) = xpnet.datasets.load_fashion_mnist(one_hot_label=True)
+    assert_on(backend, x)
     net = xpnet.TwoLayerNet(784, 50, 10, rng=0)
     trainer = xpnet.trainer.Trainer(
         net, x, t, xt, tt, epochs=17, mini_batch_size=100, optimizer_param={"lr": 0.1}, verbose=False, seed=0
@@ -257,3 +260,35 @@ def test_simple_conv_net_short_run_on_real_fashion_mnist(isolated):
                                     evaluate_sample_num_per_epoch=500, max_iter=150)  # fmt: skip
     trainer.train()
     assert trainer.final_test_acc >= 0.7
+
+
+def test_flaky_mirror_is_retried(isolated, tmp_path, monkeypatch):
+    """A server that fails the first request for a file, then serves it: the retry gets it."""
+    hashes = write_idx_set(isolated / "www2" / "m")
+    failed: set[str] = set()
+    root = isolated / "www2"
+
+    class Flaky(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, directory=str(root), **kw)
+
+        def do_GET(self):
+            if self.path not in failed:
+                failed.add(self.path)
+                self.send_error(503, "try again")
+                return
+            super().do_GET()
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        register(monkeypatch, hashes, [f"http://127.0.0.1:{httpd.server_address[1]}/m/"])
+        (x, _), _ = xpnet.datasets.load_mnist()
+        assert tuple(x.shape) == (20, 784)
+        assert len(failed) == 4
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -90,6 +90,17 @@ def test_sigmoid_with_loss_gradient(backend64):
     assert_close(dx, xpnet.numerical_gradient(lambda _: L.SigmoidWithLoss().forward(x, t), x), rtol=1e-4, atol=1e-7)
 
 
+def test_dropout_gradient(backend64):
+    layer = L.Dropout(0.4)
+
+    def forward(x):
+        xpnet.seed(7)  # the same mask on every call (numpy draws it on the host)
+        return layer.forward(x, train_flg=True)
+
+    if backend64.name in ("numpy", "array_api_strict", "torch"):
+        layer_gradient_check(layer, randn(backend64, 5, 6), forward=forward)
+
+
 def test_dropout(backend64):
     layer = L.Dropout(0.3)
     x = backend64.asarray(np.ones((200, 50)))

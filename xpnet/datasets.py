@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import os
 import tarfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,26 +152,38 @@ def find_dataset(name: str, data_home: str | os.PathLike | None = None) -> Path 
     return None
 
 
+RETRIES = 2  # further attempts per mirror after a failed download, with a growing pause
+
+
 def _download(ds: Dataset, fname: str, dest: Path) -> Path:
     import pooch
 
     errors = []
     for base in ds.mirrors:
-        try:
-            # pooch downloads to a temporary file and moves it into place only once the
-            # checksum matches, so an interrupted download never leaves a trusted file.
-            path = pooch.retrieve(
-                base + fname,
-                known_hash=ds.files[fname],
-                fname=fname,
-                path=dest,
-                progressbar=_progressbar(),
-                downloader=pooch.HTTPDownloader(progressbar=_progressbar(), timeout=60),
-            )
-            return Path(path)
-        except Exception as e:  # network errors, HTTP errors, checksum mismatch: try the next mirror
-            errors.append(f"{base}{fname}: {e}")
+        for attempt in range(RETRIES + 1):
+            try:
+                # pooch downloads to a temporary file and moves it into place only once the
+                # checksum matches, so an interrupted download never leaves a trusted file.
+                path = pooch.retrieve(
+                    base + fname,
+                    known_hash=ds.files[fname],
+                    fname=fname,
+                    path=dest,
+                    progressbar=_progressbar(),
+                    downloader=pooch.HTTPDownloader(progressbar=_progressbar(), timeout=60),
+                )
+                return Path(path)
+            except Exception as e:  # network errors, HTTP errors, checksum mismatch
+                errors.append(f"{base}{fname} (attempt {attempt + 1}): {e}")
+                if _permanent(e):
+                    break  # a 404 or a wrong checksum will not change: next mirror
+                time.sleep(0.5 * (attempt + 1))
     raise DatasetNotFoundError("could not download " + fname + ":\n  " + "\n  ".join(errors))
+
+
+def _permanent(e: Exception) -> bool:
+    status = getattr(getattr(e, "response", None), "status_code", None)
+    return (status is not None and 400 <= status < 500) or "hash" in str(e).lower()
 
 
 def _progressbar() -> bool:
