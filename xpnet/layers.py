@@ -12,7 +12,7 @@ from typing import Any
 
 from .backend import device, get_namespace, matmul_into, random_like, sum_into
 from .functions import label_mask, sigmoid, softmax
-from .util import _padded, col2im, conv_output_size, im2col
+from .util import col2im, conv_output_size, im2col, pad_images
 
 __all__ = [
     "MulLayer",
@@ -456,7 +456,7 @@ class Pooling:
         N, C, H, W = x.shape
         oh = conv_output_size(H, self.pool_h, self.stride, self.pad)
         ow = conv_output_size(W, self.pool_w, self.stride, self.pad)
-        img = _padded(x, self.pad, -float("inf"))
+        img = pad_images(x, self.pad, -float("inf"))
         views = [img[key] for key in self._windows(oh, ow)]
         out = views[0]
         for v in views[1:]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from .backend import device, get_namespace
 
-__all__ = ["conv_output_size", "im2col", "col2im", "IM2COL_LIMIT_BYTES"]
+__all__ = ["conv_output_size", "im2col", "col2im", "pad_images", "IM2COL_LIMIT_BYTES"]
 
 # im2col copies every patch: (N*OH*OW, C*FH*FW) elements. Past this size it refuses and says
 # how much it would need, rather than exhausting host or GPU memory.
@@ -26,7 +26,8 @@ def conv_output_size(input_size: int, filter_size: int, stride: int = 1, pad: in
     return span // stride + 1
 
 
-def _padded(x: Any, pad: int, fill: float) -> Any:
+def pad_images(x: Any, pad: int, fill: float = 0.0) -> Any:
+    """``(N, C, H, W)`` images with ``pad`` cells of ``fill`` on every side (the standard has no ``pad``)."""
     if pad == 0:
         return x
     xp = get_namespace(x)
@@ -54,7 +55,7 @@ def im2col(input_data: Any, filter_h: int, filter_w: int, stride: int = 1, pad: 
             f"{need / 2**20:,.0f} MiB (limit {IM2COL_LIMIT_BYTES / 2**20:,.0f} MiB, "
             "xpnet.util.IM2COL_LIMIT_BYTES); feed smaller batches"
         )
-    img = _padded(input_data, pad, fill)
+    img = pad_images(input_data, pad, fill)
     patches = [
         img[:, :, y : y + stride * (out_h - 1) + 1 : stride, x : x + stride * (out_w - 1) + 1 : stride]
         for y in range(filter_h)
