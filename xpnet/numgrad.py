@@ -8,8 +8,10 @@ perturbation changes is recomputed:
 * the layers before the perturbed one are run once (their outputs are cached);
 * perturbing an ``Affine`` weight ``W[i, j]`` (or bias ``b[j]``) moves one output column,
   which stays one column through element-wise activations; the next ``Affine`` turns it
-  into a rank-one change of its output, ``out + delta * W_next[j]``;
-* from there on, the perturbed copies are pushed through the remaining layers as one
+  into a rank-one change of its output, ``out + delta * W_next[j]``; when that output is
+  the logits, the softmax sums of all copies come from a few ``(N, H)`` products
+  (:func:`_rank_one_losses`), so a copy costs O(N) instead of a forward pass;
+* from there on (other layouts), the perturbed copies are pushed through the remaining layers as one
   batch of shape ``(P, N, ...)``, and the loss is taken per copy.
 
 Each perturbation uses the step the book's loop really takes, ``(w + h) - w`` after float64

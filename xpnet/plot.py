@@ -98,6 +98,7 @@ def gradient_descent_path(
     ax.plot(h[:, 0], h[:, 1], "o-", markersize=3, color="C0")
     ax.axhline(0, color="0.5", linestyle="--", linewidth=0.8)
     ax.axvline(0, color="0.5", linestyle="--", linewidth=0.8)
+    ax.set_aspect("equal")
     ax.set_xlim(extent[0], extent[1])
     ax.set_ylim(extent[2], extent[3])
     ax.set_xlabel("x0")
