@@ -319,12 +319,6 @@ def zeros(shape: tuple[int, ...] | int, *, dtype: Any = None) -> Any:
     return b.xp.zeros(shape, dtype=float_dtype(b.xp, dtype), device=b.device)
 
 
-def ones(shape: tuple[int, ...] | int, *, dtype: Any = None) -> Any:
-    """Ones of the default (or given) float dtype on the active backend."""
-    b = _active()
-    return b.xp.ones(shape, dtype=float_dtype(b.xp, dtype), device=b.device)
-
-
 def random_like(x: Any, rng: Any = None) -> Any:
     """Uniform [0, 1) numbers shaped like ``x``, on ``x``'s device and of its dtype.
 
@@ -376,11 +370,6 @@ def one_hot(t: Any, n_classes: int, dtype: Any) -> Any:
     xp = get_namespace(t)
     classes = xp.arange(n_classes, dtype=t.dtype, device=device(t))
     return xp.astype(t[..., None] == classes, dtype)
-
-
-def is_floating(x: Any) -> bool:
-    xp = get_namespace(x)
-    return xp.isdtype(x.dtype, "real floating")
 
 
 def dtype_name(x: Any) -> str:

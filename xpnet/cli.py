@@ -13,7 +13,15 @@ import time
 from typing import Any
 
 from . import __version__
-from .backend import BACKENDS, BackendUnavailableError, _resolve, get_device, set_backend, set_default_dtype
+from .backend import (
+    BACKENDS,
+    BackendUnavailableError,
+    _resolve,
+    get_backend,
+    get_device,
+    set_backend,
+    set_default_dtype,
+)
 from .datasets import DATASETS, DatasetError, find_dataset
 from .optimizers import OPTIMIZERS
 from .trainer import TrainingDivergedError
@@ -89,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(dataset: str, data_dir: str | None, conv: bool, seed: int) -> tuple:
+def _load(dataset: str, data_dir: str | None, conv: bool) -> tuple:
     from . import datasets
 
     flatten = not conv
@@ -142,7 +150,7 @@ def train(args: argparse.Namespace) -> int:
     lr = args.lr or (lr if args.optimizer is None else OPTIMIZERS[optimizer]().lr)
     batch = args.batch_size or batch
     conv = args.model == "simple-conv"
-    (x, t), (xt, tt) = _load(args.dataset, args.data_dir, conv, args.seed)
+    (x, t), (xt, tt) = _load(args.dataset, args.data_dir, conv)
     n_out = 3 if args.dataset == "spiral" else 10
     net = _network(args, hidden, activation, tuple(x.shape[1:]), n_out)
     max_iter = args.iters
@@ -174,16 +182,9 @@ def train(args: argparse.Namespace) -> int:
         f"xpnet: {args.dataset} {args.model or 'two-layer'} — train acc {trainer.final_train_acc:.4f}, "
         f"test acc {trainer.final_test_acc:.4f} after {trainer.current_iter} iterations "
         f"({trainer.current_iter / trainer.iter_per_epoch:.1f} epochs) in {took:.1f} s "
-        f"on {args.backend or _current()} ({get_device()}, {args.dtype})"
-        + (" [interrupted]" if trainer.interrupted else "")
+        f"on {get_backend()} ({get_device()}, {args.dtype})" + (" [interrupted]" if trainer.interrupted else "")
     )
     return 0
-
-
-def _current() -> str:
-    from .backend import get_backend
-
-    return get_backend()
 
 
 def _plot(trainer: Any, path: str) -> None:
