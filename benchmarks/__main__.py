@@ -110,6 +110,16 @@ def book_step(weights, xs, ts, lr=0.1):
     return step
 
 
+def floor_step(weights, xs, ts):
+    state = {"i": 0}
+
+    def step():
+        i = state["i"] = (state["i"] + 1) % len(xs)
+        baselines.matmul_floor_step(weights, xs[i], ts[i])
+
+    return step
+
+
 def torch_device(backend: str) -> str:
     return "cuda" if backend in ("cupy", "torch") and torch.cuda.is_available() else "cpu"
 
@@ -117,12 +127,12 @@ def torch_device(backend: str) -> str:
 def torch_mlp_step(weights, xs, ts, dtype: str, device: str, lr=0.1):
     layers: list[Any] = []
     for i, w in enumerate(weights):
-        lin = torch.nn.Linear(w.shape[0], w.shape[1])
-        with torch.no_grad():
+        lin = torch.nn.Linear(w.shape[0], w.shape[1], device=device, dtype=getattr(torch, dtype))
+        with torch.no_grad():  # made in the final dtype first, so float64 weights are not rounded to float32
             lin.weight.copy_(torch.from_numpy(w.T.copy()))
             lin.bias.zero_()
         layers += [lin, torch.nn.ReLU()] if i < len(weights) - 1 else [lin]
-    model = torch.nn.Sequential(*layers).to(device=device, dtype=getattr(torch, dtype))
+    model = torch.nn.Sequential(*layers)
     opt = torch.optim.SGD(model.parameters(), lr=lr)
     loss_fn = torch.nn.CrossEntropyLoss()
     xd = [torch.from_numpy(x).to(device) for x in xs]
@@ -135,7 +145,7 @@ def torch_mlp_step(weights, xs, ts, dtype: str, device: str, lr=0.1):
         loss_fn(model(xd[i]), td[i]).backward()
         opt.step()
 
-    return step
+    return step, model
 
 
 def mlp_case(args, sizes: list[int], batch: int, dtype: str, with_book: bool) -> dict[str, float]:
@@ -145,8 +155,9 @@ def mlp_case(args, sizes: list[int], batch: int, dtype: str, with_book: bool) ->
     contenders = {"xpnet": xpnet_mlp_step(sizes, weights, xs, ts, dtype)[0], "numpy": numpy_mlp_step(weights, xs, ts)}
     if with_book:
         contenders["book"] = book_step(weights, xs, ts)
+        contenders["matmuls"] = floor_step(weights, xs, ts)
     if torch is not None:
-        contenders["torch"] = torch_mlp_step(weights, xs, ts, dtype, torch_device(args.backend))
+        contenders["torch"] = torch_mlp_step(weights, xs, ts, dtype, torch_device(args.backend))[0]
     work = batch * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
     inner = max(1, min(500, int(2e9 // max(work, 1))))  # blocks of tens of milliseconds
     return measure(contenders, inner, args.rounds, args.backend)
@@ -182,7 +193,13 @@ def epoch_case(args, dtype: str) -> dict[str, float] | None:
             model.step(x[b], t[b])
         evaluate()
 
-    contenders = {"xpnet": run_xpnet, "numpy": run_numpy}
+    t64, tt64 = t.astype(np.float64), tt.astype(np.float64)  # the book's load_mnist makes float64 one-hot labels
+
+    def run_book():
+        net = baselines.BookTwoLayerNet(*weights, lr=0.1)
+        baselines.book_epoch(net, x, t64, xt, tt64)
+
+    contenders = {"xpnet": run_xpnet, "numpy": run_numpy, "book": run_book}
     if torch is not None:
         device = torch_device(args.backend)
 

@@ -141,11 +141,45 @@ class BookTwoLayerNet:
             "b2": self.layers["Affine2"].db,
         }
 
+    def accuracy(self, x, t):
+        y = np.argmax(self.predict(x), axis=1)
+        if t.ndim != 1:
+            t = np.argmax(t, axis=1)
+        return np.sum(y == t) / float(x.shape[0])
+
     def step(self, x, t):
         grad = self.gradient(x, t)
         for key in ("W1", "b1", "W2", "b2"):
             self.params[key] -= self.lr * grad[key]
         return self.loss(x, t)
+
+
+def book_epoch(net: BookTwoLayerNet, x_train, t_train, x_test, t_test, batch_size=100, seed=0):
+    """One epoch of the book's ``train_neuralnet.py`` loop: ``np.random.choice`` batches, a step
+    (gradient, update, loss again), and accuracy on the full train and test sets at the epoch's
+    start, plus once at the end (as xpnet's ``Trainer`` does)."""
+    np.random.seed(seed)
+    train_size = x_train.shape[0]
+    iter_per_epoch = max(train_size / batch_size, 1)
+    train_loss_list, acc = [], []
+    for i in range(int(iter_per_epoch)):
+        batch_mask = np.random.choice(train_size, batch_size)
+        x_batch, t_batch = x_train[batch_mask], t_train[batch_mask]
+        train_loss_list.append(net.step(x_batch, t_batch))
+        if i % iter_per_epoch == 0:
+            acc.append((net.accuracy(x_train, t_train), net.accuracy(x_test, t_test)))
+    acc.append((net.accuracy(x_train, t_train), net.accuracy(x_test, t_test)))
+    return train_loss_list, acc
+
+
+def matmul_floor_step(weights, x, d_out, lr=0.1):
+    """Only the matrix products of a two-layer step (forward, both weight gradients, the hidden
+    layer's input gradient): the part of every NumPy step that BLAS decides."""
+    W1, W2 = weights
+    h = x @ W1
+    h @ W2
+    d_h = d_out @ W2.T
+    return x.T @ d_h, h.T @ d_out
 
 
 def lean_conv_step(params, x, t_onehot, lr=0.1):
