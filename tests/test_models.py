@@ -268,3 +268,30 @@ def test_bulk_numerical_gradient_special_paths(case):
     for k in net.params:
         scale = float(np.abs(xpnet.asnumpy(loop[k])).max())
         assert_close(bulk[k], loop[k], rtol=0, atol=1e-8 * max(scale, 1.0))
+
+
+@pytest.mark.parametrize("data_dtype", ["float32", "float64", "uint8"])
+def test_data_takes_the_networks_dtype(backend, data_dtype):
+    """float32 data meeting float64 weights (or the reverse, or raw uint8 pixels) trains the same way on
+    every backend: the weights' dtype decides, and the gradients keep it."""
+    r = np.random.default_rng(0)
+    other = "float32" if backend.dtype == "float64" else "float64"
+    for net in (
+        TwoLayerNet(6, 5, 3, dtype=other),
+        SimpleConvNet((1, 6, 6), {"filter_num": 2, "filter_size": 3, "pad": 0, "stride": 1}, 4, 3, dtype=other),
+    ):
+        shape = (4, 6) if isinstance(net, TwoLayerNet) else (4, 1, 6, 6)
+        x = xpnet.asarray(r.integers(0, 4, shape).astype(data_dtype))
+        t = xpnet.asarray(np.array([0, 1, 2, 1]))
+        grads = net.gradient(x, t)
+        assert all(xpnet.backend.dtype_name(g) == other for g in grads.values())
+        same = net.loss(xpnet.asarray(xpnet.asnumpy(x).astype(other)), t)
+        assert float(net.last_loss) == pytest.approx(float(same), rel=1e-6)
+
+
+def test_boolean_data_is_refused_with_both_dtypes(backend):
+    net = TwoLayerNet(6, 5, 3, dtype=backend.dtype)
+    with pytest.raises(
+        TypeError, match=rf"Affine: input of dtype .*bool.* cannot meet weights of dtype .*{backend.dtype}"
+    ):
+        net.predict(xpnet.asarray(np.ones((2, 6), dtype=bool)))

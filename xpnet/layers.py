@@ -78,6 +78,19 @@ def _zeros_like_all(params: list) -> list:
     return [get_namespace(p).zeros_like(p) for p in params]
 
 
+def _like_weights(xp: Any, x: Any, W: Any, layer: str) -> Any:
+    """``x`` in the dtype of the weights it meets: the network's dtype decides, on every backend.
+
+    (NumPy would promote float32 data and float64 weights on its own, PyTorch and
+    array-api-strict refuse the mix; integer data such as raw uint8 pixels is converted too.)
+    """
+    if x.dtype == W.dtype:
+        return x
+    if not xp.isdtype(x.dtype, ("real floating", "integral")):
+        raise TypeError(f"{layer}: input of dtype {x.dtype} cannot meet weights of dtype {W.dtype}")
+    return xp.astype(x, W.dtype)
+
+
 class MulLayer:
     """Multiplication node ``out = x * y`` (book 1, 5.4)."""
 
@@ -163,6 +176,7 @@ class Affine:
         self.original_x_shape = x.shape
         if x.ndim != 2:
             x = xp.reshape(x, (x.shape[0], -1))
+        x = _like_weights(xp, x, W, "Affine")
         if x.shape[1] != W.shape[0]:
             raise ValueError(
                 f"Affine: input of shape {tuple(self.original_x_shape)} has {x.shape[1]} features, "
@@ -251,7 +265,7 @@ class MatMul:
         W = self.params[0]
         if x.shape[-1] != W.shape[0]:
             raise ValueError(f"MatMul: input of shape {tuple(x.shape)} does not fit W of shape {tuple(W.shape)}")
-        self.x = x
+        self.x = x = _like_weights(get_namespace(x, W), x, W, "MatMul")
         return x @ W
 
     def backward(self, dout: Any) -> Any:
@@ -406,6 +420,7 @@ class Convolution:
                 f"Convolution: input of shape {tuple(x.shape)} does not fit W of shape {tuple(W.shape)}: "
                 f"expected (N, {C}, H, W)"
             )
+        x = _like_weights(xp, x, W, "Convolution")
         N, _, H, Wd = x.shape
         out_h = conv_output_size(H, FH, self.stride, self.pad)
         out_w = conv_output_size(Wd, FW, self.stride, self.pad)
