@@ -173,6 +173,29 @@ def test_pooling_ties_send_gradient_to_first_maximum(backend):
     assert dx.tolist() == [[[[1.0, 0.0], [0.0, 0.0]]]]
 
 
+@pytest.mark.parametrize("pool,stride,pad", [(2, 2, 0), (3, 2, 1), (2, 1, 0), (2, 3, 0)])
+def test_pooling_with_many_ties_matches_the_books_loop(backend, pool, stride, pad):
+    """Values 0..2 make ties everywhere: each window's gradient goes to its first maximal cell
+    (row-major, as the book's argmax over im2col rows), summed where windows overlap."""
+    r = np.random.default_rng(pool * 10 + stride)
+    xn = r.integers(0, 3, (2, 2, 7, 6)).astype(float)
+    layer = L.Pooling(pool, pool, stride=stride, pad=pad)
+    out = layer.forward(backend.asarray(xn))
+    dout = r.standard_normal(out.shape)
+    dx = xpnet.asnumpy(layer.backward(backend.asarray(dout)))
+    padded = np.pad(xn, ((0, 0), (0, 0), (pad, pad), (pad, pad)), constant_values=-np.inf)
+    want = np.zeros_like(padded)
+    arg = np.zeros(out.shape, dtype=int)
+    for n, c, i, j in np.ndindex(*out.shape):
+        window = padded[n, c, i * stride : i * stride + pool, j * stride : j * stride + pool]
+        k = int(np.argmax(window))  # first maximum, row-major
+        arg[n, c, i, j] = k
+        want[n, c, i * stride + k // pool, j * stride + k % pool] += dout[n, c, i, j]
+    want = want[:, :, pad : pad + xn.shape[2], pad : pad + xn.shape[3]]
+    np.testing.assert_allclose(dx, want, rtol=backend.rtol, atol=backend.atol)
+    np.testing.assert_array_equal(xpnet.asnumpy(layer.arg_max), arg)
+
+
 @settings(max_examples=15, deadline=None)
 @given(
     n=st.integers(1, 4),

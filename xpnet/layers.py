@@ -455,7 +455,7 @@ class Pooling:
     def __init__(self, pool_h: int, pool_w: int, stride: int = 2, pad: int = 0) -> None:
         self.pool_h, self.pool_w, self.stride, self.pad = pool_h, pool_w, stride, pad
         self.params, self.grads = [], []
-        self.x_shape = self.arg_max = None
+        self.x_shape = self._img = self._out = None
 
     def _windows(self, oh: int, ow: int) -> list[tuple]:
         """Index of each window cell's strided view: ``img[key]`` is ``(N, C, OH, OW)``."""
@@ -472,21 +472,36 @@ class Pooling:
         oh = conv_output_size(H, self.pool_h, self.stride, self.pad)
         ow = conv_output_size(W, self.pool_w, self.stride, self.pad)
         img = pad_images(x, self.pad, -float("inf"))
-        views = [img[key] for key in self._windows(oh, ow)]
-        out = views[0]
-        for v in views[1:]:
-            out = xp.maximum(out, v)
-        arg = xp.zeros(out.shape, dtype=xp.int32, device=device(x))
-        for k in range(len(views) - 1, 0, -1):  # ends at the first view holding the max
-            arg = xp.where(views[k] == out, k, arg)
-        self.x_shape, self.arg_max = x.shape, xp.where(views[0] == out, 0, arg)
+        out = img[self._windows(oh, ow)[0]]
+        for key in self._windows(oh, ow)[1:]:
+            out = xp.maximum(out, img[key])
+        self.x_shape, self._img, self._out = x.shape, img, out
         return out
 
+    @property
+    def arg_max(self) -> Any:
+        """The book's ``arg_max``: index (row-major in the window) of each window's first maximal cell."""
+        xp = get_namespace(self._out)
+        arg = xp.zeros(self._out.shape, dtype=xp.int32, device=device(self._out))
+        for k, key in reversed(list(enumerate(self._windows(*self._out.shape[2:])))):
+            arg = xp.where(self._img[key] == self._out, k, arg)
+        return arg
+
     def backward(self, dout: Any) -> Any:
+        """Each window's gradient goes to its first maximal cell: ``rest`` is what no earlier cell took."""
         xp = get_namespace(dout)
         N, C, H, W = self.x_shape
         pad = self.pad
         dx = xp.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=dout.dtype, device=device(dout))
-        for k, key in enumerate(self._windows(dout.shape[2], dout.shape[3])):
-            dx[key] += xp.where(self.arg_max == k, dout, 0.0)  # windows overlap when stride < pool size
+        keys = self._windows(dout.shape[2], dout.shape[3])
+        overlap = self.stride < self.pool_h or self.stride < self.pool_w
+        rest = dout
+        for k, key in enumerate(keys):
+            take = rest * xp.astype(self._img[key] == self._out, rest.dtype)  # (much faster than where)
+            if overlap:
+                dx[key] += take
+            else:  # each cell belongs to one window at most
+                dx[key] = take
+            if k + 1 < len(keys):
+                rest = rest - take
         return dx[:, :, pad : pad + H, pad : pad + W]
