@@ -73,51 +73,36 @@ def batches(n: int, batch: int, features: int, classes: int, dtype: str, seed: i
     return x, np.eye(classes, dtype=dtype)[labels]
 
 
+def cycling(fn: Callable[[Any, Any], Any], xs, ts) -> Callable[[], None]:
+    """A step that calls ``fn(x, t)`` on the pre-drawn batches in turn."""
+    state = {"i": 0}
+
+    def step():
+        i = state["i"] = (state["i"] + 1) % len(xs)
+        fn(xs[i], ts[i])
+
+    return step
+
+
 def xpnet_mlp_step(sizes: list[int], weights: list[np.ndarray], xs, ts, dtype: str, lr: float = 0.1):
     net = xpnet.MultiLayerNet(sizes[0], sizes[1:-1], sizes[-1], dtype=dtype)
     for i, w in enumerate(weights, 1):
         net.params[f"W{i}"] = xpnet.asarray(w, dtype=dtype)
-    xd, td = [xpnet.asarray(x) for x in xs], [xpnet.asarray(t) for t in ts]
     opt = xpnet.optimizers.SGD(lr=lr)
-    state = {"i": 0}
-
-    def step():
-        i = state["i"] = (state["i"] + 1) % len(xd)
-        opt.update(net.params, net.gradient(xd[i], td[i]))
-
-    return step, net
+    xd, td = [xpnet.asarray(x) for x in xs], [xpnet.asarray(t) for t in ts]
+    return cycling(lambda x, t: opt.update(net.params, net.gradient(x, t)), xd, td), net
 
 
 def numpy_mlp_step(weights, xs, ts, lr=0.1):
-    model = baselines.LeanNumpyMLP(weights, lr)
-    state = {"i": 0}
-
-    def step():
-        i = state["i"] = (state["i"] + 1) % len(xs)
-        model.step(xs[i], ts[i])
-
-    return step
+    return cycling(baselines.LeanNumpyMLP(weights, lr).step, xs, ts)
 
 
 def book_step(weights, xs, ts, lr=0.1):
-    model = baselines.BookTwoLayerNet(*weights, lr=lr)
-    state = {"i": 0}
-
-    def step():
-        i = state["i"] = (state["i"] + 1) % len(xs)
-        model.step(xs[i], ts[i])
-
-    return step
+    return cycling(baselines.BookTwoLayerNet(*weights, lr=lr).step, xs, ts)
 
 
 def floor_step(weights, xs, ts):
-    state = {"i": 0}
-
-    def step():
-        i = state["i"] = (state["i"] + 1) % len(xs)
-        baselines.matmul_floor_step(weights, xs[i], ts[i])
-
-    return step
+    return cycling(lambda x, d_out: baselines.matmul_floor_step(weights, x, d_out), xs, ts)
 
 
 def torch_device(backend: str) -> str:
@@ -137,15 +122,13 @@ def torch_mlp_step(weights, xs, ts, dtype: str, device: str, lr=0.1):
     loss_fn = torch.nn.CrossEntropyLoss()
     xd = [torch.from_numpy(x).to(device) for x in xs]
     td = [torch.from_numpy(t.argmax(axis=1)).to(device) for t in ts]
-    state = {"i": 0}
 
-    def step():
-        i = state["i"] = (state["i"] + 1) % len(xd)
+    def step(x, t):
         opt.zero_grad(set_to_none=True)
-        loss_fn(model(xd[i]), td[i]).backward()
+        loss_fn(model(x), t).backward()
         opt.step()
 
-    return step, model
+    return cycling(step, xd, td), model
 
 
 def mlp_case(args, sizes: list[int], batch: int, dtype: str, with_book: bool) -> dict[str, float]:
@@ -252,19 +235,11 @@ def conv_case(args, dtype: str) -> dict[str, float]:
         net.params[name] = xpnet.asarray(p)
     xd, td = [xpnet.asarray(a) for a in xs], [xpnet.asarray(a) for a in ts]
     opt = xpnet.optimizers.SGD(lr=0.1)
-    state = {"i": 0}
-
-    def step_xpnet():
-        i = state["i"] = (state["i"] + 1) % 4
-        opt.update(net.params, net.gradient(xd[i], td[i]))
-
     lean = [p.copy() for p in params]
-
-    def step_numpy():
-        i = state["i"] = (state["i"] + 1) % 4
-        baselines.lean_conv_step(lean, xs[i], ts[i])
-
-    contenders = {"xpnet": step_xpnet, "numpy": step_numpy}
+    contenders = {
+        "xpnet": cycling(lambda x, t: opt.update(net.params, net.gradient(x, t)), xd, td),
+        "numpy": cycling(lambda x, t: baselines.lean_conv_step(lean, x, t), xs, ts),
+    }
     if torch is not None:
         device = torch_device(args.backend)
         model = torch.nn.Sequential(
@@ -280,13 +255,12 @@ def conv_case(args, dtype: str) -> dict[str, float]:
         txs = [torch.from_numpy(a).to(device) for a in xs]
         tts = [torch.from_numpy(a.argmax(1)).to(device) for a in ts]
 
-        def step_torch():
-            i = state["i"] = (state["i"] + 1) % 4
+        def step_torch(x, t):
             topt.zero_grad(set_to_none=True)
-            torch.nn.functional.cross_entropy(model(txs[i]), tts[i]).backward()
+            torch.nn.functional.cross_entropy(model(x), t).backward()
             topt.step()
 
-        contenders["torch"] = step_torch
+        contenders["torch"] = cycling(step_torch, txs, tts)
     return measure(contenders, 5, args.rounds, args.backend)
 
 

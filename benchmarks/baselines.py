@@ -172,7 +172,7 @@ def book_epoch(net: BookTwoLayerNet, x_train, t_train, x_test, t_test, batch_siz
     return train_loss_list, acc
 
 
-def matmul_floor_step(weights, x, d_out, lr=0.1):
+def matmul_floor_step(weights, x, d_out):
     """Only the matrix products of a two-layer step (forward, both weight gradients, the hidden
     layer's input gradient): the part of every NumPy step that BLAS decides."""
     W1, W2 = weights

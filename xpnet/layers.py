@@ -472,8 +472,9 @@ class Pooling:
         oh = conv_output_size(H, self.pool_h, self.stride, self.pad)
         ow = conv_output_size(W, self.pool_w, self.stride, self.pad)
         img = pad_images(x, self.pad, -float("inf"))
-        out = img[self._windows(oh, ow)[0]]
-        for key in self._windows(oh, ow)[1:]:
+        first, *others = self._windows(oh, ow)
+        out = img[first]
+        for key in others:
             out = xp.maximum(out, img[key])
         self.x_shape, self._img, self._out = x.shape, img, out
         return out
