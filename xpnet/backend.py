@@ -372,6 +372,43 @@ def sum_into(out: Any, a: Any) -> None:
         out[...] = get_namespace(a).sum(a, axis=0)
 
 
+# Elements of the one-hot block the standard-only index_add builds at a time (32 MiB in float64).
+INDEX_ADD_BLOCK = 1 << 22
+
+
+def index_add(dst: Any, idx: Any, src: Any) -> Any:
+    """``dst[idx[i], ...] += src[i, ...]`` for every ``i``, in place, adding up repeated indices; returns ``dst``.
+
+    ``dst`` is ``(V, ...)``, ``idx`` integer ``(M,)`` and ``src`` ``(M, ...)``. The standard has no
+    scatter-add (``array_api_extra.at(...).add`` loses repeated indices), so each library's own
+    is used: NumPy ``np.add.at``, CuPy ``cupyx.scatter_add``, torch ``index_add_``; any other
+    namespace gets one-hot products, ``V`` x block at a time, which only needs the standard.
+    """
+    if idx.shape[0] == 0:
+        return dst
+    if type(dst) is np.ndarray:
+        np.add.at(dst, idx, src)
+    elif array_api_compat.is_cupy_array(dst):
+        import cupyx
+
+        cupyx.scatter_add(dst, idx, src)
+    elif array_api_compat.is_torch_array(dst):
+        dst.index_add_(0, idx, src)
+    else:
+        xp = get_namespace(dst, idx, src)
+        V = dst.shape[0]
+        flat = xp.reshape(src, (src.shape[0], -1))
+        step = max(1, INDEX_ADD_BLOCK // max(V, 1))
+        total = xp.reshape(dst, (V, -1))
+        M = idx.shape[0]
+        for start in range(0, M, step):
+            stop = min(start + step, M)
+            block = one_hot(idx[start:stop], V, dst.dtype)  # (m, V)
+            total = total + block.T @ flat[start:stop, ...]
+        dst[...] = xp.reshape(total, dst.shape)
+    return dst
+
+
 def one_hot(t: Any, n_classes: int, dtype: Any) -> Any:
     """Integer labels ``t`` of any shape as one-hot ``(*t.shape, n_classes)`` of ``dtype``.
 

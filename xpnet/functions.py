@@ -18,7 +18,14 @@ __all__ = [
     "mean_squared_error",
     "cross_entropy_error",
     "softmax_loss",
+    "LOG_EPS",
+    "BN_EPS",
 ]
+
+#: The book's guard inside ``log`` in every cross-entropy: ``log(y + LOG_EPS)``.
+LOG_EPS = 1e-7
+#: The book's guard inside batch normalisation's square root: ``sqrt(var + BN_EPS)``.
+BN_EPS = 10e-7
 
 
 def _arr(x: Any) -> Any:
@@ -118,7 +125,7 @@ def label_mask(y: Any, t: Any) -> Any:
 
 
 def cross_entropy_error(y: Any, t: Any) -> Any:
-    """Mean cross-entropy ``-sum(t * log(y + 1e-7)) / N`` of probabilities ``y``.
+    """Mean cross-entropy ``-sum(t * log(y + LOG_EPS)) / N`` of probabilities ``y``.
 
     ``y`` has shape ``(C,)`` or ``(N, C)``; ``t`` is one-hot of the same shape or integer
     labels of shape ``()`` / ``(N,)``. The 1e-7 inside the log is the book's guard against log(0).
@@ -130,8 +137,21 @@ def cross_entropy_error(y: Any, t: Any) -> Any:
     if y.ndim == 1:
         y = xp.reshape(y, (1, -1))
         t = xp.reshape(t, (1, -1)) if t.ndim == 1 else xp.reshape(t, (1,))
-    mask = label_mask(y, t)
-    return -xp.sum(mask * xp.log(y + 1e-7)) / y.shape[0]
+    return cross_entropy_of_mask(y, label_mask(y, t))
+
+
+def cross_entropy_of_mask(y: Any, mask: Any, axis: int = 0) -> Any:
+    """``-sum(mask * log(y + LOG_EPS)) / N``: the one cross-entropy formula of xpnet.
+
+    ``y`` holds probabilities and ``mask`` the one-hot (or soft) labels of the same shape;
+    ``N`` is ``y.shape[axis]``. With ``axis=1`` and ``y`` of shape ``(P, N, C)`` it gives the
+    ``(P,)`` losses of P stacked copies (the numerical gradient evaluates those).
+    """
+    xp = get_namespace(y)
+    if axis == 0:
+        return -xp.sum(mask * xp.log(y + LOG_EPS)) / y.shape[0]
+    terms = xp.reshape(mask * xp.log(y + LOG_EPS), (*y.shape[:axis], -1))
+    return -xp.sum(terms, axis=-1) / y.shape[axis]
 
 
 def softmax_loss(X: Any, t: Any) -> Any:

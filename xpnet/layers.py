@@ -1,20 +1,37 @@
-"""Layers of book 1 (chapters 5-7) and book 2's graph nodes, each with ``forward`` and ``backward``.
+"""Layers of book 1 (chapters 5-7) and book 2's graph nodes, all following one protocol.
 
-Layers with parameters keep them in book 2's ``params`` list and their gradients in the
-matching ``grads`` list (written in place by ``backward``, as book 2's optimizers expect);
-book 1's names (``W``, ``b``, ``dW``, ``db``, ``gamma``, ``dgamma``, ...) read and write the
-same slots. Nothing here stores a namespace: every call asks its inputs.
+The layer protocol (every class here that subclasses :class:`Layer`; one test checks them all):
+
+* ``params`` and ``grads``: book 2's lists of parameter arrays and their gradients, of the
+  same shapes. ``backward`` writes the gradients into ``grads`` in place (book 2's models
+  and optimizers hold the buffers). Book 1's names (``W``, ``b``, ``dW``, ``gamma``, ...)
+  read and write the same slots.
+* ``forward(x, train_flg=False)``: every layer takes ``train_flg``; only the layers whose
+  behaviour differs while training (``Dropout``, ``BatchNormalization``) read it.
+  Loss layers take ``forward(x, t)`` and ``backward(dout=1)`` instead.
+* ``backward(dout, *, input_grad=True)``: returns ``dx``; with ``input_grad=False`` a layer
+  may skip computing it (a network's first layer: nobody reads the input's gradient).
+* ``buffers``: names of the attributes that hold state which is not a parameter but
+  belongs in a checkpoint (``BatchNormalization``'s running mean and variance).
+* ``forward_many(z, train_flg=False)``: the layer applied, without side effects on what
+  ``backward`` needs, to each of P stacked copies ``z`` of shape ``(P, N, ...)``. The default
+  folds the copies into the batch, which is right for every layer that treats samples
+  independently; layers that couple the batch (``BatchNormalization``) or draw random
+  numbers (``Dropout``) override it. ``numgrad`` asks layers through it and never by type.
+
+Nothing here stores a namespace: every call asks its inputs.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .backend import device, get_namespace, matmul_into, random_like, sum_into
-from .functions import label_mask, sigmoid, softmax
+from .backend import device, get_namespace, index_add, matmul_into, random_like, sum_into
+from .functions import BN_EPS, LOG_EPS, cross_entropy_of_mask, label_mask, sigmoid, softmax
 from .util import col2im, conv_output_size, im2col, pad_images
 
 __all__ = [
+    "Layer",
     "MulLayer",
     "AddLayer",
     "Relu",
@@ -30,6 +47,7 @@ __all__ = [
     "BatchNormalization",
     "Convolution",
     "Pooling",
+    "Embedding",
 ]
 
 
@@ -91,6 +109,37 @@ def _like_weights(xp: Any, x: Any, W: Any, layer: str) -> Any:
     return xp.astype(x, W.dtype)
 
 
+class Layer:
+    """Base of the layers: empty ``params``/``grads``, no ``buffers``, and the default ``forward_many``.
+
+    ``elementwise`` marks layers whose output element ``i`` depends on input element ``i``
+    alone, by one function (activations): a perturbation of one column stays in that column.
+    ``linear`` names the affine map a layer computes from ``params`` (``"affine"``: ``x @ W + b``;
+    ``"conv"``: a convolution), so ``numgrad`` can take shortcuts without knowing the class.
+    """
+
+    buffers: tuple[str, ...] = ()
+    elementwise = False
+    linear: str | None = None
+
+    def __init__(self) -> None:
+        self.params: list[Any] = []
+        self.grads: list[Any] = []
+
+    def forward(self, x: Any, train_flg: bool = False) -> Any:
+        raise NotImplementedError
+
+    def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
+        raise NotImplementedError
+
+    def forward_many(self, z: Any, train_flg: bool = False) -> Any:
+        """The layer applied to each copy in ``z`` of shape ``(P, N, ...)`` (copies folded into the batch)."""
+        xp = get_namespace(z)
+        P, N = z.shape[0], z.shape[1]
+        out = self.forward(xp.reshape(z, (P * N, *z.shape[2:])), train_flg)
+        return xp.reshape(out, (P, N, *out.shape[1:]))
+
+
 class MulLayer:
     """Multiplication node ``out = x * y`` (book 1, 5.4)."""
 
@@ -115,7 +164,7 @@ class AddLayer:
         return dout * 1, dout * 1
 
 
-class Relu:
+class Relu(Layer):
     """``max(x, 0)``; the gradient at ``x = 0`` is 0.
 
     ``keep`` holds 1.0 where ``x > 0`` and 0.0 elsewhere (multiplying by it is the cheapest
@@ -123,44 +172,55 @@ class Relu:
     ``x <= 0``.
     """
 
+    elementwise = True
+
     def __init__(self) -> None:
-        self.params, self.grads = [], []
+        super().__init__()
         self.keep = None
 
     @property
     def mask(self) -> Any:
         return self.keep == 0.0
 
-    def forward(self, x: Any) -> Any:
+    def forward(self, x: Any, train_flg: bool = False) -> Any:
         self.keep = get_namespace(x).astype(x > 0, x.dtype)
         return x * self.keep
 
-    def backward(self, dout: Any) -> Any:
+    def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
         return dout * self.keep
 
+    def forward_many(self, z: Any, train_flg: bool = False) -> Any:
+        return get_namespace(z).maximum(z, 0.0)
 
-class Sigmoid:
+
+class Sigmoid(Layer):
     """Logistic activation; ``backward`` uses the stored output: ``dout * (1 - out) * out``."""
 
+    elementwise = True
+
     def __init__(self) -> None:
-        self.params, self.grads = [], []
+        super().__init__()
         self.out = None
 
-    def forward(self, x: Any) -> Any:
+    def forward(self, x: Any, train_flg: bool = False) -> Any:
         self.out = sigmoid(x)
         return self.out
 
-    def backward(self, dout: Any) -> Any:
+    def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
         return dout * (1.0 - self.out) * self.out
 
+    def forward_many(self, z: Any, train_flg: bool = False) -> Any:
+        return sigmoid(z)
 
-class Affine:
+
+class Affine(Layer):
     """Fully connected layer ``out = x @ W + b``.
 
     ``W`` has shape ``(D, H)`` and ``b`` shape ``(H,)``. ``x`` has shape ``(N, D)`` or
     ``(N, d1, d2, ...)`` with ``d1*d2*... == D`` (flattened here, restored in ``backward``).
     """
 
+    linear = "affine"
     W, b = _slot("W", "params", 0), _slot("b", "params", 1)
     dW, db = _slot("dW", "grads", 0), _slot("db", "grads", 1)
 
@@ -170,7 +230,7 @@ class Affine:
         self.x = None
         self.original_x_shape = None
 
-    def forward(self, x: Any) -> Any:
+    def forward(self, x: Any, train_flg: bool = False) -> Any:
         W, b = self.params
         xp = get_namespace(x, W)
         self.original_x_shape = x.shape
@@ -195,46 +255,46 @@ class Affine:
         return xp.reshape(dout @ W.T, self.original_x_shape) if input_grad else None
 
 
-class Softmax:
+class Softmax(Layer):
     """Softmax over the last axis, as a layer."""
 
     def __init__(self) -> None:
-        self.params, self.grads = [], []
+        super().__init__()
         self.out = None
 
-    def forward(self, x: Any) -> Any:
+    def forward(self, x: Any, train_flg: bool = False) -> Any:
         self.out = softmax(x)
         return self.out
 
-    def backward(self, dout: Any) -> Any:
+    def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
         y = self.out
         return y * (dout - get_namespace(y).sum(dout * y, axis=-1, keepdims=True))
 
 
-class SoftmaxWithLoss:
+class SoftmaxWithLoss(Layer):
     """Softmax followed by the cross-entropy loss; ``t`` is one-hot ``(N, C)`` or integer labels ``(N,)``."""
 
     def __init__(self) -> None:
-        self.params, self.grads = [], []
+        super().__init__()
         self.loss = self.y = self.t = None
 
     def forward(self, x: Any, t: Any) -> Any:
-        xp = get_namespace(x, t)
+        get_namespace(x, t)  # arrays of two backends are refused here, naming both
         self.t = t
         self.y = softmax(x)
         self._mask = label_mask(self.y, t)
-        self.loss = -xp.sum(self._mask * xp.log(self.y + 1e-7)) / x.shape[0]
+        self.loss = cross_entropy_of_mask(self.y, self._mask)
         return self.loss
 
     def backward(self, dout: Any = 1) -> Any:
         return (self.y - self._mask) * (dout / self.y.shape[0])
 
 
-class SigmoidWithLoss:
+class SigmoidWithLoss(Layer):
     """Sigmoid followed by binary cross-entropy (book 2); ``t`` holds 0/1 labels of shape ``(N,)``."""
 
     def __init__(self) -> None:
-        self.params, self.grads = [], []
+        super().__init__()
         self.loss = self.y = self.t = None
 
     def forward(self, x: Any, t: Any) -> Any:
@@ -242,7 +302,7 @@ class SigmoidWithLoss:
         self.t = t
         self.y = sigmoid(x)
         tf = xp.astype(t, self.y.dtype)
-        self.loss = -xp.sum(tf * xp.log(self.y + 1e-7) + (1.0 - tf) * xp.log(1.0 - self.y + 1e-7)) / x.shape[0]
+        self.loss = -xp.sum(tf * xp.log(self.y + LOG_EPS) + (1.0 - tf) * xp.log(1.0 - self.y + LOG_EPS)) / x.shape[0]
         return self.loss
 
     def backward(self, dout: Any = 1) -> Any:
@@ -250,7 +310,7 @@ class SigmoidWithLoss:
         return (self.y - xp.astype(self.t, self.y.dtype)) * (dout / self.y.shape[0])
 
 
-class MatMul:
+class MatMul(Layer):
     """Book 2's MatMul node ``out = x @ W`` with ``W`` of shape ``(D, H)``."""
 
     W = _slot("W", "params", 0)
@@ -261,61 +321,62 @@ class MatMul:
         self.grads = _zeros_like_all(self.params)
         self.x = None
 
-    def forward(self, x: Any) -> Any:
+    def forward(self, x: Any, train_flg: bool = False) -> Any:
         W = self.params[0]
         if x.shape[-1] != W.shape[0]:
             raise ValueError(f"MatMul: input of shape {tuple(x.shape)} does not fit W of shape {tuple(W.shape)}")
         self.x = x = _like_weights(get_namespace(x, W), x, W, "MatMul")
         return x @ W
 
-    def backward(self, dout: Any) -> Any:
+    def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
         W = self.params[0]
         _store_matmul(self.grads, 0, self.x.T, dout)
-        return dout @ W.T
+        return dout @ W.T if input_grad else None
 
 
-class Repeat:
+class Repeat(Layer):
     """Book 2's Repeat node: ``x`` of shape ``(1, D)`` copied ``n`` times into ``(n, D)``."""
 
     def __init__(self, n: int) -> None:
+        super().__init__()
         self.n = n
-        self.params, self.grads = [], []
 
-    def forward(self, x: Any) -> Any:
+    def forward(self, x: Any, train_flg: bool = False) -> Any:
         return get_namespace(x).repeat(x, self.n, axis=0)
 
-    def backward(self, dout: Any) -> Any:
+    def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
         return get_namespace(dout).sum(dout, axis=0, keepdims=True)
 
 
-class Sum:
+class Sum(Layer):
     """Book 2's Sum node: ``x`` of shape ``(N, D)`` summed into ``(1, D)``."""
 
     def __init__(self) -> None:
-        self.params, self.grads = [], []
+        super().__init__()
         self.n = None
 
-    def forward(self, x: Any) -> Any:
+    def forward(self, x: Any, train_flg: bool = False) -> Any:
         self.n = x.shape[0]
         return get_namespace(x).sum(x, axis=0, keepdims=True)
 
-    def backward(self, dout: Any) -> Any:
+    def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
         return get_namespace(dout).repeat(dout, self.n, axis=0)
 
 
-class Dropout:
-    """Drops each unit with probability ``dropout_ratio`` while training (``train_flg=True``).
+class Dropout(Layer):
+    """Drops each unit with probability ``dropout_ratio`` while training (``train_flg=True``, the
+    book's default for this layer).
 
     At test time the output is scaled by ``1 - dropout_ratio``, as in the book.
+    ``forward_many`` applies one fixed mask to every copy (the last training pass's mask
+    when it fits), so a numerical gradient differentiates one well-defined network.
     """
 
-    takes_train_flg = True
-
     def __init__(self, dropout_ratio: float = 0.5) -> None:
+        super().__init__()
         if not 0.0 <= dropout_ratio < 1.0:
             raise ValueError(f"dropout_ratio must be in [0, 1), got {dropout_ratio}")
         self.dropout_ratio = dropout_ratio
-        self.params, self.grads = [], []
         self.mask = None
 
     def forward(self, x: Any, train_flg: bool = True) -> Any:
@@ -325,11 +386,19 @@ class Dropout:
             return x * self.mask
         return x * (1.0 - self.dropout_ratio)
 
-    def backward(self, dout: Any) -> Any:
+    def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
         return dout * self.mask
 
+    def forward_many(self, z: Any, train_flg: bool = True) -> Any:
+        if not train_flg:
+            return z * (1.0 - self.dropout_ratio)
+        xp = get_namespace(z)
+        if self.mask is None or tuple(self.mask.shape) != tuple(z.shape[1:]):
+            self.mask = xp.astype(random_like(z[0, ...]) > self.dropout_ratio, z.dtype)
+        return z * xp.astype(self.mask, z.dtype)
 
-class BatchNormalization:
+
+class BatchNormalization(Layer):
     """Batch normalisation (Ioffe & Szegedy 2015) as in book 1, 6.3.
 
     ``gamma`` and ``beta`` have shape ``(D,)``; ``x`` is ``(N, D)`` or ``(N, C, H, W)`` with
@@ -337,7 +406,7 @@ class BatchNormalization:
     (``momentum``); inference uses the running averages.
     """
 
-    takes_train_flg = True
+    buffers = ("running_mean", "running_var")
     gamma, beta = _slot("gamma", "params", 0), _slot("beta", "params", 1)
     dgamma, dbeta = _slot("dgamma", "grads", 0), _slot("dbeta", "grads", 1)
 
@@ -369,16 +438,28 @@ class BatchNormalization:
             mu = xp.mean(x, axis=0)
             xc = x - mu
             var = xp.mean(xc**2, axis=0)
-            std = xp.sqrt(var + 10e-7)
+            std = xp.sqrt(var + BN_EPS)
             xn = xc / std
             self.batch_size, self.xc, self.xn, self.std = x.shape[0], xc, xn, std
             self.running_mean = self.momentum * self.running_mean + (1 - self.momentum) * mu
             self.running_var = self.momentum * self.running_var + (1 - self.momentum) * var
         else:
-            xn = (x - self.running_mean) / xp.sqrt(self.running_var + 10e-7)
+            xn = (x - self.running_mean) / xp.sqrt(self.running_var + BN_EPS)
         return xp.reshape(gamma * xn + beta, self.input_shape)
 
-    def backward(self, dout: Any) -> Any:
+    def forward_many(self, z: Any, train_flg: bool = True) -> Any:
+        """Each copy normalised by its own batch statistics; the running averages are left alone."""
+        if not train_flg:
+            return super().forward_many(z, False)
+        gamma, beta = self.params
+        xp = get_namespace(z, gamma)
+        P, N = z.shape[0], z.shape[1]
+        zf = xp.reshape(z, (P, N, -1))
+        zc = zf - xp.mean(zf, axis=1, keepdims=True)
+        std = xp.sqrt(xp.mean(zc * zc, axis=1, keepdims=True) + BN_EPS)
+        return xp.reshape(gamma * (zc / std) + beta, z.shape)
+
+    def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
         gamma = self.params[0]
         xp = get_namespace(dout, gamma)
         if dout.ndim != 2:
@@ -395,13 +476,14 @@ class BatchNormalization:
         return xp.reshape(dx, self.input_shape)
 
 
-class Convolution:
+class Convolution(Layer):
     """2-D convolution (cross-correlation, as in the book) through ``im2col``.
 
     ``W`` has shape ``(FN, C, FH, FW)``, ``b`` shape ``(FN,)``; ``x`` is ``(N, C, H, W)``
     and the output ``(N, FN, OH, OW)`` with ``OH = (H + 2*pad - FH) // stride + 1``.
     """
 
+    linear = "conv"
     W, b = _slot("W", "params", 0), _slot("b", "params", 1)
     dW, db = _slot("dW", "grads", 0), _slot("db", "grads", 1)
 
@@ -411,7 +493,7 @@ class Convolution:
         self.stride, self.pad = stride, pad
         self.x = self.col = self.col_W = None
 
-    def forward(self, x: Any) -> Any:
+    def forward(self, x: Any, train_flg: bool = False) -> Any:
         W, b = self.params
         xp = get_namespace(x, W)
         FN, C, FH, FW = W.shape
@@ -443,7 +525,7 @@ class Convolution:
         return col2im(dout @ self.col_W.T, self.x.shape, FH, FW, self.stride, self.pad)
 
 
-class Pooling:
+class Pooling(Layer):
     """Max pooling over ``pool_h x pool_w`` windows; ``x`` is ``(N, C, H, W)``.
 
     Each window cell is one strided view of the (padded) input, so the max is an
@@ -453,8 +535,8 @@ class Pooling:
     """
 
     def __init__(self, pool_h: int, pool_w: int, stride: int = 2, pad: int = 0) -> None:
+        super().__init__()
         self.pool_h, self.pool_w, self.stride, self.pad = pool_h, pool_w, stride, pad
-        self.params, self.grads = [], []
         self.x_shape = self._img = self._out = None
 
     def _windows(self, oh: int, ow: int) -> list[tuple]:
@@ -466,7 +548,7 @@ class Pooling:
             for j in range(self.pool_w)
         ]
 
-    def forward(self, x: Any) -> Any:
+    def forward(self, x: Any, train_flg: bool = False) -> Any:
         xp = get_namespace(x)
         N, C, H, W = x.shape
         oh = conv_output_size(H, self.pool_h, self.stride, self.pad)
@@ -488,7 +570,7 @@ class Pooling:
             arg = xp.where(self._img[key] == self._out, k, arg)
         return arg
 
-    def backward(self, dout: Any) -> Any:
+    def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
         """Each window's gradient goes to its first maximal cell: ``rest`` is what no earlier cell took."""
         xp = get_namespace(dout)
         N, C, H, W = self.x_shape
@@ -506,3 +588,39 @@ class Pooling:
             if k + 1 < len(keys):
                 rest = rest - take
         return dx[:, :, pad : pad + H, pad : pad + W]
+
+
+class Embedding(Layer):
+    """Book 2's word embedding: rows ``W[idx]`` of ``W`` of shape ``(V, D)``.
+
+    ``idx`` holds integer word ids of any shape; the output has shape ``(*idx.shape, D)``.
+    ``backward`` adds each row of ``dout`` into the row of ``dW`` it came from (repeated ids
+    add up: :func:`xpnet.backend.index_add`) and returns ``None`` (ids have no gradient).
+    """
+
+    W = _slot("W", "params", 0)
+    dW = _slot("dW", "grads", 0)
+
+    def __init__(self, W: Any) -> None:
+        self.params = [W]
+        self.grads = _zeros_like_all(self.params)
+        self.idx = None
+
+    def forward(self, idx: Any, train_flg: bool = False) -> Any:
+        W = self.params[0]
+        xp = get_namespace(idx, W)
+        if not xp.isdtype(idx.dtype, "integral"):
+            raise TypeError(f"Embedding: word ids must be integers, got dtype {idx.dtype}")
+        self.idx = idx
+        if idx.ndim == 1:
+            return xp.take(W, idx, axis=0)
+        out = xp.take(W, xp.reshape(idx, (-1,)), axis=0)
+        return xp.reshape(out, (*idx.shape, W.shape[1]))
+
+    def backward(self, dout: Any, *, input_grad: bool = True) -> None:
+        dW = self.grads[0]
+        xp = get_namespace(dout, dW)
+        dW[...] = 0.0
+        idx = self.idx if self.idx.ndim == 1 else xp.reshape(self.idx, (-1,))
+        index_add(dW, idx, xp.reshape(dout, (idx.shape[0], dW.shape[1])))
+        return None

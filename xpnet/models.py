@@ -85,11 +85,16 @@ class ParamDict(MutableMapping):
         return "{" + ", ".join(f"{k!r}: <{tuple(v.shape)} {v.dtype}>" for k, v in self.items()) + "}"
 
     def grad(self, name: str) -> Any:
+        """The gradient buffer of parameter ``name`` (written by the layer's ``backward``)."""
         layer, i = self._slots[name]
         return layer.grads[i]
 
+    def owner(self, name: str) -> tuple[Any, int]:
+        """The layer holding parameter ``name`` and its index in that layer's ``params``."""
+        return self._slots[name]
 
-def _init_scale(weight_init_std: Any, activation: str, n_in: int) -> float:
+
+def _init_scale(weight_init_std: Any, n_in: int) -> float:
     if isinstance(weight_init_std, str):
         key = weight_init_std.lower()
         if key in ("relu", "he"):
@@ -118,7 +123,7 @@ class Network:
         self.last_layer = SoftmaxWithLoss()
         self.weight_decay_lambda = weight_decay_lambda
         self.last_loss: Any = None
-        self._decayed: list[str] = []
+        self.decayed_params: list[str] = []  # names of the weights the L2 decay applies to
 
     @property
     def lastLayer(self) -> SoftmaxWithLoss:  # noqa: N802 - the book's spelling
@@ -130,19 +135,27 @@ class Network:
         for i, pname in enumerate(param_names):
             self.params.bind(pname, layer, i)
         if decay and param_names:
-            self._decayed.append(param_names[0])
+            self.decayed_params.append(param_names[0])
 
     def predict(self, x: Any, train_flg: bool = False) -> Any:
         """Scores (before softmax) of shape ``(N, output_size)``."""
         for layer in self.layers.values():
-            x = layer.forward(x, train_flg) if getattr(layer, "takes_train_flg", False) else layer.forward(x)
+            x = layer.forward(x, train_flg)
         return x
 
-    def _decay(self) -> Any:
+    def predict_many(self, z: Any, train_flg: bool = False, start: int = 0) -> Any:
+        """Scores of P stacked copies ``z`` of shape ``(P, N, ...)`` (each layer's ``forward_many``),
+        from layer number ``start`` on; used by the numerical gradient."""
+        for layer in list(self.layers.values())[start:]:
+            z = layer.forward_many(z, train_flg)
+        return z
+
+    def weight_decay_loss(self) -> Any:
+        """``0.5 * lambda * sum(W**2)`` over the decayed weights (0.0 without weight decay)."""
         if not self.weight_decay_lambda:
             return 0.0
         total = 0.0
-        for name in self._decayed:
+        for name in self.decayed_params:
             W = self.params[name]
             total = total + get_namespace(W).sum(W * W)
         return 0.5 * self.weight_decay_lambda * total
@@ -151,7 +164,7 @@ class Network:
         """Mean cross-entropy of ``softmax(predict(x))`` plus the L2 weight decay, as a 0-d array."""
         y = self.predict(x, train_flg)
         loss = self.last_layer.forward(y, t)
-        return loss + self._decay() if self.weight_decay_lambda else loss
+        return loss + self.weight_decay_loss() if self.weight_decay_lambda else loss
 
     def accuracy(self, x: Any, t: Any, batch_size: int | None = None) -> float:
         """Fraction of samples whose largest score is the label (a Python float; reads back once)."""
@@ -179,13 +192,9 @@ class Network:
         layers = list(self.layers.values())
         for layer in reversed(layers[1:]):
             dout = layer.backward(dout)
-        first = layers[0]
-        if isinstance(first, (Affine, Convolution)):
-            first.backward(dout, input_grad=False)  # nobody reads the input's gradient
-        else:
-            first.backward(dout)
+        layers[0].backward(dout, input_grad=False)  # nobody reads the input's gradient
         grads = {name: self.params.grad(name) for name in self.params}
-        for name in self._decayed if self.weight_decay_lambda else ():
+        for name in self.decayed_params if self.weight_decay_lambda else ():
             grads[name] = grads[name] + self.weight_decay_lambda * self.params[name]
         return grads
 
@@ -205,12 +214,11 @@ class Network:
     # --- checkpoints -----------------------------------------------------------------
 
     def _state(self) -> dict[str, Any]:
-        """Parameters, then batch-norm running statistics (``None`` before the first training pass)."""
+        """Parameters, then every layer's declared ``buffers`` as ``"layer.attr"`` (``None`` until computed)."""
         state = dict(self.params.items())
         for name, layer in self.layers.items():
-            if isinstance(layer, BatchNormalization):
-                state[f"{name}.running_mean"] = layer.running_mean
-                state[f"{name}.running_var"] = layer.running_var
+            for attr in layer.buffers:
+                state[f"{name}.{attr}"] = getattr(layer, attr)
         return state
 
     def save_params(self, file_name: str | os.PathLike = "params.npz") -> None:
@@ -301,7 +309,7 @@ class MultiLayerNet(Network):
         self.use_dropout, self.use_batchnorm = use_dropout, use_batchnorm
         for i in range(1, len(sizes)):
             n_in, n_out = sizes[i - 1], sizes[i]
-            scale = _init_scale(weight_init_std, activation, n_in)
+            scale = _init_scale(weight_init_std, n_in)
             W = scale * randn((n_in, n_out), dtype=dtype, rng=rng)
             self.add_layer(f"Affine{i}", Affine(W, zeros(n_out, dtype=dtype)), f"W{i}", f"b{i}", decay=True)
             if i == len(sizes) - 1:

@@ -23,123 +23,64 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .backend import device, get_namespace, one_hot, random_like
-from .functions import label_mask, sigmoid
+from .backend import device, get_namespace, one_hot
+from .functions import LOG_EPS, cross_entropy_of_mask, label_mask
 from .gradient import H, numerical_gradient
-from .layers import Affine, BatchNormalization, Convolution, Dropout, Relu, Sigmoid
 from .util import im2col
 
 # Elements of float64 work per chunk of perturbations (about 64 MiB per intermediate array).
 DEFAULT_BUDGET = 1 << 23
 
 
-class _FixedDropout:
-    """Dropout with one mask for the whole gradient, so every perturbed loss sees the same network.
-
-    The mask of the layer's last training pass is reused when it fits (so a gradient check
-    compares backprop and differences on the same network); otherwise a new one is drawn.
-    """
-
-    takes_train_flg = True
-
-    def __init__(self, layer: Dropout, x: Any) -> None:
-        xp = get_namespace(x)
-        if layer.mask is not None and tuple(layer.mask.shape) == tuple(x.shape):
-            self.mask = xp.astype(layer.mask, x.dtype)
-        else:
-            self.mask = xp.astype(random_like(x) > layer.dropout_ratio, x.dtype)
-
-    def forward(self, x: Any, train_flg: bool = True) -> Any:
-        return x * self.mask
-
-
 def network_numerical_gradient(
     net: Any, x: Any, t: Any, *, method: str = "bulk", chunk_size: int | None = None
 ) -> dict:
+    """Central differences of ``net.loss(x, t, train_flg=True)`` for every parameter, in float64.
+
+    The layers are asked through ``forward_many`` (no side effects: batch-norm running
+    averages stay, dropout keeps one mask for every perturbed loss).
+    """
     if method not in ("bulk", "loop"):
         raise ValueError(f"method must be 'bulk' or 'loop', not {method!r}")
     if chunk_size is not None and chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size}")
     xp = get_namespace(x)
     originals = dict(net.params.items())
-    layers_before = dict(net.layers)
-    bn_state = {
-        name: (layer.running_mean, layer.running_var)
-        for name, layer in net.layers.items()
-        if isinstance(layer, BatchNormalization)
-    }
     x64 = xp.astype(x, xp.float64) if xp.isdtype(x.dtype, "real floating") else x
     try:
         for name, p in originals.items():
             net.params[name] = xp.astype(p, xp.float64, copy=True)
-        # One dropout mask for every perturbed loss: draw it from an unperturbed pass.
-        z = x64
-        for lname, layer in net.layers.items():
-            if isinstance(layer, Dropout):
-                net.layers[lname] = layer = _FixedDropout(layer, z)
-            z = layer.forward(z, True) if getattr(layer, "takes_train_flg", False) else layer.forward(z)
+        ctx = _Context(net, x64, t)  # also fixes the dropout masks for every perturbed loss
         if method == "loop":
             grads = {}
+            loss = lambda _: _losses(net, x64[None, ...], 0, ctx)[0] + net.weight_decay_loss()  # noqa: E731
             for name in originals:
-                grads[name] = numerical_gradient(lambda _: net.loss(x64, t, train_flg=True), net.params[name])
+                grads[name] = numerical_gradient(loss, net.params[name])
         else:
-            grads = _bulk(net, x64, t, chunk_size)
+            grads = _bulk(net, x64, ctx, chunk_size)
     finally:
-        net.layers.clear()
-        net.layers.update(layers_before)
         for name, p in originals.items():
             net.params[name] = p
-        for name, (mean, var) in bn_state.items():
-            net.layers[name].running_mean, net.layers[name].running_var = mean, var
     return {name: xp.astype(g, originals[name].dtype) for name, g in grads.items()}
 
 
 # --- bulk evaluation ------------------------------------------------------------------
 
 
-def _forward_many(layer: Any, z: Any) -> Any:
-    """``layer`` applied to each of P copies in ``z`` of shape ``(P, N, ...)``, without side effects."""
-    xp = get_namespace(z)
-    P, N = z.shape[0], z.shape[1]
-    if isinstance(layer, Affine):
-        W, b = layer.params
-        return xp.reshape(z, (P, N, -1)) @ W + b
-    if isinstance(layer, Relu):
-        return xp.maximum(z, 0.0)
-    if isinstance(layer, Sigmoid):
-        return sigmoid(z)
-    if isinstance(layer, _FixedDropout):
-        return z * layer.mask
-    if isinstance(layer, BatchNormalization):
-        gamma, beta = layer.params
-        shape = z.shape
-        z = xp.reshape(z, (P, N, -1))
-        mu = xp.mean(z, axis=1, keepdims=True)
-        zc = z - mu
-        std = xp.sqrt(xp.mean(zc * zc, axis=1, keepdims=True) + 10e-7)
-        return xp.reshape(gamma * (zc / std) + beta, shape)
-    # Convolution, Pooling, ...: per-sample layers, so fold the copies into the batch.
-    out = layer.forward(xp.reshape(z, (P * N, *z.shape[2:])))
-    return xp.reshape(out, (P, N, *out.shape[1:]))
-
-
 def _cross_entropy(z: Any, ctx: _Context) -> Any:
-    """Per-copy loss ``-mean_n sum_c t log(softmax(z) + 1e-7)`` of logits ``z`` of shape ``(P, N, C)``."""
+    """Per-copy loss ``-mean_n sum_c t log(softmax(z) + LOG_EPS)`` of logits ``z`` of shape ``(P, N, C)``."""
     xp = get_namespace(z)
     e = xp.exp(z - ctx.shift)  # the unperturbed rows' max: perturbed logits differ from them by ~h
     total = xp.sum(e, axis=-1)
     if ctx.one_hot:  # only the label's probability enters the loss
         y_t = xp.sum(e * ctx.mask, axis=-1) / total
-        return -xp.sum(xp.log(y_t + 1e-7), axis=1) / z.shape[1]
-    y = e / total[..., None]
-    return -xp.sum(xp.reshape(ctx.mask * xp.log(y + 1e-7), (z.shape[0], -1)), axis=1) / z.shape[1]
+        return -xp.sum(xp.log(y_t + LOG_EPS), axis=1) / z.shape[1]
+    return cross_entropy_of_mask(e / total[..., None], ctx.mask, axis=1)
 
 
 def _losses(net: Any, z: Any, start: int, ctx: _Context) -> Any:
     """Per-copy loss of ``z`` (``(P, N, ...)``, the input of layer ``start``): shape ``(P,)``."""
-    for layer in list(net.layers.values())[start:]:
-        z = _forward_many(layer, z)
-    return _cross_entropy(z, ctx)
+    return _cross_entropy(net.predict_many(z, True, start), ctx)
 
 
 class _Context:
@@ -150,7 +91,7 @@ class _Context:
         self.layers = list(net.layers.values())
         self.acts = [x]  # acts[k] is the input of layer k; acts[-1] the logits
         for layer in self.layers:
-            self.acts.append(_forward_many(layer, self.acts[-1][None, ...])[0, ...])
+            self.acts.append(layer.forward_many(self.acts[-1][None, ...], True)[0, ...])
         logits = self.acts[-1]
         self.mask = label_mask(logits, t)
         self.one_hot = bool(
@@ -166,29 +107,29 @@ def _steps(xp: Any, p: Any, flat: Any) -> tuple[Any, Any]:
     return (w + H) - w, (w - H) - w
 
 
-def _bulk(net: Any, x: Any, t: Any, chunk_size: int | None) -> dict:
+def _bulk(net: Any, x: Any, ctx: _Context, chunk_size: int | None) -> dict:
     xp = get_namespace(x)
-    ctx = _Context(net, x, t)
     layers = ctx.layers
     lam = net.weight_decay_lambda
-    decay = net._decay() if lam else 0.0
+    decay = net.weight_decay_loss() if lam else 0.0
     grads = {}
     for name in net.params:
-        layer, slot = net.params._slots[name]
-        k = layers.index(layer)
+        layer, slot = net.params.owner(name)
+        k = next(i for i, candidate in enumerate(layers) if candidate is layer)
         p = net.params[name]
         n = _size(p)
-        plan = _plan(net, layers, k, slot)
+        plan = _plan(layers, k, slot)
         per_copy = plan.cost(ctx)
         chunk = chunk_size or max(1, DEFAULT_BUDGET // max(per_copy, 1))
         out = []
         for start in range(0, n, chunk):
-            flat = xp.arange(start, min(start + chunk, n), device=device(x))
+            stop = min(start + chunk, n)
+            flat = xp.arange(start, stop, device=device(x))
             up, down = _steps(xp, p, flat)
             steps = xp.concat([up, down])
             idx = xp.concat([flat, flat])
-            loss = plan.losses(net, ctx, idx, steps)
-            if lam and name in net._decayed:
+            loss = plan.losses(net, ctx, idx, steps, [*range(start, stop)] * 2)
+            if lam and name in net.decayed_params:
                 w = xp.take(xp.reshape(p, (-1,)), idx)
                 loss = loss + decay + 0.5 * lam * ((w + steps) ** 2 - w * w)
             elif lam:
@@ -199,11 +140,12 @@ def _bulk(net: Any, x: Any, t: Any, chunk_size: int | None) -> dict:
     return grads
 
 
-def _plan(net: Any, layers: list, k: int, slot: int) -> Any:
-    layer = layers[k]
-    if isinstance(layer, Affine):
+def _plan(layers: list, k: int, slot: int) -> Any:
+    """The cheapest evaluation the layer's declared structure (``linear``, ``elementwise``) allows."""
+    linear = layers[k].linear
+    if linear == "affine":
         return _AffinePlan(layers, k, slot)
-    if isinstance(layer, Convolution) and slot == 0:
+    if linear == "conv" and slot == 0:
         return _ConvWeightPlan(k)
     return _GenericPlan(k, slot)
 
@@ -217,19 +159,20 @@ class _GenericPlan:
     def cost(self, ctx: _Context) -> int:
         return _size(ctx.acts[self.k + 1]) * 4
 
-    def losses(self, net: Any, ctx: _Context, idx: Any, steps: Any) -> Any:
+    def losses(self, net: Any, ctx: _Context, idx: Any, steps: Any, host_idx: list[int]) -> Any:
         xp = get_namespace(steps)
         layer = ctx.layers[self.k]
         p = layer.params[self.slot]
         flat = xp.reshape(p, (-1,))
         outs = []
-        for j in range(idx.shape[0]):
-            pert = xp.asarray(flat, copy=True)
-            i = int(idx[j])
-            pert[i] = pert[i] + steps[j]
-            layer.params[self.slot] = xp.reshape(pert, p.shape)
-            outs.append(_forward_many(layer, ctx.acts[self.k][None, ...])[0, ...])
-        layer.params[self.slot] = p
+        try:
+            for j, i in enumerate(host_idx):  # indices from the host: no device read per copy
+                pert = xp.asarray(flat, copy=True)
+                pert[i] = pert[i] + steps[j]
+                layer.params[self.slot] = xp.reshape(pert, p.shape)
+                outs.append(layer.forward_many(ctx.acts[self.k][None, ...], True)[0, ...])
+        finally:
+            layer.params[self.slot] = p
         return _losses(net, xp.stack(outs), self.k + 1, ctx)
 
 
@@ -244,9 +187,9 @@ class _AffinePlan:
     def __init__(self, layers: list, k: int, slot: int) -> None:
         self.k, self.slot = k, slot
         m = k + 1
-        while m < len(layers) and isinstance(layers[m], (Relu, Sigmoid)):
+        while m < len(layers) and layers[m].elementwise:
             m += 1
-        self.next_affine = m if m < len(layers) and isinstance(layers[m], Affine) else None
+        self.next_affine = m if m < len(layers) and layers[m].linear == "affine" else None
         self.elementwise = layers[k + 1 : m] if self.next_affine is not None else []
         self.to_logits = self.next_affine == len(layers) - 1
 
@@ -257,7 +200,7 @@ class _AffinePlan:
         out = ctx.acts[self.next_affine + 1] if self.next_affine is not None else ctx.acts[self.k + 1]
         return _size(out) * 4
 
-    def losses(self, net: Any, ctx: _Context, idx: Any, steps: Any) -> Any:
+    def losses(self, net: Any, ctx: _Context, idx: Any, steps: Any, host_idx: list[int]) -> Any:
         xp = get_namespace(steps)
         acts = ctx.acts
         x_in = xp.reshape(acts[self.k], (acts[self.k].shape[0], -1))
@@ -273,7 +216,7 @@ class _AffinePlan:
             return _losses(net, z, self.k + 1, ctx)
         col = xp.take(acts[self.k + 1], cols, axis=1).T + delta
         for layer in self.elementwise:
-            col = _forward_many(layer, col[:, :, None])[:, :, 0]
+            col = layer.forward_many(col[:, :, None], True)[:, :, 0]
         change = col - xp.take(acts[self.next_affine], cols, axis=1).T  # (P, N)
         W_next = ctx.layers[self.next_affine].params[0]
         if self.to_logits and ctx.one_hot:
@@ -323,7 +266,7 @@ class _ConvWeightPlan:
     def cost(self, ctx: _Context) -> int:
         return _size(ctx.acts[self.k + 1]) * 4
 
-    def losses(self, net: Any, ctx: _Context, idx: Any, steps: Any) -> Any:
+    def losses(self, net: Any, ctx: _Context, idx: Any, steps: Any, host_idx: list[int]) -> Any:
         xp = get_namespace(steps)
         layer = ctx.layers[self.k]
         FN, C, FH, FW = layer.params[0].shape
