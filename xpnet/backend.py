@@ -141,16 +141,22 @@ def namespace() -> Any:
     return _active().xp
 
 
-def available_backends() -> list[str]:
-    """Names of the backends that can run on this machine."""
-    names = []
+def backend_status() -> dict[str, str | None]:
+    """Every known backend -> ``None`` when it can run here, else the reason it cannot (with the pip command)."""
+    status: dict[str, str | None] = {}
     for name in BACKENDS:
         try:
             _resolve(name)
-        except BackendUnavailableError:
-            continue
-        names.append(name)
-    return names
+        except BackendUnavailableError as e:
+            status[name] = str(e)
+        else:
+            status[name] = None
+    return status
+
+
+def available_backends() -> list[str]:
+    """Names of the backends that can run on this machine (:func:`backend_status` says why the others cannot)."""
+    return [name for name, reason in backend_status().items() if reason is None]
 
 
 def set_default_dtype(dtype: str) -> None:
