@@ -344,6 +344,9 @@ class Repeat(Layer):
     def forward(self, x: Any, train_flg: bool = False) -> Any:
         return get_namespace(x).repeat(x, self.n, axis=0)
 
+    def forward_many(self, z: Any, train_flg: bool = False) -> Any:
+        return get_namespace(z).repeat(z, self.n, axis=1)  # the batch axis of every copy
+
     def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
         return get_namespace(dout).sum(dout, axis=0, keepdims=True)
 
@@ -358,6 +361,9 @@ class Sum(Layer):
     def forward(self, x: Any, train_flg: bool = False) -> Any:
         self.n = x.shape[0]
         return get_namespace(x).sum(x, axis=0, keepdims=True)
+
+    def forward_many(self, z: Any, train_flg: bool = False) -> Any:
+        return get_namespace(z).sum(z, axis=1, keepdims=True)  # the batch axis of every copy
 
     def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
         return get_namespace(dout).repeat(dout, self.n, axis=0)
