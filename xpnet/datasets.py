@@ -245,6 +245,7 @@ def _fetch(url: str, dest: Path, fname: str, known: str | tuple[str, ...], max_b
     """Download ``url`` into ``dest/fname`` through a temporary file, verified against ``known``."""
     dest.mkdir(parents=True, exist_ok=True)
     clean_stale_temp_files(dest, suffix=_PART)  # left by downloads that were killed
+    clean_stale_temp_files(dest, stem="tmp", suffix="")  # pooch's, from xpnet versions that used it (age rule)
     hashers = {e.split(":")[0]: hashlib.new(e.split(":")[0]) for e in _hashes(known)}
     fd, tmp = tempfile.mkstemp(prefix=temp_prefix(), suffix=_PART, dir=dest)
     start = time.monotonic()
