@@ -75,6 +75,8 @@ def temp_prefix(stem: str = ".xpnet-") -> str:
 
 
 def _pid_alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill(pid, 0) would terminate the process there: rely on the age rule
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -180,7 +182,8 @@ def save_arrays(path: str | os.PathLike, arrays: Mapping[str, Any], *, allow_non
         raise _os_error(e, path) from e
     try:
         with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), mode)  # mkstemp makes 0600 whatever the umask
+            if hasattr(os, "fchmod"):
+                os.fchmod(f.fileno(), mode)  # mkstemp makes 0600 whatever the umask
             np.savez(f, **host)
             f.flush()
             os.fsync(f.fileno())
