@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import asnumpy, device, get_namespace, index_add, random_like, randn
+from .backend import asarray, asnumpy, device, get_namespace, index_add, random_like, randn
 from .functions import LOG_EPS, sigmoid
 from .layers import Embedding, Layer, MatMul, SoftmaxWithLoss, _like_weights
 
@@ -32,6 +32,8 @@ __all__ = [
     "NegativeSamplingLoss",
     "CBOW",
     "SkipGram",
+    "save_word_vectors",
+    "load_word_vectors",
 ]
 
 
@@ -399,3 +401,28 @@ class SkipGram(_Model):
         self.in_layer.backward(dh)
         return None
 
+
+
+def save_word_vectors(file_name: str | os.PathLike, word_vecs: Any, id_to_word: dict[int, str]) -> None:
+    """Write word vectors ``(V, H)`` and their words to an ``.npz`` file, atomically (book 2, ch04/train.py
+    pickles ``word_vecs`` as float16 with both dictionaries; here the dtype is kept and no pickle is used)."""
+    path = os.fspath(file_name)
+    words = np.array([id_to_word[i] for i in range(len(id_to_word))], dtype=str)
+    if words.shape[0] != word_vecs.shape[0]:
+        raise ValueError(f"save_word_vectors: {words.shape[0]} words for {word_vecs.shape[0]} vectors")
+    fd, tmp = tempfile.mkstemp(prefix=".xpnet-", suffix=".npz.tmp", dir=os.path.dirname(os.path.abspath(path)))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, word_vecs=asnumpy(word_vecs), id_to_word=words)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def load_word_vectors(file_name: str | os.PathLike) -> tuple[Any, dict[str, int], dict[int, str]]:
+    """``word_vecs`` (on the active backend), ``word_to_id``, ``id_to_word`` from :func:`save_word_vectors`'s file."""
+    with np.load(os.fspath(file_name), allow_pickle=False) as data:
+        vecs, words = data["word_vecs"], data["id_to_word"]
+    id_to_word = {i: str(w) for i, w in enumerate(words)}
+    return asarray(vecs), {w: i for i, w in id_to_word.items()}, id_to_word
