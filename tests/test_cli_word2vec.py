@@ -32,8 +32,22 @@ def corpus_file(tmp_path):
 
 def test_word2vec_trains_prints_neighbours_and_saves(corpus_file, tmp_path, capsys):
     out_file = tmp_path / "vecs.npz"
-    args = parse("--corpus", str(corpus_file), "--window", "2", "--hidden", "10", "--epochs", "1",
-                 "--query", "you,the", "--top", "3", "--save", str(out_file))
+    args = parse(
+        "--corpus",
+        str(corpus_file),
+        "--window",
+        "2",
+        "--hidden",
+        "10",
+        "--epochs",
+        "1",
+        "--query",
+        "you,the",
+        "--top",
+        "3",
+        "--save",
+        str(out_file),
+    )
     assert args.run is cli_word2vec.run
     assert cli_word2vec.run(args) == 0
     out = capsys.readouterr().out

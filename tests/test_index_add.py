@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import assert_close, assert_on
 
 import xpnet
 from xpnet.backend import index_add
 from xpnet.layers import Embedding
-
-from helpers import assert_close, assert_on
 
 
 def reference(V, idx, src):
@@ -101,5 +100,3 @@ def test_embedding_refuses_float_ids(backend):
     layer = Embedding(backend.asarray(np.ones((3, 2))))
     with pytest.raises(TypeError, match="integers"):
         layer.forward(backend.asarray([0.0, 1.0]))
-
-

@@ -31,7 +31,7 @@ def test_fit_trains_cbow_and_records_losses(backend, capsys):
     assert len(trainer.loss_list) == 30 * ((iters + 1) // 2)
     assert trainer.current_epoch == 30
     assert np.mean(trainer.loss_list[-5:]) < 0.6 * np.mean(trainer.loss_list[:3])
-    assert capsys.readouterr().out.startswith("| epoch 1 |  iter 1 / %d | time 0[s] | loss 4.16" % iters)
+    assert capsys.readouterr().out.startswith(f"| epoch 1 |  iter 1 / {iters} | time 0[s] | loss 4.16")
 
 
 def test_fit_simple_cbow_on_one_hot_data(backend):
@@ -80,7 +80,7 @@ def test_shared_weights_are_merged_by_identity(backend):
     assert_close(W, np.full((2, 2), -0.3), rtol=1e-6)  # one update with the summed gradient 1 + 2
 
 
-def test_plot_returns_a_figure(backend, tmp_path):
+def test_plot_returns_a_figure(tmp_path):
     pytest.importorskip("matplotlib")
     trainer = Trainer(None, None)
     trainer.loss_list, trainer.eval_interval = [3.0, 2.0, 1.5], 20

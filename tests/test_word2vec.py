@@ -8,7 +8,15 @@ from helpers import assert_close, assert_on
 
 import xpnet
 from xpnet import text
-from xpnet.word2vec import CBOW, EmbeddingDot, NegativeSamplingLoss, SimpleCBOW, SimpleSkipGram, SkipGram, UnigramSampler
+from xpnet.word2vec import (
+    CBOW,
+    EmbeddingDot,
+    NegativeSamplingLoss,
+    SimpleCBOW,
+    SimpleSkipGram,
+    SkipGram,
+    UnigramSampler,
+)
 
 V, H = 7, 3
 CORPUS = [0, 1, 2, 3, 4, 1, 5, 6, 0, 1, 2, 2, 5, 3]

@@ -388,7 +388,8 @@ def index_add(dst: Any, idx: Any, src: Any) -> Any:
     ``dst`` is ``(V, ...)``, ``idx`` integer ``(M,)`` and ``src`` ``(M, ...)``. The standard has no
     scatter-add (``array_api_extra.at(...).add`` loses repeated indices), so each library's own
     is used: NumPy ``np.add.at`` (computed by rounds of fancy ``+=``, which is faster), CuPy
-    ``cupyx.scatter_add``, torch ``index_add_``; any other namespace gets one-hot products, ``V`` x block at a time, which only needs the standard.
+    ``cupyx.scatter_add``, torch ``index_add_``; any other namespace gets one-hot products, ``V`` x
+    block at a time, which only needs the standard.
     """
     if idx.shape[0] == 0:
         return dst

@@ -160,7 +160,7 @@ def load_text_corpus(
     text = path.read_text(encoding="utf-8")
     if lower:
         text = text.lower()
-    for mark in ".,;:!?()\"":
+    for mark in '.,;:!?()"':
         text = text.replace(mark, f" {mark} ")
     if eos:
         text = text.replace("\n", " <eos> ")
@@ -172,4 +172,3 @@ def load_text_corpus(
         word_to_id.setdefault(w, len(word_to_id))
     corpus = np.fromiter((word_to_id[w] for w in words), dtype=np.int64, count=len(words))
     return asarray(corpus), word_to_id, {i: w for w, i in word_to_id.items()}
-

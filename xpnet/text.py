@@ -50,8 +50,10 @@ def preprocess(text: str) -> tuple[Any, dict[str, int], dict[int, str]]:
 def _check_corpus(corpus: Any, name: str) -> Any:
     xp = get_namespace(corpus)
     if corpus.ndim != 1 or not xp.isdtype(corpus.dtype, "integral"):
-        raise ValueError(f"{name}: corpus must be a 1-D array of integer word ids, got shape {tuple(corpus.shape)} "
-                         f"and dtype {corpus.dtype}")
+        raise ValueError(
+            f"{name}: corpus must be a 1-D array of integer word ids, got shape {tuple(corpus.shape)} "
+            f"and dtype {corpus.dtype}"
+        )
     return xp
 
 
@@ -207,7 +209,7 @@ def create_contexts_target(corpus: Any, window_size: int = 1) -> tuple[Any, Any]
     ``target`` ``(N - 2w,)``, on ``corpus``'s device (book 2, 3.3.1)."""
     xp = _check_corpus(corpus, "create_contexts_target")
     N, w = corpus.shape[0], window_size
-    if N <= 2 * w:
+    if 2 * w >= N:
         raise ValueError(f"create_contexts_target: a corpus of {N} words has no word with {w} neighbours each side")
     target = corpus[w : N - w]
     contexts = xp.stack([corpus[w + t : N - w + t] for t in range(-w, w + 1) if t != 0], axis=1)

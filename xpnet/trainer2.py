@@ -124,8 +124,8 @@ class Trainer:
                     avg_loss = float(total_loss) / loss_count  # the one read-back: the book prints here
                     elapsed_time = time.time() - start_time
                     print(
-                        "| epoch %d |  iter %d / %d | time %d[s] | loss %.2f"
-                        % (self.current_epoch + 1, iters + 1, max_iters, elapsed_time, avg_loss)
+                        f"| epoch {self.current_epoch + 1} |  iter {iters + 1} / {max_iters} "
+                        f"| time {int(elapsed_time)}[s] | loss {avg_loss:.2f}"
                     )
                     self.loss_list.append(avg_loss)
                     total_loss, loss_count = None, 0

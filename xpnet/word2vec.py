@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import asarray, asnumpy, device, get_namespace, index_add, random_like, randn
+from .backend import asarray, asnumpy, device, get_namespace, index_add, randn, random_like
 from .functions import LOG_EPS, sigmoid
 from .layers import Embedding, Layer, MatMul, SoftmaxWithLoss, _like_weights
 
@@ -345,7 +345,9 @@ class CBOW(_Model):
     def forward(self, contexts: Any, target: Any) -> Any:
         xp = get_namespace(contexts)
         if contexts.ndim != 2:
-            raise ValueError(f"CBOW: contexts must be word ids of shape (N, 2 * window_size), got {tuple(contexts.shape)}")
+            raise ValueError(
+                f"CBOW: contexts must be word ids of shape (N, 2 * window_size), got {tuple(contexts.shape)}"
+            )
         h = xp.mean(self.in_layer.forward(contexts), axis=1)
         return self.ns_loss.forward(h, target)
 
@@ -400,7 +402,6 @@ class SkipGram(_Model):
         dh = xp.sum(xp.reshape(dh_rep, (-1, C, dh_rep.shape[1])), axis=1)
         self.in_layer.backward(dh)
         return None
-
 
 
 def save_word_vectors(file_name: str | os.PathLike, word_vecs: Any, id_to_word: dict[int, str]) -> None:
