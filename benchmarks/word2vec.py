@@ -201,7 +201,15 @@ def main() -> None:
     p.add_argument("--batches", type=int, default=20, help="pre-drawn CBOW batches, cycled")
     p.add_argument("--cases", default="cbow,index_add")
     p.add_argument("--json", default=None)
+    p.add_argument(
+        "--torch-threads",
+        type=int,
+        default=None,
+        help="torch.set_num_threads (on a busy machine OpenMP spinning wrecks torch)",
+    )
     args = p.parse_args()
+    if args.torch_threads and torch is not None:
+        torch.set_num_threads(args.torch_threads)
     try:
         xpnet.set_backend(args.backend)
     except xpnet.BackendUnavailableError as e:
