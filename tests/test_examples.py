@@ -24,6 +24,9 @@ HAS_PLOT = {
     "spiral",
     "minibatch_loss_curves",
     "simple_conv_net",
+    "ch02_count_based",
+    "ch03_simple_cbow",
+    "ch04_cbow",
 }
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 

@@ -597,13 +597,14 @@ def index_add(dst: Any, idx: Any, src: Any) -> Any:
 
     ``dst`` is ``(V, ...)``, ``idx`` integer ``(M,)`` and ``src`` ``(M, ...)``. The standard has no
     scatter-add (``array_api_extra.at(...).add`` loses repeated indices), so each library's own
-    is used: NumPy ``np.add.at``, CuPy ``cupyx.scatter_add``, torch ``index_add_``; any other
-    namespace gets one-hot products, ``V`` x block at a time, which only needs the standard.
+    is used: NumPy ``np.add.at`` (computed by rounds of fancy ``+=``, which is faster), CuPy
+    ``cupyx.scatter_add``, torch ``index_add_``; any other namespace gets one-hot products, ``V`` x
+    block at a time, which only needs the standard.
     """
     if idx.shape[0] == 0:
         return dst
     if type(dst) is np.ndarray:
-        np.add.at(dst, idx, src)
+        _index_add_numpy(dst, idx, src)
     elif array_api_compat.is_cupy_array(dst):
         import cupyx
 
@@ -623,6 +624,37 @@ def index_add(dst: Any, idx: Any, src: Any) -> Any:
             total = total + block.T @ flat[start:stop, ...]
         dst[...] = xp.reshape(total, dst.shape)
     return dst
+
+
+# Rounds of distinct-id fancy additions before the rest goes to np.add.at (see _index_add_numpy).
+INDEX_ADD_ROUNDS = 8
+
+
+def _index_add_numpy(dst: np.ndarray, idx: np.ndarray, src: Any) -> None:
+    """``np.add.at(dst, idx, src)``, faster for rows: ``np.add.at`` loops element by element.
+
+    Ids are ranked by occurrence (the k-th time an id appears has rank k); the rows of one rank
+    have distinct ids, so one fancy-indexed ``+=`` per rank adds them without losing any. Ranks
+    past ``INDEX_ADD_ROUNDS`` (heavy repetition) go to ``np.add.at``. Measured in
+    benchmarks/word2vec.py (V=10,000, 100-wide rows, 10,000 ids: several times faster).
+    """
+    idx = np.asarray(idx)
+    if idx.size and idx.min() < 0:  # -1 and V-1 are one row: normalise before ranking
+        idx = np.where(idx < 0, idx + dst.shape[0], idx)
+    src = np.broadcast_to(src, (idx.shape[0], *dst.shape[1:]))
+    order = np.argsort(idx, kind="stable")
+    s = idx[order]
+    pos = np.arange(s.shape[0])
+    starts = np.empty(s.shape[0], dtype=bool)
+    starts[0] = True
+    np.not_equal(s[1:], s[:-1], out=starts[1:])
+    rank = pos - np.maximum.accumulate(np.where(starts, pos, 0))
+    for k in range(min(int(rank.max()) + 1, INDEX_ADD_ROUNDS)):
+        sel = order[rank == k]
+        dst[idx[sel]] += src[sel]
+    rest = order[rank >= INDEX_ADD_ROUNDS]
+    if rest.shape[0]:
+        np.add.at(dst, idx[rest], src[rest])
 
 
 def one_hot(t: Any, n_classes: int, dtype: Any) -> Any:
