@@ -15,6 +15,7 @@ import pytest
 from helpers import assert_close
 
 import xpnet
+import xpnet.word2vec
 from xpnet.layers import Layer
 
 r = np.random.default_rng(5)
@@ -48,6 +49,14 @@ FACTORIES = {
     "Embedding": (lambda: xpnet.layers.Embedding(_w(6, 3)), lambda: _ids(4)),
     "SoftmaxWithLoss": (lambda: xpnet.layers.SoftmaxWithLoss(), lambda: (_x(4, 3), _ids(4, high=3))),
     "SigmoidWithLoss": (lambda: xpnet.layers.SigmoidWithLoss(), lambda: (_x(4), _ids(4, high=2))),
+    "NegativeSamplingLoss": (
+        lambda: xpnet.word2vec.NegativeSamplingLoss(_w(6, 3), np.arange(6).repeat(2), sample_size=2),
+        lambda: (_x(4, 3), _ids(4)),
+    ),
+}
+# two-input layers: (make the layer, make both inputs)
+MULTI = {
+    "EmbeddingDot": (lambda: xpnet.word2vec.EmbeddingDot(_w(6, 3)), lambda: (_x(4, 3), _ids(4))),
 }
 
 
@@ -66,11 +75,11 @@ def all_layers() -> dict[str, type]:
 
 
 def _is_loss(cls: type) -> bool:
-    return "t" in inspect.signature(cls.forward).parameters
+    return cls.__name__.endswith("Loss")
 
 
 def test_every_layer_is_covered():
-    missing = [name for name, cls in all_layers().items() if cls.__name__ not in FACTORIES]
+    missing = [name for name, cls in all_layers().items() if cls.__name__ not in FACTORIES | MULTI]
     assert not missing, f"layers without a protocol check: add them to FACTORIES: {missing}"
 
 
@@ -80,7 +89,7 @@ def test_signatures(name):
     fwd = inspect.signature(cls.forward).parameters
     bwd = inspect.signature(cls.backward).parameters
     if _is_loss(cls):
-        assert list(fwd)[1:3] == ["x", "t"] or list(fwd)[2] == "t"
+        assert len([p for p in fwd.values() if p.default is inspect.Parameter.empty]) == 3  # self, x, t
         assert list(bwd)[1] == "dout" and bwd["dout"].default == 1
     else:
         assert "train_flg" in fwd, f"{name}.forward takes no train_flg"
@@ -119,3 +128,15 @@ def test_params_grads_buffers_and_forward_many(backend64, name):
         else:
             expected = layer.forward(z[k, ...], train_flg=True)
         assert_close(many[k, ...], expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(MULTI))
+def test_two_input_layers(backend64, name):
+    make, make_inputs = MULTI[name]
+    layer = make()
+    assert len(layer.params) == len(layer.grads)
+    out = layer.forward(*make_inputs())
+    ids = [id(g) for g in layer.grads]
+    layer.backward(xpnet.get_namespace(out).ones_like(out))
+    assert [id(g) for g in layer.grads] == ids
+    assert "dout" in inspect.signature(type(layer).backward).parameters

@@ -106,9 +106,7 @@ def _resolve(name: str, device: Any = None) -> _Backend:
         raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
     hint = _INSTALL_HINTS[name]
     if name == "numpy":
-        import array_api_compat.numpy as xp
-
-        return _Backend(name, xp, "cpu")
+        return _Backend(name, _numpy_namespace(), "cpu")
     if name == "array_api_strict":
         try:
             xp = importlib.import_module("array_api_strict")
@@ -324,6 +322,8 @@ def get_namespace(*arrays: Any) -> Any:
             xp = array_api_compat.array_namespace(*arrays)
             if array_api_compat.is_cupy_namespace(xp):
                 xp = _device_creating(xp)
+            elif array_api_compat.is_numpy_namespace(xp):
+                xp = _numpy_namespace()
     except TypeError as e:
         names = sorted({backend_name(a) for a in arrays})
         if len(names) > 1:
@@ -359,6 +359,40 @@ def array_device(x: Any) -> Any:
 device = array_device
 namespace = active_namespace
 get_device = active_device
+
+
+class _FastNumpy:
+    """array-api-compat's NumPy namespace with ``sum`` and ``max`` taken straight from the ufuncs'
+    ``reduce`` (the same results; ``np.sum`` and ``np.max`` add a Python wrapper that costs more than
+    the reduction of a small batch). Other names are cached from the namespace on first use."""
+
+    def __init__(self, xp: Any) -> None:
+        self._xp = xp
+
+    @staticmethod
+    def sum(x: Any, /, *, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
+        return np.add.reduce(x, axis=axis, dtype=dtype, keepdims=keepdims)
+
+    @staticmethod
+    def max(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
+        return np.maximum.reduce(x, axis=axis, keepdims=keepdims)
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._xp, name)
+        setattr(self, name, value)
+        return value
+
+
+_NUMPY: _FastNumpy | None = None
+
+
+def _numpy_namespace() -> _FastNumpy:
+    global _NUMPY
+    if _NUMPY is None:
+        import array_api_compat.numpy
+
+        _NUMPY = _FastNumpy(array_api_compat.numpy)
+    return _NUMPY
 
 
 class _device_creating:  # noqa: N801 - it stands in for a namespace module
@@ -412,6 +446,8 @@ class _device_creating:  # noqa: N801 - it stands in for a namespace module
 
 
 def is_array(x: Any) -> bool:
+    if type(x) is np.ndarray:  # the common case, without array_api_compat's checks
+        return True
     return array_api_compat.is_array_api_obj(x) and not isinstance(x, (int, float, bool, complex))
 
 

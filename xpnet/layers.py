@@ -8,7 +8,9 @@ The layer protocol (every class here that subclasses :class:`Layer`; one test ch
   read and write the same slots.
 * ``forward(x, train_flg=False)``: every layer takes ``train_flg``; only the layers whose
   behaviour differs while training (``Dropout``, ``BatchNormalization``) read it.
-  Loss layers take ``forward(x, t)`` and ``backward(dout=1)`` instead.
+  Loss layers take ``forward(x, t)`` and ``backward(dout=1)`` instead; book 2's two-input layers
+  (``EmbeddingDot(h, idx)``, the attention layers) take their two inputs and return the
+  gradients of the differentiable ones from ``backward(dout)``.
 * ``backward(dout, *, input_grad=True)``: returns ``dx``; with ``input_grad=False`` a layer
   may skip computing it (a network's first layer: nobody reads the input's gradient).
 * ``buffers``: names of the attributes that hold state which is not a parameter but
@@ -72,22 +74,20 @@ def _store_grad(grads: list, i: int, value: Any) -> None:
         grads[i] = value
 
 
-def _fits(g: Any, shape: tuple, *arrays: Any) -> bool:
-    return g is not None and tuple(g.shape) == shape and all(a.dtype == g.dtype for a in arrays)
-
-
 def _store_matmul(grads: list, i: int, a: Any, b: Any) -> None:
     """``grads[i] = a @ b``, computed straight into the existing buffer when it fits."""
-    if _fits(grads[i], (a.shape[0], b.shape[1]), a, b):
-        matmul_into(grads[i], a, b)
+    g = grads[i]
+    if g is not None and g.shape == (a.shape[0], b.shape[1]) and a.dtype == g.dtype and b.dtype == g.dtype:
+        matmul_into(g, a, b)
     else:
         grads[i] = a @ b
 
 
 def _store_sum(grads: list, i: int, a: Any) -> None:
     """``grads[i] = sum(a, axis=0)``, computed straight into the existing buffer when it fits."""
-    if _fits(grads[i], tuple(a.shape[1:]), a):
-        sum_into(grads[i], a)
+    g = grads[i]
+    if g is not None and g.shape == a.shape[1:] and a.dtype == g.dtype:
+        sum_into(g, a)
     else:
         grads[i] = get_namespace(a).sum(a, axis=0)
 

@@ -76,6 +76,9 @@ class ParamDict(MutableMapping):
     def __iter__(self) -> Iterator[str]:
         return iter(self._slots)
 
+    def keys(self) -> Any:  # a plain dict view: the optimizers iterate it every step
+        return self._slots.keys()
+
     def __len__(self) -> int:
         return len(self._slots)
 
