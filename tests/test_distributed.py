@@ -9,6 +9,7 @@ fake transport, on every backend.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -201,3 +202,15 @@ def test_multi_node_optimizer_wraps_any_optimizer():
         _ = opt.no_such_attribute
     with pytest.raises(TypeError, match="update"):
         distributed.create_multi_node_optimizer(object(), Recorder())
+
+
+def test_allreduce_benchmark_smoke(tmp_path):
+    """benchmarks/allreduce.py runs under mpiexec -n 2 and writes its JSON (it measures, it asserts no speed)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    out = tmp_path / "two.json"
+    cmd = [_mpiexec(), "-n", "2", sys.executable, "-m", "benchmarks.allreduce", "--quick", "--cases", "two_layer"]
+    proc = subprocess.run([*cmd, "--json", str(out)], env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads(out.read_text())
+    assert res["meta"]["ranks"] == 2 and res["cases"]["two_layer"]["params"] == 39760
+    assert res["cases"]["two_layer"]["allreduce"] > 0
