@@ -19,11 +19,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import assert_close
+from test_no_sync import needs_guard, no_host_sync
 
 import xpnet
 from xpnet import distributed
-from xpnet.distributed import DistributedUnavailableError, MpiCommunicator
-from xpnet.optimizers import SGD
+from xpnet.distributed import DistributedUnavailableError, MpiCommunicator, MultiNodeBatchNormalization
+from xpnet.models import MultiLayerNetExtend
+from xpnet.optimizers import SGD, Momentum
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = Path(__file__).with_name("mpi_worker.py")
@@ -138,6 +141,9 @@ class FakeComm(MpiCommunicator):
         target *= self.size
         self._unstage(pack)
 
+    def _bcast_buffer(self, pack, root):
+        self.calls.append(("bcast", pack.buf.shape[0]))
+
 
 def test_allreduce_grads_packs_one_buffer_per_dtype(backend):
     comm = FakeComm()
@@ -159,6 +165,46 @@ def test_allreduce_grads_packs_one_buffer_per_dtype(backend):
     as_list = list(grads.values())
     comm.allreduce_sum(as_list)
     np.testing.assert_allclose(xpnet.asnumpy(as_list[0]), 2 * host[0], rtol=backend.rtol)
+
+
+def _bn_net(dtype):
+    return MultiLayerNetExtend(6, [5, 4], 3, use_batchnorm=True, dtype=dtype, rng=2)
+
+
+def test_multi_node_batchnorm_matches_the_whole_batch(backend):
+    """Two "ranks" with the same 8 samples take the step of one process with those 8 samples twice:
+    statistics, their gradients and the parameter gradients all go through the communicator."""
+    r = np.random.default_rng(3)
+    x, t = r.standard_normal((8, 6)), np.eye(3)[r.integers(0, 3, 8)]
+    comm = FakeComm()
+    net = distributed.create_mnbn_model(_bn_net(backend.dtype), comm)
+    assert sum(isinstance(layer, MultiNodeBatchNormalization) for layer in net.layers.values()) == 2
+    grads = comm.allreduce_grads(net.gradient(backend.asarray(x), backend.asarray(t)))
+    ref = _bn_net(backend.dtype)
+    want = ref.gradient(backend.asarray(np.concatenate([x, x])), backend.asarray(np.concatenate([t, t])))
+    for k in want:
+        assert_close(grads[k], want[k], rtol=backend.rtol * 10, atol=backend.atol * 10)
+    assert_close(net.layers["BatchNorm1"].running_var, ref.layers["BatchNorm1"].running_var, rtol=backend.rtol)
+    assert net.params["gamma1"] is net.layers["BatchNorm1"].params[0]  # the names follow the new layer
+    assert ("float" in comm.calls[0][0]) and len(comm.calls) == 2 * 3 + 1  # per BN: 2 forward + 1 backward; grads
+
+
+def test_a_data_parallel_step_reads_nothing_back(backend, monkeypatch):
+    """After the first step (buffers and their host views made), gradient + all-reduce + update
+    convert no array to the host on array_api_strict's CPU device and torch CPU: MPI reads the
+    pack buffer through a NumPy view of the same memory."""
+    needs_guard(backend)
+    if not xpnet.backend.on_host(backend.asarray([0.0])):
+        pytest.skip("MPI stages accelerator arrays through the host by design (the 'nccl' communicator does not)")
+    comm = FakeComm()
+    net = distributed.create_mnbn_model(_bn_net(backend.dtype), comm)
+    opt = distributed.create_multi_node_optimizer(Momentum(lr=0.1), comm)
+    r = np.random.default_rng(4)
+    x, t = backend.asarray(r.standard_normal((8, 6))), backend.asarray(np.eye(3)[r.integers(0, 3, 8)])
+    opt.update(net.params, net.gradient(x, t))
+    with no_host_sync(backend, monkeypatch):
+        for _ in range(2):
+            opt.update(net.params, net.gradient(x, t))
 
 
 def test_scatter_dataset_pads_or_drops(backend):
