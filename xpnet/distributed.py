@@ -675,7 +675,8 @@ def prepare_training(
     """
     if comm is None:
         return optimizer, x_train, t_train
-    create_mnbn_model(network, comm)
+    if hasattr(network, "layers"):
+        create_mnbn_model(network, comm)
     comm.bcast_params(network)
     x, t = scatter_dataset((x_train, t_train), comm, shuffle=True, seed=seed)
     return create_multi_node_optimizer(optimizer, comm), x, t
