@@ -260,3 +260,26 @@ def test_allreduce_benchmark_smoke(tmp_path):
     res = json.loads(out.read_text())
     assert res["meta"]["ranks"] == 2 and res["cases"]["two_layer"]["params"] == 39760
     assert res["cases"]["two_layer"]["allreduce"] > 0
+
+
+def test_nccl_dispatch_with_a_fake_nccl():
+    """The NCCL transport hands NCCL the packed buffer (pointer, count, dtype, SUM, current stream) in place,
+    and refuses arrays that are not CuPy's; the real run needs GPUs."""
+    from types import SimpleNamespace
+
+    calls = []
+    fake_nccl = SimpleNamespace(NCCL_SUM="sum", allReduce=lambda *a: calls.append(("allReduce", *a)))
+    fake_nccl.bcast = lambda *a: calls.append(("bcast", *a))
+    stream = SimpleNamespace(ptr=77)
+    comm = distributed.NcclCommunicator.__new__(distributed.NcclCommunicator)
+    comm._nccl, comm._nccl_mod, comm._dtypes = fake_nccl, fake_nccl, {"float32": "f32"}
+    comm._cupy = SimpleNamespace(cuda=SimpleNamespace(get_current_stream=lambda: stream))
+    buf = SimpleNamespace(data=SimpleNamespace(ptr=1234), size=10, dtype=np.dtype("float32"))
+    pack = distributed._Pack(buf, None, shared=False)
+    comm._allreduce_buffer(pack)
+    comm._bcast_buffer(pack, 0)
+    assert calls == [("allReduce", 1234, 1234, 10, "f32", "sum", 77), ("bcast", 1234, 10, "f32", 0, 77)]
+    with pytest.raises(TypeError, match="reduces CuPy arrays, got numpy"):
+        comm._new_pack(np, np.zeros(3), 3)
+    with pytest.raises(TypeError, match="NCCL cannot reduce int8"):
+        comm._nccl_dtype(np.zeros(2, dtype=np.int8))
