@@ -109,6 +109,7 @@ def test_alone_without_mpi(monkeypatch):
     monkeypatch.setitem(sys.modules, "mpi4py", None)  # proves MPI is not imported
     assert distributed.init_from_cli(None) is None and distributed.init_from_cli(False) is None
     assert distributed.is_root() and not distributed.under_mpiexec()
+    distributed.abort(1)  # alone: nothing to abort
     opt, x, t = object(), object(), object()
     assert distributed.prepare_training(None, None, opt, x, t) == (opt, x, t)
     monkeypatch.setenv("PMI_RANK", "1")

@@ -57,6 +57,7 @@ __all__ = [
     "create_mnbn_model",
     "scatter_dataset",
     "is_root",
+    "abort",
     "under_mpiexec",
     "init_from_cli",
     "prepare_training",
@@ -113,6 +114,19 @@ def is_root() -> bool:
         if value and value.isdigit():
             return int(value) == 0
     return True
+
+
+def abort(status: int = 1) -> None:
+    """End every rank now with ``status`` when running on several (no-op alone).
+
+    For errors one rank may see before the others (a diverged loss, read every few steps):
+    a rank that returned alone would leave the others waiting in their next collective.
+    """
+    if _current is None or _current._MPI.COMM_WORLD.size == 1:
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    _current._MPI.COMM_WORLD.Abort(status)
 
 
 def _install_abort_hook(MPI: Any) -> None:
