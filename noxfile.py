@@ -87,3 +87,18 @@ def bench(session: nox.Session, backend: str) -> None:
             session.log("PyTorch not installable: the PyTorch anchor is left out")
     session.install("-e", ".")
     session.run("python", "-m", "benchmarks", "--backend", backend, *session.posargs)
+
+
+@nox.session
+def mpi(session: nox.Session) -> None:
+    """xpnet.distributed under ``mpiexec -n 2`` (mpi4py + the mpich wheel), on numpy, array_api_strict and torch."""
+    try:
+        session.install("mpi4py>=4", "mpich", silent=True)
+    except nox.command.CommandFailed:
+        session.skip("mpi: mpi4py or the mpich wheel is not installable here")
+    try:
+        session.install(TORCH, silent=True)
+    except nox.command.CommandFailed:
+        session.log("torch not installable: the torch case skips")
+    session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "test"))
+    session.run("pytest", "tests/test_distributed.py", *session.posargs)

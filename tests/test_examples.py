@@ -15,6 +15,7 @@ NEEDS_DATA = {
     "gradient_timing",
     "minibatch_loss_curves",
     "simple_conv_net",
+    "distributed_train",
 }
 HAS_PLOT = {
     "gradient_descent",
