@@ -13,8 +13,10 @@ import pkgutil
 import numpy as np
 import pytest
 from helpers import assert_close
+from test_distributed import FakeComm
 
 import xpnet
+import xpnet.distributed
 import xpnet.word2vec
 from xpnet.layers import Layer
 
@@ -49,6 +51,10 @@ FACTORIES = {
     "Embedding": (lambda: xpnet.layers.Embedding(_w(6, 3)), lambda: _ids(4)),
     "SoftmaxWithLoss": (lambda: xpnet.layers.SoftmaxWithLoss(), lambda: (_x(4, 3), _ids(4, high=3))),
     "SigmoidWithLoss": (lambda: xpnet.layers.SigmoidWithLoss(), lambda: (_x(4), _ids(4, high=2))),
+    "MultiNodeBatchNormalization": (  # one rank: the global batch is the local one
+        lambda: xpnet.distributed.MultiNodeBatchNormalization(_w(3), _w(3), FakeComm(0, 1)),
+        lambda: _x(4, 3),
+    ),
     "NegativeSamplingLoss": (
         lambda: xpnet.word2vec.NegativeSamplingLoss(_w(6, 3), np.arange(6).repeat(2), sample_size=2),
         lambda: (_x(4, 3), _ids(4)),
