@@ -464,36 +464,37 @@ def _load_idx_set(
     return tuple(out)
 
 
-def load_mnist(
-    normalize: bool = True,
-    flatten: bool = True,
-    one_hot_label: bool = False,
-    *,
-    data_home: str | os.PathLike | None = None,
-    download: bool = True,
-    progress: bool = True,
-):
+def _idx_loader(name: str, doc: str) -> Any:
+    def load(
+        normalize: bool = True,
+        flatten: bool = True,
+        one_hot_label: bool = False,
+        *,
+        data_home: str | os.PathLike | None = None,
+        download: bool = True,
+        progress: bool = True,
+    ) -> tuple:
+        return _load_idx_set(name, normalize, flatten, one_hot_label, data_home, download, progress)
+
+    load.__doc__ = doc
+    return load
+
+
+load_mnist = _idx_loader(
+    "mnist",
     """MNIST as ``((x_train, t_train), (x_test, t_test))`` on the active backend.
 
     ``x`` is ``(N, 784)`` (``flatten``) or ``(N, 1, 28, 28)``, float in [0, 1] (``normalize``,
     default dtype) or uint8; ``t`` is int64 labels ``(N,)`` or one-hot ``(N, 10)``.
     ``data_home`` (or ``$XPNET_DATA_DIR``) is searched first and must exist; ``download=False``
     never touches the network; ``progress=False`` downloads without printing anything.
-    """
-    return _load_idx_set("mnist", normalize, flatten, one_hot_label, data_home, download, progress)
-
-
-def load_fashion_mnist(
-    normalize: bool = True,
-    flatten: bool = True,
-    one_hot_label: bool = False,
-    *,
-    data_home: str | os.PathLike | None = None,
-    download: bool = True,
-    progress: bool = True,
-):
-    """Fashion-MNIST (Zalando), same format and signature as :func:`load_mnist`."""
-    return _load_idx_set("fashion-mnist", normalize, flatten, one_hot_label, data_home, download, progress)
+    """,
+)
+load_mnist.__name__ = load_mnist.__qualname__ = "load_mnist"
+load_fashion_mnist = _idx_loader(
+    "fashion-mnist", """Fashion-MNIST (Zalando), same format and signature as :func:`load_mnist`."""
+)
+load_fashion_mnist.__name__ = load_fashion_mnist.__qualname__ = "load_fashion_mnist"
 
 
 def load_cifar10(

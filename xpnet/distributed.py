@@ -43,8 +43,7 @@ from typing import Any
 import numpy as np
 
 from .backend import asnumpy, backend_name, device, get_namespace, on_host
-from .functions import BN_EPS
-from .layers import BatchNormalization, _store_sum
+from .layers import BatchNormalization
 
 __all__ = [
     "DistributedUnavailableError",
@@ -592,22 +591,8 @@ class MultiNodeBatchNormalization(BatchNormalization):
         self.global_size: Any = None  # total batch size over the ranks, a 0-d array (no host read)
         self.sum_xc: Any = None
 
-    def forward(self, x: Any, train_flg: bool = True) -> Any:
-        if not train_flg:
-            return super().forward(x, False)
-        self.input_shape = x.shape
-        gamma, beta = self.params
-        xp = get_namespace(x, gamma)
-        if x.ndim != 2:
-            x = xp.reshape(x, (x.shape[0], -1))
-        if x.shape[1] != gamma.shape[0]:
-            raise ValueError(
-                f"MultiNodeBatchNormalization: input of shape {tuple(self.input_shape)} has {x.shape[1]} features, "
-                f"but gamma has shape {tuple(gamma.shape)}"
-            )
-        if self.running_mean is None:
-            self.running_mean = xp.zeros(x.shape[1], dtype=x.dtype, device=device(x))
-            self.running_var = xp.zeros(x.shape[1], dtype=x.dtype, device=device(x))
+    def batch_statistics(self, x: Any) -> tuple[Any, Any, Any]:
+        xp = get_namespace(x)
         total = xp.sum(x, axis=0)
         count = xp.full((1,), x.shape[0], dtype=x.dtype, device=device(x))
         self.comm.allreduce_sum([total, count], tag="bn")
@@ -616,23 +601,11 @@ class MultiNodeBatchNormalization(BatchNormalization):
         xc = x - mu
         sq, sum_xc = xp.sum(xc * xc, axis=0), xp.sum(xc, axis=0)
         self.comm.allreduce_sum([sq, sum_xc], tag="bn")
-        var = sq / n
-        std = xp.sqrt(var + BN_EPS)
-        xn = xc / std
-        self.batch_size, self.xc, self.xn, self.std = x.shape[0], xc, xn, std
         self.global_size, self.sum_xc = n, sum_xc
-        self.running_mean = self.momentum * self.running_mean + (1 - self.momentum) * mu
-        self.running_var = self.momentum * self.running_var + (1 - self.momentum) * var
-        return xp.reshape(gamma * xn + beta, self.input_shape)
+        return mu, xc, sq / n
 
     def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
-        gamma = self.params[0]
-        xp = get_namespace(dout, gamma)
-        if dout.ndim != 2:
-            dout = xp.reshape(dout, (dout.shape[0], -1))
-        _store_sum(self.grads, 1, dout)
-        _store_sum(self.grads, 0, self.xn * dout)
-        dxn = gamma * dout
+        xp, dxn = self.param_grads(dout)
         sum_dxn_xc, sum_dxn = xp.sum(dxn * self.xc, axis=0), xp.sum(dxn, axis=0)
         self.comm.allreduce_sum([sum_dxn_xc, sum_dxn], tag="bn")
         n, std = self.global_size, self.std

@@ -434,16 +434,14 @@ class BatchNormalization(Layer):
             x = xp.reshape(x, (x.shape[0], -1))
         if x.shape[1] != gamma.shape[0]:
             raise ValueError(
-                f"BatchNormalization: input of shape {tuple(self.input_shape)} has {x.shape[1]} features, "
+                f"{type(self).__name__}: input of shape {tuple(self.input_shape)} has {x.shape[1]} features, "
                 f"but gamma has shape {tuple(gamma.shape)}"
             )
         if self.running_mean is None:
             self.running_mean = xp.zeros(x.shape[1], dtype=x.dtype, device=device(x))
             self.running_var = xp.zeros(x.shape[1], dtype=x.dtype, device=device(x))
         if train_flg:
-            mu = xp.mean(x, axis=0)
-            xc = x - mu
-            var = xp.mean(xc**2, axis=0)
+            mu, xc, var = self.batch_statistics(x)
             std = xp.sqrt(var + BN_EPS)
             xn = xc / std
             self.batch_size, self.xc, self.xn, self.std = x.shape[0], xc, xn, std
@@ -452,6 +450,14 @@ class BatchNormalization(Layer):
         else:
             xn = (x - self.running_mean) / xp.sqrt(self.running_var + BN_EPS)
         return xp.reshape(gamma * xn + beta, self.input_shape)
+
+    def batch_statistics(self, x: Any) -> tuple[Any, Any, Any]:
+        """Mean ``(D,)``, centred input ``(N, D)`` and variance ``(D,)`` of the batch ``x`` ``(N, D)``
+        (a data-parallel subclass takes them over every process's batch)."""
+        xp = get_namespace(x)
+        mu = xp.mean(x, axis=0)
+        xc = x - mu
+        return mu, xc, xp.mean(xc**2, axis=0)
 
     def forward_many(self, z: Any, train_flg: bool = True) -> Any:
         """Each copy normalised by its own batch statistics; the running averages are left alone."""
@@ -466,13 +472,7 @@ class BatchNormalization(Layer):
         return xp.reshape(gamma * (zc / std) + beta, z.shape)
 
     def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
-        gamma = self.params[0]
-        xp = get_namespace(dout, gamma)
-        if dout.ndim != 2:
-            dout = xp.reshape(dout, (dout.shape[0], -1))
-        _store_sum(self.grads, 1, dout)
-        _store_sum(self.grads, 0, self.xn * dout)
-        dxn = gamma * dout
+        xp, dxn = self.param_grads(dout)
         dxc = dxn / self.std
         dstd = -xp.sum((dxn * self.xc) / (self.std * self.std), axis=0)
         dvar = 0.5 * dstd / self.std
@@ -480,6 +480,16 @@ class BatchNormalization(Layer):
         dmu = xp.sum(dxc, axis=0)
         dx = dxc - dmu / self.batch_size
         return xp.reshape(dx, self.input_shape)
+
+    def param_grads(self, dout: Any) -> tuple[Any, Any]:
+        """Write the gradients of ``gamma`` and ``beta``; return the namespace and ``dout * gamma`` ``(N, D)``."""
+        gamma = self.params[0]
+        xp = get_namespace(dout, gamma)
+        if dout.ndim != 2:
+            dout = xp.reshape(dout, (dout.shape[0], -1))
+        _store_sum(self.grads, 1, dout)
+        _store_sum(self.grads, 0, self.xn * dout)
+        return xp, gamma * dout
 
 
 class Convolution(Layer):

@@ -122,13 +122,8 @@ class Momentum(Optimizer):
         param += v
 
 
-class Nesterov(Optimizer):
+class Nesterov(Momentum):
     """Nesterov's accelerated gradient, in the order of book 1's 2021 correction."""
-
-    def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
-        super().__init__(lr)
-        self.momentum = momentum
-        self.v: dict = {}
 
     def update_one(self, key: Any, param: Any, grad: Any) -> None:
         v = self.state(self.v, key, param)

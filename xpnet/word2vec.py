@@ -312,13 +312,9 @@ class NegativeSamplingLoss(Layer):
         return xp.reshape(dscore[:, None, :] @ rows, (N, H)) if input_grad else None
 
 
-class CBOW(_Model):
-    """Book 2, 4.3: CBOW with ``Embedding`` inputs and negative sampling (5 negatives, power 0.75).
-
-    ``W_in`` and ``W_out`` are ``(V, H)``. ``forward(contexts, target)`` takes ids: ``contexts``
-    ``(N, 2 * window_size)``, ``target`` ``(N,)``; the hidden vector is the mean of the context
-    rows. ``word_vecs`` is ``W_in``.
-    """
+class _NegativeSamplingModel(_Model):
+    """What CBOW and SkipGram share: ``W_in`` ``(V, H)`` read by an ``Embedding``, ``W_out`` by the
+    negative-sampling loss; ``params`` lists each once, ``word_vecs`` is ``W_in``."""
 
     def __init__(
         self,
@@ -341,6 +337,15 @@ class CBOW(_Model):
         self.params = [W_in, W_out]
         self.grads = [self.in_layer.grads[0], self.ns_loss.grads[0]]
         self.word_vecs = W_in
+
+
+class CBOW(_NegativeSamplingModel):
+    """Book 2, 4.3: CBOW with ``Embedding`` inputs and negative sampling (5 negatives, power 0.75).
+
+    ``W_in`` and ``W_out`` are ``(V, H)``. ``forward(contexts, target)`` takes ids: ``contexts``
+    ``(N, 2 * window_size)``, ``target`` ``(N,)``; the hidden vector is the mean of the context
+    rows. ``word_vecs`` is ``W_in``.
+    """
 
     def forward(self, contexts: Any, target: Any) -> Any:
         xp = get_namespace(contexts)
@@ -359,32 +364,10 @@ class CBOW(_Model):
         return None
 
 
-class SkipGram(_Model):
+class SkipGram(_NegativeSamplingModel):
     """Book 2, 4.3: skip-gram with negative sampling: each of the ``2 * window_size`` context words is
     predicted from the target's ``W_in`` row. ``forward(contexts, target)`` takes ids ``(N, C)`` and ``(N,)``
     and returns the sum over context positions of the negative-sampling loss, as the book."""
-
-    def __init__(
-        self,
-        vocab_size: int,
-        hidden_size: int,
-        window_size: int,
-        corpus: Any,
-        *,
-        sample_size: int = 5,
-        power: float = 0.75,
-        dtype: Any = None,
-        rng: Any = None,
-    ) -> None:
-        V, H = vocab_size, hidden_size
-        W_in = _weights((V, H), dtype, rng)
-        W_out = _weights((V, H), dtype, rng)
-        self.window_size = window_size
-        self.in_layer = Embedding(W_in)
-        self.ns_loss = NegativeSamplingLoss(W_out, corpus, power=power, sample_size=sample_size, rng=rng)
-        self.params = [W_in, W_out]
-        self.grads = [self.in_layer.grads[0], self.ns_loss.grads[0]]
-        self.word_vecs = W_in
 
     def forward(self, contexts: Any, target: Any) -> Any:
         xp = get_namespace(contexts)
