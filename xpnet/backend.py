@@ -67,6 +67,7 @@ __all__ = [
     "one_hot",
     # what the standard lacks
     "index_add",
+    "adam_update",
     "matmul_into",
     "sum_into",
 ]
@@ -612,6 +613,35 @@ def matmul_into(out: Any, a: Any, b: Any) -> None:
         cupy.matmul(a, b, out=out)
     else:
         out[...] = a @ b
+
+
+def adam_update(
+    param: Any, grad: Any, m: Any, v: Any, lr_t: float, beta1: float, beta2: float, eps: float, scratch: Any
+) -> None:
+    """One Adam step in place: ``m += (1-b1)(g-m)``, ``v += (1-b2)(g*g-v)``, ``param -= lr_t m / (sqrt(v)+eps)``.
+
+    NumPy computes it through ``out=`` into ``scratch`` (shaped like ``param``): no temporary
+    arrays, which for large embeddings is most of the step. Other libraries use the standard
+    expressions (``scratch`` unused).
+    """
+    if type(param) is np.ndarray and type(grad) is np.ndarray:
+        t = scratch
+        np.subtract(grad, m, out=t)
+        t *= 1 - beta1
+        m += t
+        np.multiply(grad, grad, out=t)
+        t -= v
+        t *= 1 - beta2
+        v += t
+        np.sqrt(v, out=t)
+        t += eps
+        np.divide(m, t, out=t)
+        t *= lr_t
+        param -= t
+        return
+    m += (1 - beta1) * (grad - m)
+    v += (1 - beta2) * (grad * grad - v)
+    param -= lr_t * m / (get_namespace(v).sqrt(v) + eps)
 
 
 def sum_into(out: Any, a: Any) -> None:

@@ -14,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .backend import get_namespace
+import numpy as np
+
+from .backend import adam_update, get_namespace
 
 __all__ = [
     "Optimizer",
@@ -170,6 +172,7 @@ class Adam(Optimizer):
         self.iter = 0
         self.m: dict = {}
         self.v: dict = {}
+        self._scratch: dict = {}  # NumPy's out= buffers, one per parameter
         self._lr_t = lr
 
     def prepare(self) -> None:
@@ -178,9 +181,8 @@ class Adam(Optimizer):
 
     def update_one(self, key: Any, param: Any, grad: Any) -> None:
         m, v = self.state(self.m, key, param), self.state(self.v, key, param)
-        m += (1 - self.beta1) * (grad - m)
-        v += (1 - self.beta2) * (grad * grad - v)
-        param -= self._lr_t * m / (get_namespace(v).sqrt(v) + 1e-7)
+        scratch = self.state(self._scratch, key, param) if type(param) is np.ndarray else None
+        adam_update(param, grad, m, v, self._lr_t, self.beta1, self.beta2, 1e-7, scratch)
 
 
 OPTIMIZERS = {
