@@ -9,7 +9,22 @@ from __future__ import annotations
 
 from .layers import Affine, Embedding, MatMul, Repeat, Sigmoid, SigmoidWithLoss, Softmax, SoftmaxWithLoss, Sum
 from .optimizers import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
-from .trainer2 import clip_grads
+from .rnnlm import BetterRnnlm, BetterRnnlmGen, Rnnlm, RnnlmGen, SimpleRnnlm, eval_perplexity
+from .time_layers import (
+    GRU,
+    LSTM,
+    RNN,
+    TimeAffine,
+    TimeBiLSTM,
+    TimeDropout,
+    TimeEmbedding,
+    TimeGRU,
+    TimeLSTM,
+    TimeRNN,
+    TimeSigmoidWithLoss,
+    TimeSoftmaxWithLoss,
+)
+from .trainer2 import RnnlmTrainer, clip_grads
 
 __all__ = [
     "Affine",
@@ -28,4 +43,24 @@ __all__ = [
     "SoftmaxWithLoss",
     "Sum",
     "clip_grads",
+    # chapters 5-6
+    "RNN",
+    "TimeRNN",
+    "LSTM",
+    "TimeLSTM",
+    "GRU",
+    "TimeGRU",
+    "TimeEmbedding",
+    "TimeAffine",
+    "TimeSoftmaxWithLoss",
+    "TimeDropout",
+    "TimeBiLSTM",
+    "TimeSigmoidWithLoss",
+    "SimpleRnnlm",
+    "Rnnlm",
+    "BetterRnnlm",
+    "RnnlmGen",
+    "BetterRnnlmGen",
+    "RnnlmTrainer",
+    "eval_perplexity",
 ]
