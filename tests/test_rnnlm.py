@@ -9,6 +9,7 @@ import io
 import numpy as np
 import pytest
 from helpers import assert_close
+from rnn_helpers import one_torch_thread  # noqa: F401
 from test_no_sync import HostSyncError, needs_guard, no_host_sync
 
 import xpnet

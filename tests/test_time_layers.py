@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from helpers import assert_close, layer_gradient_check
+from rnn_helpers import one_torch_thread  # noqa: F401
 
 import xpnet
 from xpnet.time_layers import (
