@@ -183,3 +183,14 @@ def test_load_addition_prefers_the_books_file_and_generates_otherwise(tmp_path, 
     generated = tmp_path / "cache" / "xpnet" / "sequence" / "addition.generated.txt"
     assert generated.read_text().splitlines() == real(100, 0)
     assert [p.name for p in generated.parent.iterdir()] == ["addition.generated.txt"]  # no temporary left
+
+
+def test_attention_map_plot(tmp_path):
+    pytest.importorskip("matplotlib")
+    from xpnet import plot
+
+    w = np.random.default_rng(0).dirichlet(np.ones(4), size=3)
+    fig = plot.attention_map(w, list("abc"), list("wxyz"), path=tmp_path / "att.png")
+    assert (tmp_path / "att.png").read_bytes()[:4] == b"\x89PNG" and fig.axes[0].get_xlabel() == "input"
+    with pytest.raises(ValueError, match="3 row and 3 column"):
+        plot.attention_map(w, list("abc"), list("xyz"))

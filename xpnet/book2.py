@@ -7,9 +7,21 @@ Book 1's names live in :mod:`xpnet` and its modules.
 
 from __future__ import annotations
 
+from .attention import Attention, AttentionWeight, TimeAttention, WeightSum
 from .layers import Affine, Embedding, MatMul, Repeat, Sigmoid, SigmoidWithLoss, Softmax, SoftmaxWithLoss, Sum
 from .optimizers import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
 from .rnnlm import BetterRnnlm, BetterRnnlmGen, Rnnlm, RnnlmGen, SimpleRnnlm, eval_perplexity
+from .seq2seq import (
+    AttentionDecoder,
+    AttentionEncoder,
+    AttentionSeq2seq,
+    Decoder,
+    Encoder,
+    PeekyDecoder,
+    PeekySeq2seq,
+    Seq2seq,
+    eval_seq2seq,
+)
 from .time_layers import (
     GRU,
     LSTM,
@@ -63,4 +75,18 @@ __all__ = [
     "BetterRnnlmGen",
     "RnnlmTrainer",
     "eval_perplexity",
+    # chapters 7-8
+    "Encoder",
+    "Decoder",
+    "Seq2seq",
+    "PeekyDecoder",
+    "PeekySeq2seq",
+    "eval_seq2seq",
+    "WeightSum",
+    "AttentionWeight",
+    "Attention",
+    "TimeAttention",
+    "AttentionEncoder",
+    "AttentionDecoder",
+    "AttentionSeq2seq",
 ]

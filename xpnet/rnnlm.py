@@ -35,6 +35,7 @@ __all__ = [
     "BetterRnnlmGen",
     "eval_perplexity",
     "sample_ids",
+    "markov_corpus",
 ]
 
 
@@ -388,3 +389,29 @@ def eval_perplexity(model: Any, corpus: Any, batch_size: int = 10, time_size: in
             loss = model.forward(xs, ts)
         total = loss if total is None else total + loss
     return math.exp(float(total) / max_iters)
+
+
+# --- a corpus whose perplexity is known ---------------------------------------------------
+
+
+def markov_corpus(n: int, n_states: int = 10, seed: int = 0, *, concentration: float = 0.3) -> tuple[np.ndarray, float]:
+    """``n`` word ids (NumPy int64) sampled from a random Markov chain of ``n_states`` states, and the chain's true
+    perplexity ``exp(entropy rate)`` under its stationary distribution: the best a language model can reach.
+
+    The transition matrix's rows are drawn from a Dirichlet distribution (``concentration``;
+    smaller is more predictable) with ``seed``; the text is drawn with ``seed + 1``.
+    """
+    r = np.random.default_rng(seed)
+    P = r.dirichlet(np.full(n_states, concentration), size=n_states)
+    w, v = np.linalg.eig(P.T)
+    pi = np.real(v[:, np.argmin(np.abs(w - 1))])
+    pi = pi / pi.sum()
+    logs = np.log(np.where(P > 0, P, 1.0))
+    true_ppl = float(np.exp(-np.sum(pi[:, None] * P * logs)))
+    cdf = np.cumsum(P, axis=1)
+    u = np.random.default_rng(seed + 1).random(n)
+    out, s = np.empty(n, dtype=np.int64), 0
+    for i in range(n):
+        s = min(int(np.searchsorted(cdf[s], u[i], side="right")), n_states - 1)
+        out[i] = s
+    return out, true_ppl
