@@ -197,3 +197,15 @@ def test_time_lstm_refuses_a_wrong_shape(backend):
     layer = TimeLSTM(*weights(backend, 4))
     with pytest.raises(ValueError, match=r"\(N, T, 3\)"):
         layer.forward(rand(backend, N, D))
+
+
+def test_add_at_labels_and_exp_inplace(backend):
+    from xpnet.backend import add_at_labels, exp_inplace
+
+    a = np.random.default_rng(0).standard_normal((4, 5))
+    t = np.array([0, 4, 4, 2])
+    got = add_at_labels(backend.asarray(a), backend.asarray(t, dtype="int64"), -1.0)
+    expected = a.copy()
+    expected[np.arange(4), t] -= 1.0
+    assert_close(got, expected, rtol=backend.rtol, atol=backend.atol)
+    assert_close(exp_inplace(backend.asarray(a)), np.exp(a), rtol=backend.rtol, atol=backend.atol)

@@ -213,7 +213,9 @@ class TiedTimeAffine(Layer):
         xp = get_namespace(x, W)
         self.x = x = _like_weights(xp, x, W, "TiedTimeAffine")
         N, T, D = x.shape
-        return xp.reshape(xp.reshape(x, (N * T, D)) @ W.T + b, (N, T, W.shape[0]))
+        out = xp.reshape(x, (N * T, D)) @ W.T
+        out += b
+        return xp.reshape(out, (N, T, W.shape[0]))
 
     def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
         W = self.embedding.params[0]

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .backend import device, get_namespace, random_like
+from .backend import add_at_labels, device, exp_inplace, get_namespace, random_like
 from .functions import sigmoid
 from .layers import (
     Embedding,
@@ -431,7 +431,9 @@ class TimeAffine(Layer):
             raise ValueError(f"TimeAffine: x must have shape (N, T, {W.shape[0]}), got {tuple(x.shape)}")
         self.x = x = _like_weights(xp, x, W, "TimeAffine")
         N, T, _ = x.shape
-        return xp.reshape(_flat(xp, x) @ W + b, (N, T, W.shape[1]))
+        out = _flat(xp, x) @ W
+        out += b  # in place: the (N*T, V) output is the big array of a language model
+        return xp.reshape(out, (N, T, W.shape[1]))
 
     def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
         W = self.params[0]
@@ -469,26 +471,25 @@ class TimeSoftmaxWithLoss(Layer):
         t = xp.reshape(ts, (N * T,))
         keep = xp.astype(t != self.ignore_label, x.dtype)
         t = xp.where(t == self.ignore_label, xp.zeros_like(t), t)  # a valid index for the gather below
-        x = x - xp.max(x, axis=1, keepdims=True)
-        e = xp.exp(x)
-        s = xp.sum(e, axis=1, keepdims=True)
-        y = e / s
-        # log softmax at the labels straight from the shifted scores: log(y) = x - log(sum(exp x)).
-        logp = xp.take_along_axis(x, t[:, None], axis=1)[:, 0] - xp.log(s[:, 0])
+        x = x - xp.max(x, axis=1, keepdims=True)  # a new (N*T, V) buffer, reused for exp and the softmax
+        picked = xp.take_along_axis(x, t[:, None], axis=1)[:, 0]
+        y = exp_inplace(x)
+        s = xp.sum(y, axis=1, keepdims=True)
+        y /= s
+        # log softmax at the labels straight from the shifted scores: x_t - log(sum(exp x)).
+        logp = picked - xp.log(s[:, 0])
         count = xp.maximum(xp.sum(keep), 1.0)
         self.cache = (y, t, keep, count, xs.shape)
         return -xp.sum(logp * keep) / count
 
     def backward(self, dout: Any = 1) -> Any:
+        """``dxs`` ``(N, T, V)``. Like the book, the softmax buffer becomes the gradient: call once per ``forward``."""
         y, t, keep, count, shape = self.cache
         xp = get_namespace(y)
-        dx = (y - _one_hot(xp, t, y)) * ((keep * (dout / count))[:, None])
+        dx = add_at_labels(y, t, -1.0)
+        dx *= (keep * (dout / count))[:, None]
+        self.cache = None
         return xp.reshape(dx, shape)
-
-
-def _one_hot(xp: Any, t: Any, like: Any) -> Any:
-    classes = xp.arange(like.shape[1], dtype=t.dtype, device=device(t))
-    return xp.astype(t[:, None] == classes, like.dtype)
 
 
 class TimeDropout(Layer):
