@@ -209,3 +209,12 @@ def test_add_at_labels_and_exp_inplace(backend):
     expected[np.arange(4), t] -= 1.0
     assert_close(got, expected, rtol=backend.rtol, atol=backend.atol)
     assert_close(exp_inplace(backend.asarray(a.copy())), np.exp(a), rtol=backend.rtol, atol=backend.atol)
+
+
+def test_add_at_labels_per_row_values(backend):
+    from xpnet.backend import add_at_labels
+
+    a = np.zeros((3, 4))
+    got = add_at_labels(backend.asarray(a.copy()), backend.asarray(np.array([1, 1, 3]), dtype="int64"),
+                        backend.asarray(np.array([1.0, 2.0, 3.0])))  # fmt: skip
+    assert_close(got, [[0, 1, 0, 0], [0, 2, 0, 0], [0, 0, 0, 3]])

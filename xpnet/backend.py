@@ -447,8 +447,9 @@ def exp_inplace(x: Any) -> Any:
     return get_namespace(x).exp(x)
 
 
-def add_at_labels(dst: Any, t: Any, value: float) -> Any:
-    """``dst[i, t[i]] += value`` for every row ``i``, in place; returns ``dst`` (``(M, C)``, integer ``t`` ``(M,)``).
+def add_at_labels(dst: Any, t: Any, value: Any) -> Any:
+    """``dst[i, t[i]] += value[i]`` for every row ``i``, in place; returns ``dst`` (``(M, C)``, integer ``t`` ``(M,)``,
+    ``value`` a number or an array ``(M,)``).
 
     The standard has no integer-array writes; NumPy, CuPy and torch index directly (one
     element per row), any other namespace adds ``value`` times a one-hot block.
@@ -460,8 +461,11 @@ def add_at_labels(dst: Any, t: Any, value: float) -> Any:
         import torch
 
         rows = torch.arange(dst.shape[0], device=dst.device)
-        values = torch.full((dst.shape[0],), value, dtype=dst.dtype, device=dst.device)
-        dst.index_put_((rows, t), values, accumulate=True)
+        if isinstance(value, (int, float)):
+            value = torch.full((dst.shape[0],), value, dtype=dst.dtype, device=dst.device)
+        dst.index_put_((rows, t), value, accumulate=True)
     else:
+        if not isinstance(value, (int, float)):
+            value = value[:, None]
         dst += one_hot(t, dst.shape[1], dst.dtype) * value
     return dst

@@ -471,23 +471,25 @@ class TimeSoftmaxWithLoss(Layer):
         t = xp.reshape(ts, (N * T,))
         keep = xp.astype(t != self.ignore_label, x.dtype)
         t = xp.where(t == self.ignore_label, xp.zeros_like(t), t)  # a valid index for the gather below
-        x = x - xp.max(x, axis=1, keepdims=True)  # a new (N*T, V) buffer, reused for exp and the softmax
+        x = x - xp.max(x, axis=1, keepdims=True)  # a new (N*T, V) buffer, reused for exp and the gradient
         picked = xp.take_along_axis(x, t[:, None], axis=1)[:, 0]
-        y = exp_inplace(x)
-        s = xp.sum(y, axis=1, keepdims=True)
-        y /= s
-        # log softmax at the labels straight from the shifted scores: x_t - log(sum(exp x)).
-        logp = picked - xp.log(s[:, 0])
+        e = exp_inplace(x)
+        s = xp.sum(e, axis=1)
+        # log softmax at the labels straight from the shifted scores: x_t - log(sum(exp x)). The softmax itself
+        # (e / s) is only needed by backward, which folds the division into its own scaling pass.
+        logp = picked - xp.log(s)
         count = xp.maximum(xp.sum(keep), 1.0)
-        self.cache = (y, t, keep, count, xs.shape)
+        self.cache = (e, s, t, keep, count, xs.shape)
         return -xp.sum(logp * keep) / count
 
     def backward(self, dout: Any = 1) -> Any:
         """``dxs`` ``(N, T, V)``. Like the book, the softmax buffer becomes the gradient: call once per ``forward``."""
-        y, t, keep, count, shape = self.cache
-        xp = get_namespace(y)
-        dx = add_at_labels(y, t, -1.0)
-        dx *= (keep * (dout / count))[:, None]
+        e, s, t, keep, count, shape = self.cache
+        xp = get_namespace(e)
+        w = keep * (dout / count)  # each position's weight in the mean loss (0 where ignored)
+        dx = e
+        dx *= (w / s)[:, None]  # softmax * weight, in one pass
+        add_at_labels(dx, t, -w)
         self.cache = None
         return xp.reshape(dx, shape)
 
