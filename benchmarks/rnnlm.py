@@ -99,7 +99,8 @@ def torch_rnnlm(weights: list[np.ndarray], lr: float, max_grad: float):
         lstm.bias_hh_l0.zero_()
         linear.weight.copy_(torch.from_numpy(affine_W.T.copy()))
         linear.bias.copy_(torch.from_numpy(affine_b))
-    params = [*embed.parameters(), *lstm.parameters(), *linear.parameters()]
+    lstm.bias_hh_l0.requires_grad_(False)  # the book has one bias: PyTorch's second stays 0, out of SGD and clipping
+    params = [p for m in (embed, lstm, linear) for p in m.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=lr)
     state: dict[str, Any] = {"hc": None}
 
@@ -199,9 +200,10 @@ def torch_attention(weights: dict[str, np.ndarray]):
             lstm.weight_hh_l0.copy_(torch.from_numpy(_gates_to_torch(Wh, AH)))
             lstm.bias_ih_l0.copy_(torch.from_numpy(_gates_to_torch(b[None, :], AH)[:, 0]))
             lstm.bias_hh_l0.zero_()
+            lstm.bias_hh_l0.requires_grad_(False)
         mods["aff"].weight.copy_(torch.from_numpy(aw.T.copy()))
         mods["aff"].bias.copy_(torch.from_numpy(ab))
-    params = [p for m in mods.values() for p in m.parameters()]
+    params = [p for m in mods.values() for p in m.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=0.001, betas=(0.9, 0.999), eps=1e-8)
 
     def step(x, t):

@@ -194,3 +194,36 @@ def test_rnnlm_training_step_with_clipping_stays_on_the_device(backend, monkeypa
                         eval_interval=None)  # fmt: skip
             with pytest.raises(HostSyncError):
                 trainer.fit(corpus[:-1], corpus[1:], max_epoch=1, batch_size=4, time_size=5, eval_interval=5)
+
+
+def test_benchmark_contenders_compute_the_same_steps(monkeypatch):
+    """benchmarks.rnnlm times xpnet, the book's step and PyTorch on the same arithmetic (three stateful steps)."""
+    bench = pytest.importorskip("benchmarks.rnnlm")
+    for name, value in {"V": 30, "D": 5, "H": 4, "BATCH": 3, "TIME": 4}.items():
+        monkeypatch.setattr(bench, name, value)
+    weights, batches = bench.rnnlm_weights(30, 5, 4), bench.rnnlm_batches(3, 30)
+    makers = {"xpnet": bench.xpnet_rnnlm, "book": bench.book_rnnlm_step}
+    if bench.torch is not None:
+        makers["torch"] = bench.torch_rnnlm
+    losses = {}
+    for k, make in makers.items():
+        step = make(weights, 1.0, 0.25)
+        losses[k] = [float(step(x, t)) for x, t in batches]
+    for k, v in losses.items():
+        np.testing.assert_allclose(v, losses["book"], rtol=1e-4, err_msg=k)
+
+
+def test_attention_benchmark_contenders_compute_the_same_steps(monkeypatch):
+    bench = pytest.importorskip("benchmarks.rnnlm")
+    if bench.torch is None:
+        pytest.skip("needs PyTorch")
+    for name, value in {"AV": 12, "AD": 3, "AH": 4, "AN": 5, "TQ": 6, "TA": 4}.items():
+        monkeypatch.setattr(bench, name, value)
+    weights = bench.attention_weights()
+    r = np.random.default_rng(2)
+    batches = [(r.integers(0, 12, (5, 6)), r.integers(0, 12, (5, 4))) for _ in range(3)]
+    losses = {}
+    for k, make in {"xpnet": bench.xpnet_attention, "torch": bench.torch_attention}.items():
+        step = make(weights)
+        losses[k] = [float(step(x, t)) for x, t in batches]
+    np.testing.assert_allclose(losses["torch"], losses["xpnet"], rtol=1e-4)
