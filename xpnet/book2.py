@@ -1,63 +1,35 @@
 """Book 2's names in one place, for learners: ``from xpnet.book2 import Trainer, SimpleCBOW, preprocess``.
 
 Each of book 2's imports (``from common.trainer import Trainer``, ``from common.util import
-preprocess``, ``from common.layers import MatMul``, ...) becomes one import from here.
+preprocess``, ``from common.time_layers import TimeLSTM``, ``from ch08.attention_seq2seq import
+AttentionSeq2seq``, ...) becomes one import from here; ``from xpnet.book2 import *`` brings them all.
 Book 1's names live in :mod:`xpnet` and its modules.
 """
 
 from __future__ import annotations
 
-from .layers import Affine, Embedding, MatMul, Repeat, Sigmoid, SigmoidWithLoss, Softmax, SoftmaxWithLoss, Sum
-from .optimizers import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
-from .text import (
-    analogy,
-    convert_one_hot,
-    cos_similarity,
-    create_co_matrix,
-    create_contexts_target,
-    most_similar,
-    normalize,
-    ppmi,
-    preprocess,
-    svd,
-)
-from .trainer2 import Trainer, clip_grads
-from .word2vec import CBOW, EmbeddingDot, NegativeSamplingLoss, SimpleCBOW, SimpleSkipGram, SkipGram, UnigramSampler
+from . import attention, optimizers, rnnlm, seq2seq, text, time_layers, word2vec
+from .attention import *  # noqa: F403
+from .layers import Affine, Embedding, MatMul, Repeat, Sigmoid, SigmoidWithLoss, Softmax, SoftmaxWithLoss, Sum  # noqa: F401
+from .optimizers import *  # noqa: F403
+from .rnnlm import *  # noqa: F403
+from .seq2seq import *  # noqa: F403
+from .text import *  # noqa: F403
+from .time_layers import *  # noqa: F403
+from .trainer2 import RnnlmTrainer, Trainer, clip_grads
+from .word2vec import *  # noqa: F403
 
+_LAYERS = ["Affine", "Embedding", "MatMul", "Repeat", "Sigmoid", "SigmoidWithLoss", "Softmax", "SoftmaxWithLoss", "Sum"]
 __all__ = [
-    "Affine",
-    "AdaGrad",
-    "Adam",
-    "Embedding",
-    "MatMul",
-    "Momentum",
-    "Nesterov",
-    "RMSprop",
-    "Repeat",
-    "SGD",
-    "Sigmoid",
-    "SigmoidWithLoss",
-    "Softmax",
-    "SoftmaxWithLoss",
-    "Sum",
-    "clip_grads",
-    # chapters 2-4
-    "preprocess",
-    "create_co_matrix",
-    "cos_similarity",
-    "most_similar",
-    "ppmi",
-    "analogy",
-    "normalize",
-    "create_contexts_target",
-    "convert_one_hot",
-    "svd",
-    "SimpleCBOW",
-    "SimpleSkipGram",
-    "EmbeddingDot",
-    "UnigramSampler",
-    "NegativeSamplingLoss",
-    "CBOW",
-    "SkipGram",
+    *_LAYERS,
+    *optimizers.__all__,
     "Trainer",
+    "RnnlmTrainer",
+    "clip_grads",
+    *text.__all__,  # chapters 2-3
+    *word2vec.__all__,  # chapter 4
+    *time_layers.__all__,  # chapters 5-6
+    *rnnlm.__all__,
+    *seq2seq.__all__,  # chapters 7-8
+    *attention.__all__,
 ]

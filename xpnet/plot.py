@@ -14,7 +14,7 @@ import numpy as np
 
 from .backend import asarray, asnumpy
 
-__all__ = ["loss_curve", "accuracy_curve", "gradient_descent_path", "decision_boundary", "smooth"]
+__all__ = ["loss_curve", "accuracy_curve", "gradient_descent_path", "decision_boundary", "smooth", "attention_map"]
 
 
 def _figure(figsize: tuple[float, float] = (6.4, 4.8)) -> Any:
@@ -124,4 +124,26 @@ def decision_boundary(
         ax.scatter(xs[labels == c, 0], xs[labels == c, 1], s=25, marker=marker, label=f"class {c}")
     ax.legend()
     ax.set_title("decision boundary")
+    return _save(fig, path)
+
+
+def attention_map(
+    weights: Any, row_labels: Sequence[str], col_labels: Sequence[str], path: str | os.PathLike | None = None
+) -> Any:
+    """Attention weights ``(rows, cols)`` as a grey-scale map (book 2, Figure 8-26): one row per output
+    character (``row_labels``), one column per input character (``col_labels``); any backend's array."""
+    w = np.asarray(asnumpy(weights), dtype=float)
+    if w.ndim != 2 or w.shape != (len(row_labels), len(col_labels)):
+        raise ValueError(
+            f"attention_map: weights of shape {w.shape} do not fit {len(row_labels)} row and "
+            f"{len(col_labels)} column labels"
+        )
+    fig = _figure()
+    ax = fig.add_subplot()
+    ax.pcolor(w, cmap="Greys_r", vmin=0.0, vmax=1.0)
+    ax.set_xticks(np.arange(w.shape[1]) + 0.5, list(col_labels))
+    ax.set_yticks(np.arange(w.shape[0]) + 0.5, list(row_labels))
+    ax.invert_yaxis()
+    ax.set_xlabel("input")
+    ax.set_ylabel("output")
     return _save(fig, path)

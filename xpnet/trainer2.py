@@ -7,15 +7,16 @@ book's scripts change only their import line.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from typing import Any
 
 import numpy as np
 
-from .backend import device, get_namespace, host_rng
+from .backend import asnumpy, device, get_namespace, host_rng
 
-__all__ = ["Trainer", "clip_grads"]
+__all__ = ["Trainer", "RnnlmTrainer", "clip_grads"]
 
 
 def clip_grads(grads: list[Any], max_norm: float) -> None:
@@ -147,3 +148,116 @@ class Trainer:
         ax.set_xlabel(f"iterations (x{self.eval_interval})")
         ax.set_ylabel("loss")
         return _save(fig, path)
+
+
+# --- RnnlmTrainer (book 2, chapter 5) ---------------------------------------------------------
+
+
+class RnnlmTrainer:
+    """Book 2's ``RnnlmTrainer(model, optimizer)``: truncated-BPTT training of a language model.
+
+    ``fit(xs, ts, ...)`` cuts the corpus into ``batch_size`` streams that start ``len(xs) //
+    batch_size`` words apart and reads ``time_size`` words of each per step, like the book;
+    the batch is gathered on the device with ``take`` from indices computed by array arithmetic
+    (the book fills it with a per-element Python loop). Losses stay on the device and are read
+    back once per ``eval_interval`` steps, when the perplexity is printed and kept in ``ppl_list``.
+    """
+
+    def __init__(self, model: Any, optimizer: Any) -> None:
+        self.model = model
+        self.optimizer = optimizer
+        self.time_idx = 0
+        self.ppl_list: list[float] = []
+        self.eval_interval: int | None = None
+        self.current_epoch = 0
+        self._grid = None
+
+    def get_batch(self, x: Any, t: Any, batch_size: int, time_size: int) -> tuple[Any, Any]:
+        """The next ``(batch_size, time_size)`` inputs and targets; advances ``time_idx`` by ``time_size``."""
+        xp = get_namespace(x, t)
+        size = x.shape[0]
+        grid = self._grid
+        if grid is None or tuple(grid.shape) != (batch_size, time_size) or grid.dtype != x.dtype:
+            dev = device(x)
+            jump = size // batch_size
+            grid = xp.arange(batch_size, dtype=x.dtype, device=dev)[:, None] * jump
+            grid = grid + xp.arange(time_size, dtype=x.dtype, device=dev)[None, :]
+            self._grid = grid
+        idx = xp.reshape((grid + self.time_idx) % size, (-1,))
+        self.time_idx += time_size
+        shape = (batch_size, time_size)
+        return xp.reshape(xp.take(x, idx), shape), xp.reshape(xp.take(t, idx), shape)
+
+    def fit(
+        self,
+        xs: Any,
+        ts: Any,
+        max_epoch: int = 10,
+        batch_size: int = 20,
+        time_size: int = 35,
+        max_grad: float | None = None,
+        eval_interval: int | None = 20,
+    ) -> None:
+        """Train on inputs ``xs`` and next-word targets ``ts`` (integer word ids ``(L,)``, e.g. ``corpus[:-1]``
+        and ``corpus[1:]``); gradients are clipped to norm ``max_grad`` when given."""
+        model, optimizer = self.model, self.optimizer
+        xs, ts = _on_model(model, xs), _on_model(model, ts)
+        if xs.shape != ts.shape:
+            raise ValueError(
+                f"RnnlmTrainer.fit: xs of shape {tuple(xs.shape)} and ts of shape {tuple(ts.shape)} differ"
+            )
+        max_iters = xs.shape[0] // (batch_size * time_size)
+        if max_iters < 1:
+            raise ValueError(
+                f"RnnlmTrainer.fit: {xs.shape[0]} words are fewer than one batch of {batch_size} x {time_size}"
+            )
+        self.time_idx = 0
+        self.ppl_list = []
+        self.eval_interval = eval_interval
+        total_loss, loss_count = None, 0
+        start = time.time()
+        for _ in range(max_epoch):
+            for iters in range(max_iters):
+                batch_x, batch_t = self.get_batch(xs, ts, batch_size, time_size)
+                loss = model.forward(batch_x, batch_t)
+                model.backward()
+                if max_grad is not None:
+                    clip_grads(model.grads, max_grad)
+                optimizer.update(model.params, model.grads)
+                total_loss = loss if total_loss is None else total_loss + loss
+                loss_count += 1
+                if eval_interval is not None and iters % eval_interval == 0:
+                    ppl = math.exp(float(total_loss) / loss_count)
+                    print(
+                        f"| epoch {self.current_epoch + 1} |  iter {iters + 1} / {max_iters} | "
+                        f"time {int(time.time() - start)}[s] | perplexity {ppl:.2f}"
+                    )
+                    self.ppl_list.append(ppl)
+                    total_loss, loss_count = None, 0
+            self.current_epoch += 1
+
+    def plot(self, ylim: tuple[float, float] | None = None, path: Any = None) -> Any:
+        """The perplexity curve (one point per ``eval_interval`` steps); saved as PNG when ``path`` is given."""
+        from .plot import _figure, _save
+
+        fig = _figure()
+        ax = fig.add_subplot()
+        x = [i * (self.eval_interval or 1) for i in range(len(self.ppl_list))]
+        ax.plot(x, self.ppl_list, label="train")
+        ax.set_xlabel(f"iterations (x{self.eval_interval})")
+        ax.set_ylabel("perplexity")
+        if ylim is not None:
+            ax.set_ylim(*ylim)
+        return _save(fig, path)
+
+
+def _on_model(model: Any, ids: Any) -> Any:
+    """Word ids on the backend and device of the model's parameters (moved once, before training)."""
+    W = model.params[0]
+    try:
+        get_namespace(ids, W)
+    except TypeError:
+        return get_namespace(W).asarray(asnumpy(ids), device=device(W))
+    if device(ids) != device(W):
+        return get_namespace(W).asarray(asnumpy(ids), device=device(W))
+    return ids
