@@ -16,7 +16,10 @@ from helpers import assert_close
 from test_distributed import FakeComm
 
 import xpnet
+import xpnet.attention
 import xpnet.distributed
+import xpnet.rnnlm
+import xpnet.time_layers
 import xpnet.word2vec
 from xpnet.layers import Layer
 
@@ -55,6 +58,25 @@ FACTORIES = {
         lambda: xpnet.distributed.MultiNodeBatchNormalization(_w(3), _w(3), FakeComm(0, 1)),
         lambda: _x(4, 3),
     ),
+    "TimeRNN": (lambda: xpnet.time_layers.TimeRNN(_w(3, 2), _w(2, 2), _w(2)), lambda: _x(2, 3, 3)),
+    "TimeLSTM": (lambda: xpnet.time_layers.TimeLSTM(_w(3, 8), _w(2, 8), _w(8)), lambda: _x(2, 3, 3)),
+    "TimeGRU": (lambda: xpnet.time_layers.TimeGRU(_w(3, 6), _w(2, 6), _w(6)), lambda: _x(2, 3, 3)),
+    "TimeBiLSTM": (
+        lambda: xpnet.time_layers.TimeBiLSTM(_w(3, 8), _w(2, 8), _w(8), _w(3, 8), _w(2, 8), _w(8)),
+        lambda: _x(2, 3, 3),
+    ),
+    "TimeEmbedding": (lambda: xpnet.time_layers.TimeEmbedding(_w(6, 3)), lambda: _ids(2, 3)),
+    "TimeAffine": (lambda: xpnet.time_layers.TimeAffine(_w(3, 4), _w(4)), lambda: _x(2, 3, 3)),
+    "TimeDropout": (lambda: xpnet.time_layers.TimeDropout(0.3), lambda: _x(2, 3, 3)),
+    "TiedTimeAffine": (
+        lambda: xpnet.rnnlm.TiedTimeAffine(xpnet.time_layers.TimeEmbedding(_w(6, 3)), _w(6)),
+        lambda: _x(2, 3, 3),
+    ),
+    "TimeSoftmaxWithLoss": (
+        lambda: xpnet.time_layers.TimeSoftmaxWithLoss(),
+        lambda: (_x(2, 3, 4), _ids(2, 3, high=4)),
+    ),
+    "TimeSigmoidWithLoss": (lambda: xpnet.time_layers.TimeSigmoidWithLoss(), lambda: (_x(2, 3), _ids(2, 3, high=2))),
     "NegativeSamplingLoss": (
         lambda: xpnet.word2vec.NegativeSamplingLoss(_w(6, 3), np.arange(6).repeat(2), sample_size=2),
         lambda: (_x(4, 3), _ids(4)),
@@ -63,6 +85,13 @@ FACTORIES = {
 # two-input layers: (make the layer, make both inputs)
 MULTI = {
     "EmbeddingDot": (lambda: xpnet.word2vec.EmbeddingDot(_w(6, 3)), lambda: (_x(4, 3), _ids(4))),
+    "RNN": (lambda: xpnet.time_layers.RNN(_w(3, 2), _w(2, 2), _w(2)), lambda: (_x(4, 3), _x(4, 2))),
+    "LSTM": (lambda: xpnet.time_layers.LSTM(_w(3, 8), _w(2, 8), _w(8)), lambda: (_x(4, 3), _x(4, 2), _x(4, 2))),
+    "GRU": (lambda: xpnet.time_layers.GRU(_w(3, 6), _w(2, 6), _w(6)), lambda: (_x(4, 3), _x(4, 2))),
+    "WeightSum": (lambda: xpnet.attention.WeightSum(), lambda: (_x(2, 3, 4), _x(2, 3))),
+    "AttentionWeight": (lambda: xpnet.attention.AttentionWeight(), lambda: (_x(2, 3, 4), _x(2, 4))),
+    "Attention": (lambda: xpnet.attention.Attention(), lambda: (_x(2, 3, 4), _x(2, 4))),
+    "TimeAttention": (lambda: xpnet.attention.TimeAttention(), lambda: (_x(2, 3, 4), _x(2, 5, 4))),
 }
 
 
@@ -75,7 +104,7 @@ def all_layers() -> dict[str, type]:
     while todo:
         for sub in todo.pop().__subclasses__():
             todo.append(sub)
-            if sub.__module__.startswith("xpnet."):
+            if sub.__module__.startswith("xpnet.") and not sub.__name__.startswith("_"):
                 found[f"{sub.__module__}.{sub.__qualname__}"] = sub
     return found
 
@@ -129,7 +158,7 @@ def test_params_grads_buffers_and_forward_many(backend64, name):
     z = xp.stack([x, x * 2.0, x - 1.0])
     many = layer.forward_many(z, True)
     for k in range(3):
-        if name == "Dropout":  # forward draws a new mask; forward_many keeps the last one
+        if name in ("Dropout", "TimeDropout"):  # forward draws a new mask; forward_many keeps the last one
             expected = z[k, ...] * layer.mask
         else:
             expected = layer.forward(z[k, ...], train_flg=True)
@@ -143,6 +172,9 @@ def test_two_input_layers(backend64, name):
     assert len(layer.params) == len(layer.grads)
     out = layer.forward(*make_inputs())
     ids = [id(g) for g in layer.grads]
-    layer.backward(xpnet.get_namespace(out).ones_like(out))
+    outs = out if isinstance(out, tuple) else (out,)  # LSTM: (h, c)
+    layer.backward(*(xpnet.get_namespace(o).ones_like(o) for o in outs))
     assert [id(g) for g in layer.grads] == ids
-    assert "dout" in inspect.signature(type(layer).backward).parameters
+    assert (
+        "input_grad" in inspect.signature(type(layer).backward).parameters
+    )  # the book names the gradients (da, dh_next, ...)
