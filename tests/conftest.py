@@ -79,6 +79,10 @@ def backend(request: pytest.FixtureRequest) -> Any:
     reason = _usable(case)
     if reason:
         pytest.skip(reason)
+    if case.name == "torch":
+        import torch
+
+        torch.set_num_threads(1)  # small test arrays: worker threads only contend on a 2-core machine
     with xpnet.use_backend(case.name, case.device):
         yield case
 
