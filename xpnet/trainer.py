@@ -49,16 +49,20 @@ class Trainer:
     was learned.
 
     **Divergence.** Losses stay on the device and are read back every ``log_every`` steps
-    (and at each epoch start and the end). At each read, training has diverged when
+    (and at each epoch start and the end). At each read, with ``L0`` the first loss (the
+    untrained network's), training has diverged when over the losses since the last read
 
     * a loss or a parameter is NaN or infinite, or
-    * the loss *surged* -- some loss reached ``max(2 L0, L0 + 1)``, where ``L0`` is the first
-      loss (the untrained network's) -- and the window's median is still no better than
-      ``L0``. This catches a loss pinned near cross-entropy's ceiling (:data:`LOSS_CEILING`,
-      ≈ 16.1: the log's 1e-7 guard keeps an exploding network's loss finite) and a network
-      that blew up and collapsed to chance (dead ReLUs after a too-large step). A network
-      that starts saturated (or whose weight decay dominates the loss) is left alone by
-      this rule: it may well come down.
+    * the median loss is at least ``max(3 L0, L0 + 2)``: far above the start. The log's 1e-7
+      guard keeps an exploding network's loss finite, near :data:`LOSS_CEILING` (≈ 16.1);
+      this catches it there. Or
+    * the network *collapsed*: the loss jumped to ``max(2 L0, L0 + 1)`` or more, came back
+      no lower than ``L0``, and some parameter array did not change at all over the window
+      (a zero gradient: a too-large step killed every ReLU; the loss then sits at chance).
+      With momentum or Adam the frozen arrays still drift for a while, so this is seen later.
+
+    A run that starts saturated or whose weight decay dominates the loss has a large ``L0``
+    and is judged against it; a slow run (tiny learning rate) never jumps, so it is left alone.
 
     No host read happens between logs: each read checks the window at once, and then one
     device-side copy of the parameters (and layers' ``buffers``) is kept. A copy counts as
@@ -250,15 +254,22 @@ class Trainer:
             else:
                 setattr(owner, key, None if saved is None else get_namespace(saved).asarray(saved, copy=True))
 
-    def _params_finite(self, xp: Any) -> Any:
-        """0-d boolean array: every parameter is finite (computed on the device, not read)."""
-        ok = None
-        for name in self.network.params:
+    def _param_flags(self, xp: Any) -> list[Any]:
+        """Device-side 0-d arrays, not read here: every parameter finite; how many parameter arrays did
+        not change at all since the last read (a zero gradient: every ReLU dead)."""
+        finite, frozen = None, None
+        saved = self._candidate[1] if self._candidate is not None else []
+        for i, name in enumerate(self.network.params):
             p = self.network.params[name]
-            if xp.isdtype(p.dtype, "real floating"):
-                f = xp.all(xp.isfinite(p))
-                ok = f if ok is None else xp.logical_and(ok, f)
-        return ok
+            if not xp.isdtype(p.dtype, "real floating"):
+                continue
+            f = xp.all(xp.isfinite(p))
+            finite = f if finite is None else xp.logical_and(finite, f)
+            old = saved[i] if i < len(saved) else None
+            if old is not None and type(old) is type(p) and old.shape == p.shape:
+                still = xp.astype(xp.all(p == old), xp.int32)
+                frozen = still if frozen is None else frozen + still
+        return [finite, frozen]
 
     def _flush(self) -> None:
         """Read the pending losses back in one transfer and check the window for divergence."""
@@ -267,38 +278,43 @@ class Trainer:
         pending = self._pending
         xp = get_namespace(pending[0])
         losses = xp.stack([xp.reshape(v, ()) for v in pending])
-        ok = self._params_finite(xp)
-        if ok is not None:
-            losses = xp.concat([losses, xp.reshape(xp.astype(ok, losses.dtype), (1,))])
-        values = asnumpy(losses).astype(float).tolist()
+        flags = self._param_flags(xp)
+        extra = [xp.reshape(xp.astype(f, losses.dtype), (1,)) for f in flags if f is not None]
+        values = asnumpy(xp.concat([losses, *extra]) if extra else losses).astype(float).tolist()
         self._pending = []  # only once read: an interrupted read leaves them for the next one
-        params_ok = bool(values.pop()) if ok is not None else True
+        frozen = int(values.pop()) if flags[1] is not None else 0
+        params_ok = bool(values.pop()) if flags[0] is not None else True
         first = len(self.train_loss_list) + 1  # iteration of values[0]
         self.train_loss_list.extend(values)
         if self._bar is not None:
             self._bar.set_postfix(loss=f"{values[-1]:.4f}", refresh=False)
-        self._check_window(values, first, params_ok)
+        self._check_window(values, first, params_ok, frozen)
 
-    def _check_window(self, values: list[float], first: int, params_ok: bool) -> None:
+    def _check_window(self, values: list[float], first: int, params_ok: bool, frozen: int) -> None:
         start = self.train_loss_list[0]
-        surge = max(2 * start, start + 1.0) if math.isfinite(start) else math.inf
+        finite_start = math.isfinite(start)
+        surge = max(2 * start, start + 1.0) if finite_start else math.inf
+        high = max(3 * start, start + 2.0) if finite_start else math.inf
         median = statistics.median(values)
         carried = self._surged
         surged_here = any(v >= surge for v in values)
+        span = f"median {median:.3g} over iterations {first}-{first + len(values) - 1}"
         reason = None
         bad = [i for i, v in enumerate(values) if not math.isfinite(v)]
         if bad:
             reason = f"the loss became {values[bad[0]]} at iteration {first + bad[0]}"
         elif not params_ok:
             reason = "a parameter became NaN or infinite"
-        elif (carried or surged_here) and median >= start:
-            peak = max(values)
-            reason = (
-                f"the loss rose to {peak:.3g} (the untrained network's was {start:.3g}) and stayed there "
-                f"(median {median:.3g} over iterations {first}-{first + len(values) - 1})"
-            )
-            if median >= 0.9 * LOSS_CEILING:
+        elif median >= high:
+            reason = f"the loss stayed far above the untrained network's {start:.3g} ({span})"
+            if median >= 0.8 * LOSS_CEILING:
                 reason += f", near cross-entropy's ceiling -log(1e-7) = {LOSS_CEILING:.1f}: the outputs saturated"
+        elif (carried or surged_here) and median >= start and frozen:
+            reason = (
+                f"the loss jumped above {surge:.3g} and came back only to the untrained network's {start:.3g} "
+                f"({span}) with {frozen} parameter array{'s' if frozen > 1 else ''} no longer changing: "
+                "the network collapsed (dead ReLUs)"
+            )
         # The candidate's own loss is the window's first: it vouches for (or condemns) those parameters.
         vouched = not carried and math.isfinite(values[0]) and values[0] < surge
         if reason is not None:
