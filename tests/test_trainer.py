@@ -275,6 +275,8 @@ def test_nan_in_the_data_is_a_data_problem(backend):
     bad[3, 5], bad[7, 1] = np.nan, np.inf
     with pytest.raises(ValueError, match=r"x_train has 2 NaN or infinite values.*not with the learning rate"):
         Trainer(TwoLayerNet(196, 4, 10, dtype=backend.dtype), backend.asarray(bad), t, x, t)
+    huge = np.full((40, 196), np.finfo(backend.dtype).max / 4)  # finite values whose sum overflows: no error
+    Trainer(TwoLayerNet(196, 4, 10, dtype=backend.dtype), backend.asarray(huge), t, x, t)
 
 
 # --- seed, max_iter, labels of the evaluations (issues 10, 11, 15) ------------------------------------
