@@ -358,7 +358,8 @@ def train(args: argparse.Namespace) -> int:
     took = time.perf_counter() - start
     status = 0
     if trainer.diverged is not None:
-        print(f"xpnet: {trainer.diverged}", file=sys.stderr)
+        if args.quiet:  # otherwise the trainer's log has just said it
+            print(f"xpnet: {trainer.diverged}", file=sys.stderr)
         status = 1
     # Weights first: a plot that fails must not cost the run.
     if args.save:
