@@ -24,11 +24,29 @@ def _has_cuda() -> bool:
     return shutil.which("nvidia-smi") is not None or os.path.exists("/dev/nvidia0")
 
 
+def _cuda_major() -> int | None:
+    """The CUDA major version the driver supports (``nvidia-smi``'s "CUDA Version: 13.0"), or None."""
+    import re
+    import subprocess
+
+    try:
+        out = subprocess.run(["nvidia-smi"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    m = re.search(r"CUDA Version:\s*(\d+)", out)
+    return int(m.group(1)) if m else None
+
+
+def cupy_wheel(major: int | None) -> str:
+    """The CuPy wheel built for the driver's CUDA major version (12 when it cannot be told)."""
+    return "cupy-cuda13x" if major is not None and major >= 13 else "cupy-cuda12x"
+
+
 def _install_backend(session: nox.Session, backend: str) -> None:
     if backend == "cupy":
         if not _has_cuda():
             session.skip("cupy: no CUDA device on this machine")
-        session.install(os.environ.get("XPNET_CUPY_SPEC", "cupy-cuda12x"))
+        session.install(os.environ.get("XPNET_CUPY_SPEC", cupy_wheel(_cuda_major())))
     elif backend == "torch":
         try:
             session.install(TORCH, silent=True)
@@ -69,3 +87,18 @@ def bench(session: nox.Session, backend: str) -> None:
             session.log("PyTorch not installable: the PyTorch anchor is left out")
     session.install("-e", ".")
     session.run("python", "-m", "benchmarks", "--backend", backend, *session.posargs)
+
+
+@nox.session
+def mpi(session: nox.Session) -> None:
+    """xpnet.distributed under ``mpiexec -n 2`` (mpi4py + the mpich wheel), on numpy, array_api_strict and torch."""
+    try:
+        session.install("mpi4py>=4", "mpich", silent=True)
+    except nox.command.CommandFailed:
+        session.skip("mpi: mpi4py or the mpich wheel is not installable here")
+    try:
+        session.install(TORCH, silent=True)
+    except nox.command.CommandFailed:
+        session.log("torch not installable: the torch case skips")
+    session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "test"))
+    session.run("pytest", "tests/test_distributed.py", *session.posargs)

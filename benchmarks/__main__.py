@@ -90,11 +90,15 @@ def xpnet_mlp_step(sizes: list[int], weights: list[np.ndarray], xs, ts, dtype: s
         net.params[f"W{i}"] = xpnet.asarray(w, dtype=dtype)
     opt = xpnet.optimizers.SGD(lr=lr)
     xd, td = [xpnet.asarray(x) for x in xs], [xpnet.asarray(t) for t in ts]
-    return cycling(lambda x, t: opt.update(net.params, net.gradient(x, t)), xd, td), net
+    return cycling(lambda x, t: opt.update(net.params, net.gradient(x, t)), xd, td)
 
 
 def numpy_mlp_step(weights, xs, ts, lr=0.1):
     return cycling(baselines.LeanNumpyMLP(weights, lr).step, xs, ts)
+
+
+def inplace_mlp_step(weights, xs, ts, lr=0.1):
+    return cycling(baselines.InplaceNumpyMLP(weights, lr).step, xs, ts)
 
 
 def book_step(weights, xs, ts, lr=0.1):
@@ -135,7 +139,11 @@ def mlp_case(args, sizes: list[int], batch: int, dtype: str, with_book: bool) ->
     r = np.random.default_rng(1)
     weights = [(0.01 * r.standard_normal((a, b))).astype(dtype) for a, b in zip(sizes[:-1], sizes[1:])]
     xs, ts = batches(8, batch, sizes[0], sizes[-1], dtype)
-    contenders = {"xpnet": xpnet_mlp_step(sizes, weights, xs, ts, dtype)[0], "numpy": numpy_mlp_step(weights, xs, ts)}
+    contenders = {
+        "xpnet": xpnet_mlp_step(sizes, weights, xs, ts, dtype),
+        "inplace": inplace_mlp_step(weights, xs, ts),
+        "numpy": numpy_mlp_step(weights, xs, ts),
+    }
     if with_book:
         contenders["book"] = book_step(weights, xs, ts)
         contenders["matmuls"] = floor_step(weights, xs, ts)
@@ -269,7 +277,7 @@ def memory_case(args, dtype: str) -> dict[str, float]:
     r = np.random.default_rng(1)
     weights = [(0.01 * r.standard_normal((784, 50))).astype(dtype), (0.01 * r.standard_normal((50, 10))).astype(dtype)]
     xs, ts = batches(8, 100, 784, 10, dtype)
-    step, _ = xpnet_mlp_step([784, 50, 10], weights, xs, ts, dtype)
+    step = xpnet_mlp_step([784, 50, 10], weights, xs, ts, dtype)
     steps = 2000 if args.quick else 10000
     for _ in range(steps // 10):
         step()

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import xpnet
-from xpnet.backend import BackendUnavailableError, _resolve
+from xpnet.backend import BackendUnavailableError
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,8 @@ def _selected(case: Case) -> bool:
 
 def _usable(case: Case) -> str | None:
     try:
-        _resolve(case.name, case.device)
+        with xpnet.use_backend(case.name, case.device):
+            pass
     except BackendUnavailableError as e:
         return str(e)
     return None

@@ -57,6 +57,8 @@ def test_contenders_do_the_same_arithmetic():
     weights, x, t = _setup()
     lean = baselines.LeanNumpyMLP(weights, lr=0.1)
     lean.step(x, t)
+    inplace = baselines.InplaceNumpyMLP(weights, lr=0.1)
+    loss = inplace.step(x, t)
     book = baselines.BookTwoLayerNet(*weights, lr=0.1)
     book.step(x, t)
     with xpnet.use_backend("numpy"):
@@ -68,6 +70,9 @@ def test_contenders_do_the_same_arithmetic():
         np.testing.assert_allclose(lean.W[i], net.params[name], rtol=0, atol=1e-12)
         np.testing.assert_allclose(book.params[name], net.params[name], rtol=0, atol=1e-12)
         np.testing.assert_allclose(lean.b[i], net.params[f"b{i + 1}"], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(inplace.W[i], net.params[name], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(inplace.b[i], net.params[f"b{i + 1}"], rtol=0, atol=1e-12)
+    assert loss == pytest.approx(float(net.last_loss), rel=1e-12)
 
     # The floor computes the step's two weight gradients (up to the softmax residual it is given).
     d_out = np.asarray(t)

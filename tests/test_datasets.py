@@ -1,11 +1,15 @@
+import contextlib
 import gzip
 import hashlib
 import http.server
 import io
 import os
 import socket
+import subprocess
+import sys
 import tarfile
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -186,14 +190,35 @@ def test_data_home_and_env_var_are_searched_first(isolated, monkeypatch):
 
 
 def test_offline_error_lists_places(isolated, monkeypatch):
-    register(monkeypatch, write_idx_set(isolated / "elsewhere"), [closed_port_url()], ["/nonexistent/sys"])
+    """One short line, then an indented list of where it looked and what it tried (it was 2,819 chars)."""
+    (isolated / "nothing").mkdir()
+    register(monkeypatch, write_idx_set(isolated / "elsewhere"), [closed_port_url(), closed_port_url()],
+             ["/nonexistent/sys"])  # fmt: skip
+    monkeypatch.setattr(datasets, "RETRIES", 1)
+    monkeypatch.setattr(datasets.time, "sleep", lambda s: None)
     with pytest.raises(DatasetNotFoundError) as e:
         xpnet.datasets.load_mnist(data_home=isolated / "nothing")
     msg = str(e.value)
-    assert "no copy of mnist" in msg and "/nonexistent/sys" in msg and str(isolated / "nothing") in msg
-    assert "XPNET_DATA_DIR" in msg
-    with pytest.raises(DatasetNotFoundError, match="no copy"):
+    lines = msg.splitlines()
+    assert lines[0] == "no copy of mnist found (the download failed)"
+    assert all(ln.startswith("  ") for ln in lines[1:])
+    assert "/nonexistent/sys" in msg and str(isolated / "nothing") in msg and "XPNET_DATA_DIR" in msg
+    assert sum("tried http://127.0.0.1" in ln for ln in lines) == 2  # one line per mirror, not per attempt
+    assert len(msg) < 1200, msg
+    with pytest.raises(DatasetNotFoundError, match=r"^no copy of mnist found \(download=False\)\n  looked in:"):
         xpnet.datasets.load_mnist(data_home=isolated / "nothing", download=False)
+
+
+def test_a_data_home_that_does_not_exist_is_an_error(isolated, monkeypatch):
+    """--data-dir /typo used to fall through silently to another copy (the cache, the OS package)."""
+    write_idx_set(isolated / "cache" / "xpnet" / "mnist")
+    register(monkeypatch, write_idx_set(isolated / "cache" / "xpnet" / "mnist"), [closed_port_url()])
+    xpnet.datasets.load_mnist()  # the cached copy is found when no directory is named
+    with pytest.raises(DatasetError, match=r"data directory .*typo does not exist \(given as data_home=\)"):
+        xpnet.datasets.load_mnist(data_home=isolated / "typo")
+    monkeypatch.setenv("XPNET_DATA_DIR", str(isolated / "typo2"))
+    with pytest.raises(DatasetError, match=r"typo2 does not exist \(given as \$XPNET_DATA_DIR\)"):
+        xpnet.datasets.find_dataset("mnist")
 
 
 def test_cifar10_from_binary_archive(isolated, monkeypatch, backend):
@@ -292,3 +317,170 @@ def test_flaky_mirror_is_retried(isolated, tmp_path, monkeypatch):
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+# --- hostile servers: each test is bounded by small caps and timeouts ---------------------
+
+
+class Hostile:
+    """A real server on 127.0.0.1 whose handler streams ``body(handler)`` slowly or forever."""
+
+    def __init__(self, body):
+        self.stop = threading.Event()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.end_headers()
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    body(self, outer.stop)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.stop.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def zeros_forever(handler, stop):
+    block = bytes(1 << 16)
+    while not stop.is_set():
+        handler.wfile.write(block)
+
+
+def one_byte_every(seconds):
+    def body(handler, stop):
+        while not stop.wait(seconds):
+            handler.wfile.write(b"\0")
+            handler.wfile.flush()
+
+    return body
+
+
+@pytest.fixture
+def fast_fail(monkeypatch):
+    monkeypatch.setattr(datasets, "RETRIES", 0)
+    monkeypatch.setattr(datasets, "CONNECT_TIMEOUT", 2.0)
+
+
+def cache_listing(isolated):
+    d = isolated / "cache" / "xpnet" / "mnist"
+    return sorted(os.listdir(d)) if d.exists() else []
+
+
+def test_a_server_streaming_zeros_forever_is_cut_at_the_known_size(isolated, monkeypatch, fast_fail):
+    hostile = Hostile(zeros_forever)
+    try:
+        hashes = write_idx_set(isolated / "unused")
+        sizes = dict.fromkeys(hashes, 100_000)  # cap: 100,000 + 1 % + 64 KiB
+        monkeypatch.setitem(datasets.DATASETS, "mnist", Dataset("mnist", hashes, [hostile.url], [], sizes))
+        start = time.monotonic()
+        with pytest.raises(DatasetNotFoundError, match=r"more than the 166,536 bytes"):
+            xpnet.datasets.load_mnist(progress=False)
+        assert time.monotonic() - start < 5
+    finally:
+        hostile.close()
+    assert cache_listing(isolated) == []  # nothing partial left behind
+
+
+def test_known_sizes_are_in_the_registry():
+    for ds in ("mnist", "fashion-mnist", "cifar10"):
+        assert set(datasets.DATASETS[ds].sizes) == set(datasets.DATASETS[ds].files)
+    assert datasets.DATASETS["mnist"].max_bytes("train-images-idx3-ubyte.gz") < 10_200_000
+    assert datasets.Dataset("x", {"f": "md5:0"}, []).max_bytes("f") == datasets.MAX_DOWNLOAD_BYTES
+
+
+def test_a_byte_every_second_hits_the_read_timeout(isolated, monkeypatch, fast_fail):
+    monkeypatch.setattr(datasets, "READ_TIMEOUT", 0.3)
+    hostile = Hostile(one_byte_every(1.0))
+    try:
+        register(monkeypatch, write_idx_set(isolated / "unused"), [hostile.url])
+        start = time.monotonic()
+        with pytest.raises(DatasetNotFoundError, match=r"no data for 0.3 s \(read timeout\)"):
+            xpnet.datasets.load_mnist(progress=False)
+        assert time.monotonic() - start < 3
+    finally:
+        hostile.close()
+    assert cache_listing(isolated) == []
+
+
+def test_a_steady_trickle_hits_the_overall_deadline(isolated, monkeypatch, fast_fail):
+    monkeypatch.setattr(datasets, "DOWNLOAD_DEADLINE", 1.0)
+    hostile = Hostile(one_byte_every(0.05))  # always within the read timeout
+    try:
+        register(monkeypatch, write_idx_set(isolated / "unused"), [hostile.url])
+        start = time.monotonic()
+        with pytest.raises(DatasetNotFoundError, match=r"not finished after 1 s \(the overall deadline\)"):
+            xpnet.datasets.load_mnist(progress=False)
+        assert time.monotonic() - start < 4
+    finally:
+        hostile.close()
+    assert cache_listing(isolated) == []
+
+
+def test_a_killed_downloads_temp_file_is_cleaned(isolated, server, monkeypatch):
+    """A download killed with SIGKILL leaves its .part file; the next download into that cache removes it
+    (its writer's pid is dead), and keeps a live writer's file."""
+    cache = isolated / "cache" / "xpnet" / "mnist"
+    cache.mkdir(parents=True)
+    code = (
+        "import os, time; from xpnet.checkpoint import temp_prefix\n"
+        f"open(os.path.join({str(cache)!r}, temp_prefix() + 'x.part'), 'wb').write(b'half')\n"
+        "print('ready', flush=True); time.sleep(60)\n"
+    )
+    with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) as proc:
+        try:
+            assert proc.stdout.readline().strip() == "ready"
+        finally:
+            proc.kill()
+    orphan = [n for n in os.listdir(cache) if n.endswith(".part")]
+    assert len(orphan) == 1 and f"-{proc.pid}@" in orphan[0]
+    live = cache / f".xpnet-{os.getppid()}@{orphan[0].split('@')[1].split('~')[0]}~live.part"
+    live.write_bytes(b"x")
+    hashes = write_idx_set(isolated / "www" / "m")
+    register(monkeypatch, hashes, [server.url + "m/"])
+    xpnet.datasets.load_mnist(progress=False)
+    assert sorted(os.listdir(cache)) == sorted([*hashes, live.name])
+
+
+def test_progress_false_prints_nothing(isolated, server, monkeypatch, capfd):
+    hashes = write_idx_set(isolated / "www" / "m")
+    register(monkeypatch, hashes, [server.url + "m/"])
+    xpnet.datasets.load_mnist(progress=False)
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+    assert len(server.requests) == 4
+
+
+def test_https_mirrors_are_tried_first(isolated, monkeypatch):
+    tried = []
+
+    def fake_fetch(url, *args):
+        tried.append(url)
+        raise datasets.DownloadError("no", permanent=True)
+
+    monkeypatch.setattr(datasets, "_fetch", fake_fetch)
+    register(monkeypatch, {"a.gz": "md5:0"}, ["http://one/", "https://two/", "http://three/", "https://four/"])
+    with pytest.raises(DatasetNotFoundError):
+        datasets._download(datasets.DATASETS["mnist"], "a.gz", isolated)
+    assert tried == ["https://two/a.gz", "https://four/a.gz", "http://one/a.gz", "http://three/a.gz"]
+
+
+def test_either_published_hash_is_accepted(isolated, monkeypatch):
+    """Fashion-MNIST's registry holds Debian's SHA-256 and the publisher's MD5 (their gzip headers differ)."""
+    hashes = write_idx_set(isolated / "d")
+    both = {f: ("sha256:" + "0" * 64, "md5:" + hashlib.md5((isolated / "d" / f).read_bytes()).hexdigest())
+            for f in hashes}  # fmt: skip
+    register(monkeypatch, both, [closed_port_url()])
+    (x, _), _ = xpnet.datasets.load_mnist(data_home=isolated / "d")
+    assert tuple(x.shape) == (20, 784)
+    fm = datasets.DATASETS["fashion-mnist"].files
+    assert all(len(h) == 2 and h[1].startswith("md5:") for h in fm.values())

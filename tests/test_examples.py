@@ -15,6 +15,7 @@ NEEDS_DATA = {
     "gradient_timing",
     "minibatch_loss_curves",
     "simple_conv_net",
+    "distributed_train",
 }
 HAS_PLOT = {
     "gradient_descent",
@@ -24,6 +25,9 @@ HAS_PLOT = {
     "spiral",
     "minibatch_loss_curves",
     "simple_conv_net",
+    "ch02_count_based",
+    "ch03_simple_cbow",
+    "ch04_cbow",
 }
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 

@@ -295,3 +295,45 @@ def test_boolean_data_is_refused_with_both_dtypes(backend):
         TypeError, match=rf"Affine: input of dtype .*bool.* cannot meet weights of dtype .*{backend.dtype}"
     ):
         net.predict(xpnet.asarray(np.ones((2, 6), dtype=bool)))
+
+
+# --- input checks ------------------------------------------------------------------
+
+
+def test_accuracy_checks_its_labels(backend):
+    net = TwoLayerNet(6, 5, 3, dtype=backend.dtype)
+    x = backend.asarray(rng.standard_normal((4, 6)))
+    labels = np.array([0, 1, 2, 1])
+    with pytest.raises(ValueError, match=r"one-hot labels of shape \(4, 4\) have 4 columns.*3 outputs"):
+        net.accuracy(x, backend.asarray(np.eye(4)[labels]))
+    with pytest.raises(ValueError, match=r"labels of shape \(3,\) do not fit 4 samples"):
+        net.accuracy(x, xpnet.asarray(labels[:3]))
+    with pytest.raises(ValueError, match=r"labels of shape \(3, 3\) do not fit 4 samples"):
+        net.accuracy(x, backend.asarray(np.eye(3)[labels[:3]]))
+    with pytest.raises(ValueError, match="empty batch"):
+        net.accuracy(x[:0, ...], xpnet.asarray(labels[:0]))
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        net.accuracy(x, xpnet.asarray(labels), batch_size=0)
+    out_of_range = xpnet.asarray(np.array([0, 1, 3, 1]))
+    if xpnet.backend.on_host(out_of_range):
+        with pytest.raises(ValueError, match=r"\[0, 3\)"):
+            net.accuracy(x, out_of_range)
+    else:  # a device array is not read back per call (functions.check_labels); the Trainer checks once
+        assert 0.0 <= net.accuracy(x, out_of_range) <= 1.0
+
+
+def test_predict_loss_and_accuracy_take_python_lists(backend):
+    net = TwoLayerNet(2, 4, 3, weight_init_std=1.0, dtype=backend.dtype)
+    x = [[0.5, -1.0], [2.0, 0.25]]
+    assert_close(net.predict(x), net.predict(backend.asarray(x)))
+    assert_on(backend, net.predict(x))
+    assert float(net.loss(x, [0, 2])) == pytest.approx(float(net.loss(backend.asarray(x), xpnet.asarray([0, 2]))))
+    assert net.accuracy(x, [0, 2]) == net.accuracy(backend.asarray(x), xpnet.asarray([0, 2]))
+    with pytest.raises(TypeError, match="expected an array"):
+        net.predict([[0.5, "a"], [1]])
+
+
+def test_loss_of_an_empty_batch_is_an_error(backend):
+    net = TwoLayerNet(6, 5, 3, dtype=backend.dtype)
+    with pytest.raises(ValueError, match=r"empty batch.*\(0, 6\)"):
+        net.loss(backend.asarray(np.zeros((0, 6))), xpnet.asarray(np.zeros(0, dtype=np.int64)))

@@ -66,3 +66,32 @@ def test_book_defaults():
 def test_bad_learning_rate(lr):
     with pytest.raises(ValueError, match="learning rate must be positive"):
         SGD(lr=lr)
+
+
+def test_one_loop_with_hooks(backend):
+    """Weight decay and clipping are hooks of the one Optimizer loop, for any optimizer."""
+    from xpnet.optimizers import OPTIMIZERS, ClipGrads, Optimizer, WeightDecay
+
+    w0 = np.array([[1.0, -2.0], [0.5, 3.0]])
+    g0 = np.array([[3.0, 0.0], [0.0, 4.0]])  # norm 5
+    for name, cls in OPTIMIZERS.items():
+        assert issubclass(cls, Optimizer), name
+        opt = cls(lr=0.1)
+        opt.add_hook(WeightDecay(0.5))
+        opt.add_hook(ClipGrads(1.0))
+        params, grads = [backend.asarray(w0.copy())], [backend.asarray(g0.copy())]
+        opt.update(params, grads)
+        expected = (g0 + 0.5 * w0) / (np.linalg.norm(g0 + 0.5 * w0) + 1e-6)  # the book: max_norm / (norm + 1e-6)
+        assert_close(grads[0], expected, rtol=backend.rtol, atol=backend.atol)
+        ref = cls(lr=0.1)
+        ref_params = [backend.asarray(w0.copy())]
+        ref.update(ref_params, [backend.asarray(expected.copy())])
+        assert_close(params[0], ref_params[0], rtol=backend.rtol, atol=backend.atol)
+
+
+def test_cupy_wheel_follows_the_driver():
+    import noxfile
+
+    assert noxfile.cupy_wheel(13) == "cupy-cuda13x"
+    assert noxfile.cupy_wheel(12) == "cupy-cuda12x"
+    assert noxfile.cupy_wheel(None) == "cupy-cuda12x"

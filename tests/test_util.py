@@ -66,3 +66,14 @@ def test_im2col_says_how_much_memory_it_needs(monkeypatch):
     assert tuple(im2col(x[:2, ...], 5, 5).shape) == (2 * 576, 25)
     with pytest.raises(MemoryError, match=r"\(100, 1, 28, 28\) with 5x5 filters needs 5 MiB.*smaller batches"):
         im2col(x, 5, 5)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int64", "bool"])
+def test_im2col_of_integer_images_gives_floats(backend, dtype):
+    """Raw pixels (uint8) used to raise from finfo; the book's im2col returns floats for them."""
+    raw = np.arange(2 * 1 * 4 * 4).reshape(2, 1, 4, 4) % 7
+    x = xpnet.asarray(raw.astype(dtype))
+    col = im2col(x, 3, 3, stride=1, pad=1)
+    assert xpnet.backend.dtype_name(col) == xpnet.get_default_dtype()
+    expected = im2col(xpnet.asarray(raw.astype(dtype).astype(xpnet.get_default_dtype())), 3, 3, stride=1, pad=1)
+    np.testing.assert_array_equal(xpnet.asnumpy(col), xpnet.asnumpy(expected))

@@ -9,7 +9,20 @@ from __future__ import annotations
 
 from .layers import Affine, Embedding, MatMul, Repeat, Sigmoid, SigmoidWithLoss, Softmax, SoftmaxWithLoss, Sum
 from .optimizers import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
-from .trainer2 import clip_grads
+from .text import (
+    analogy,
+    convert_one_hot,
+    cos_similarity,
+    create_co_matrix,
+    create_contexts_target,
+    most_similar,
+    normalize,
+    ppmi,
+    preprocess,
+    svd,
+)
+from .trainer2 import Trainer, clip_grads
+from .word2vec import CBOW, EmbeddingDot, NegativeSamplingLoss, SimpleCBOW, SimpleSkipGram, SkipGram, UnigramSampler
 
 __all__ = [
     "Affine",
@@ -28,4 +41,23 @@ __all__ = [
     "SoftmaxWithLoss",
     "Sum",
     "clip_grads",
+    # chapters 2-4
+    "preprocess",
+    "create_co_matrix",
+    "cos_similarity",
+    "most_similar",
+    "ppmi",
+    "analogy",
+    "normalize",
+    "create_contexts_target",
+    "convert_one_hot",
+    "svd",
+    "SimpleCBOW",
+    "SimpleSkipGram",
+    "EmbeddingDot",
+    "UnigramSampler",
+    "NegativeSamplingLoss",
+    "CBOW",
+    "SkipGram",
+    "Trainer",
 ]

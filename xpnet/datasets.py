@@ -2,17 +2,25 @@
 
 Files are looked for, in order, in ``data_home`` (or ``$XPNET_DATA_DIR``), the user cache
 directory, and known system directories (Debian's ``dataset-fashion-mnist`` package);
-otherwise they are downloaded with pooch (checksums verified, several mirrors, retries,
-no partial file left behind). IDX and CIFAR-10 binary files are parsed here: no pickle.
+otherwise they are downloaded (https mirrors first, checksums verified, retries, each file capped
+at its known size, connect/read timeouts and an overall deadline, no partial file left behind,
+temporary files of killed downloads cleaned). IDX and CIFAR-10 binary files are parsed here:
+no pickle.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import os
+import socket
+import sys
 import tarfile
+import tempfile
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from .backend import asarray, get_default_dtype
+from .checkpoint import clean_stale_temp_files, temp_prefix
 
 __all__ = [
     "DatasetError",
@@ -46,12 +55,23 @@ class DatasetNotFoundError(DatasetError):
 
 @dataclass
 class Dataset:
-    """Where a data set's files come from: file name -> hash (``"sha256:..."`` or ``"md5:..."``)."""
+    """Where a data set's files come from.
+
+    ``files``: file name -> hash (``"sha256:..."`` or ``"md5:..."``), or a tuple of hashes any of which
+    is accepted (the same data packed twice, e.g. by the publisher and by a distribution).
+    ``sizes``: file name -> its size in bytes where known; a download is cut off past that size plus
+    :data:`SIZE_MARGIN` (files of unknown size: at :data:`MAX_DOWNLOAD_BYTES`).
+    """
 
     name: str
-    files: dict[str, str]
+    files: dict[str, str | tuple[str, ...]]
     mirrors: list[str]
     system_dirs: list[str] = field(default_factory=list)
+    sizes: dict[str, int] = field(default_factory=dict)
+
+    def max_bytes(self, fname: str) -> int:
+        size = self.sizes.get(fname)
+        return MAX_DOWNLOAD_BYTES if size is None else size + int(size * SIZE_MARGIN) + (64 << 10)
 
 
 _IDX = (
@@ -81,22 +101,36 @@ DATASETS: dict[str, Dataset] = {
             "https://storage.googleapis.com/cvdf-datasets/mnist/",
         ],
         ["/usr/share/datasets/mnist"],
+        dict(zip(_IDX, [9912422, 28881, 1648877, 4542])),
     ),
+    # Debian's dataset-fashion-mnist repacks the publisher's files (same data, other gzip headers):
+    # the SHA-256 is of Debian's copy, the MD5 the publisher's (as published with the data set).
     "fashion-mnist": Dataset(
         "fashion-mnist",
-        dict(
-            zip(
-                _IDX,
-                [
-                    "sha256:b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7",
-                    "sha256:0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056",
-                    "sha256:cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa",
-                    "sha256:8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05",
-                ],
-            )
-        ),
-        ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"],
+        {
+            "train-images-idx3-ubyte.gz": (
+                "sha256:b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7",
+                "md5:8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+            ),
+            "train-labels-idx1-ubyte.gz": (
+                "sha256:0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056",
+                "md5:25c81989df183df01b3e8a0aad5dffbe",
+            ),
+            "t10k-images-idx3-ubyte.gz": (
+                "sha256:cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa",
+                "md5:bef4ecab320f06d8554ea6380940ec79",
+            ),
+            "t10k-labels-idx1-ubyte.gz": (
+                "sha256:8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05",
+                "md5:bb300cfdad3c16e7a12a480ee83cd310",
+            ),
+        },
+        [
+            "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+            "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",  # no https there; checksums still hold
+        ],
         ["/usr/share/datasets/fashion-mnist"],
+        dict(zip(_IDX, [26421880, 29515, 4422102, 5148])),
     ),
     # The publisher gives an MD5 for this archive.
     "cifar10": Dataset(
@@ -104,6 +138,7 @@ DATASETS: dict[str, Dataset] = {
         {"cifar-10-binary.tar.gz": "md5:c32a1d4ab5d03f1284b67883e8d87530"},
         ["https://www.cs.toronto.edu/~kriz/"],
         ["/usr/share/datasets/cifar-10", "/usr/share/datasets/cifar10"],
+        {"cifar-10-binary.tar.gz": 170052171},
     ),
 }
 
@@ -115,14 +150,33 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("xpnet"))
 
 
+def _data_home(ds: Dataset, data_home: str | os.PathLike | None) -> Path | None:
+    """The directory the user named (``data_home=``, else ``$XPNET_DATA_DIR``); it must exist."""
+    if data_home is not None:
+        home, source = data_home, "data_home="
+    else:
+        home, source = os.environ.get("XPNET_DATA_DIR") or None, "$XPNET_DATA_DIR"
+    if home is None:
+        return None
+    if not Path(home).is_dir():
+        raise DatasetError(
+            f"data directory {home} does not exist (given as {source}): no copy of {ds.name} was looked for elsewhere"
+        )
+    return Path(home)
+
+
 def _search_dirs(ds: Dataset, data_home: str | os.PathLike | None) -> list[Path]:
     dirs = []
-    home = data_home if data_home is not None else os.environ.get("XPNET_DATA_DIR")
-    if home:
-        dirs += [Path(home) / ds.name, Path(home)]
+    home = _data_home(ds, data_home)
+    if home is not None:
+        dirs += [home / ds.name, home]
     dirs.append(cache_dir() / ds.name)
     dirs += [Path(d) for d in ds.system_dirs]
     return dirs
+
+
+def _hashes(known: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (known,) if isinstance(known, str) else tuple(known)
 
 
 def file_hash(path: Path, algorithm: str = "sha256") -> str:
@@ -133,18 +187,27 @@ def file_hash(path: Path, algorithm: str = "sha256") -> str:
     return h.hexdigest()
 
 
-def _verify(path: Path, known: str) -> None:
-    algorithm, expected = known.split(":")
-    actual = file_hash(path, algorithm)
-    if actual != expected:
-        raise DatasetError(
-            f"{path} is corrupt or not the expected file: its {algorithm} is {actual}, expected {expected}; "
-            "delete it to fetch a fresh copy"
-        )
+def _verify(path: Path, known: str | tuple[str, ...]) -> None:
+    actual = {}
+    for entry in _hashes(known):
+        algorithm, expected = entry.split(":")
+        if algorithm not in actual:
+            actual[algorithm] = file_hash(path, algorithm)
+        if actual[algorithm] == expected:
+            return
+    got = ", ".join(f"its {a} is {h}" for a, h in actual.items())
+    raise DatasetError(
+        f"{path} is corrupt or not the expected file: {got}, expected {' or '.join(_hashes(known))}; "
+        "delete it to fetch a fresh copy"
+    )
 
 
 def find_dataset(name: str, data_home: str | os.PathLike | None = None) -> Path | None:
-    """The first directory holding every file of data set ``name``, or ``None``."""
+    """The first directory holding every file of data set ``name``, or ``None``.
+
+    Raises :class:`DatasetError` when ``data_home`` (or ``$XPNET_DATA_DIR``) names a directory that
+    does not exist, rather than silently using another copy.
+    """
     ds = DATASETS[name]
     for d in _search_dirs(ds, data_home):
         if all((d / f).is_file() for f in ds.files):
@@ -152,49 +215,135 @@ def find_dataset(name: str, data_home: str | os.PathLike | None = None) -> Path 
     return None
 
 
+# --- downloading ----------------------------------------------------------------------------
+
 RETRIES = 2  # further attempts per mirror after a failed download, with a growing pause
+CONNECT_TIMEOUT = 15.0  # seconds to connect and receive the response headers
+READ_TIMEOUT = 30.0  # seconds without a single byte before a download is abandoned
+DOWNLOAD_DEADLINE = 1800.0  # seconds for one file, however steadily it trickles in
+SIZE_MARGIN = 0.01  # a file may exceed its known size by this fraction (plus 64 KiB) before it is cut off
+MAX_DOWNLOAD_BYTES = 512 << 20  # the cap for files of unknown size
+_PART = ".part"
 
 
-def _download(ds: Dataset, fname: str, dest: Path) -> Path:
-    import pooch
+class DownloadError(DatasetError):
+    """One download attempt failed; ``permanent`` when retrying the same mirror cannot help."""
 
+    def __init__(self, message: str, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+def _set_read_timeout(response: Any, seconds: float) -> None:
+    """Switch the response's socket from the connect timeout to the read timeout (when reachable)."""
+    sock = getattr(getattr(getattr(response, "fp", None), "raw", None), "_sock", None)
+    if isinstance(sock, socket.socket):
+        sock.settimeout(seconds)
+
+
+def _fetch(url: str, dest: Path, fname: str, known: str | tuple[str, ...], max_bytes: int, progress: bool) -> Path:
+    """Download ``url`` into ``dest/fname`` through a temporary file, verified against ``known``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    clean_stale_temp_files(dest, suffix=_PART)  # left by downloads that were killed
+    clean_stale_temp_files(dest, stem="tmp", suffix="")  # pooch's, from xpnet versions that used it (age rule)
+    hashers = {e.split(":")[0]: hashlib.new(e.split(":")[0]) for e in _hashes(known)}
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(), suffix=_PART, dir=dest)
+    start = time.monotonic()
+    bar = None
+    try:
+        request = urllib.request.Request(url, headers={"User-Agent": "xpnet", "Accept-Encoding": "identity"})
+        with os.fdopen(fd, "wb") as f, urllib.request.urlopen(request, timeout=CONNECT_TIMEOUT) as response:
+            _set_read_timeout(response, READ_TIMEOUT)
+            declared = response.headers.get("Content-Length")
+            if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+                raise DownloadError(f"the server announces {int(declared):,} bytes, over the {max_bytes:,} cap", True)
+            if progress:
+                bar = _progressbar(fname, int(declared) if declared and declared.isdigit() else None)
+            total = 0
+            while True:
+                if time.monotonic() - start > DOWNLOAD_DEADLINE:
+                    raise DownloadError(f"not finished after {DOWNLOAD_DEADLINE:g} s (the overall deadline)", True)
+                try:
+                    chunk = response.read1(1 << 16)
+                except TimeoutError:
+                    raise DownloadError(f"no data for {READ_TIMEOUT:g} s (read timeout)") from None
+                if not chunk:
+                    break
+                total += len(chunk)
+                if total > max_bytes:
+                    raise DownloadError(f"the server sent more than the {max_bytes:,} bytes this file can have", True)
+                for h in hashers.values():
+                    h.update(chunk)
+                f.write(chunk)
+                if bar is not None:
+                    bar.update(len(chunk))
+            f.flush()
+            os.fsync(f.fileno())
+        if not any(hashers[e.split(":")[0]].hexdigest() == e.split(":")[1] for e in _hashes(known)):
+            got = ", ".join(f"{a} {h.hexdigest()}" for a, h in hashers.items())
+            raise DownloadError(f"hash mismatch: got {got}, expected {' or '.join(_hashes(known))}", True)
+        os.replace(tmp, dest / fname)
+        return dest / fname
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _download(ds: Dataset, fname: str, dest: Path, progress: bool = True) -> Path:
     errors = []
-    for base in ds.mirrors:
+    # https first: a tampered http answer fails its checksum, but need not be risked at all
+    for base in sorted(ds.mirrors, key=lambda m: not m.startswith("https://")):
+        url = base + fname
         for attempt in range(RETRIES + 1):
             try:
-                # pooch downloads to a temporary file and moves it into place only once the
-                # checksum matches, so an interrupted download never leaves a trusted file.
-                path = pooch.retrieve(
-                    base + fname,
-                    known_hash=ds.files[fname],
-                    fname=fname,
-                    path=dest,
-                    progressbar=_progressbar(),
-                    downloader=pooch.HTTPDownloader(progressbar=_progressbar(), timeout=60),
-                )
-                return Path(path)
-            except Exception as e:  # network errors, HTTP errors, checksum mismatch
-                errors.append(f"{base}{fname} (attempt {attempt + 1}): {e}")
-                if _permanent(e):
-                    break  # a 404 or a wrong checksum will not change: next mirror
+                return _fetch(url, dest, fname, ds.files[fname], ds.max_bytes(fname), progress)
+            except (OSError, DownloadError, ValueError) as e:  # network and HTTP errors, caps, checksums
+                reason = _reason(e)
+                if attempt == RETRIES or _permanent(e):
+                    errors.append(f"{url}: {reason}" + (f" ({attempt + 1} attempts)" if attempt else ""))
+                    break  # a 404, a cap or a wrong checksum will not change: next mirror
                 time.sleep(0.5 * (attempt + 1))
-    raise DatasetNotFoundError("could not download " + fname + ":\n  " + "\n  ".join(errors))
+    raise DownloadFailedError(fname, errors or ["no mirror is known"])
 
 
-def _permanent(e: Exception) -> bool:
-    status = getattr(getattr(e, "response", None), "status_code", None)
-    return (status is not None and 400 <= status < 500) or "hash" in str(e).lower()
+class DownloadFailedError(DatasetNotFoundError):
+    """Every mirror failed for one file; ``errors`` holds one line per mirror."""
+
+    def __init__(self, fname: str, errors: list[str]) -> None:
+        super().__init__(f"could not download {fname}: " + "; ".join(errors))
+        self.errors = errors
 
 
-def _progressbar() -> bool:
+def _reason(e: BaseException) -> str:
+    if isinstance(e, urllib.error.HTTPError):
+        return f"HTTP {e.code} {e.reason}"
+    if isinstance(e, urllib.error.URLError):
+        e = e.reason if isinstance(e.reason, BaseException) else e
+        return str(getattr(e, "strerror", None) or e)[:100]
+    if isinstance(e, (TimeoutError, socket.timeout)):
+        return f"timed out after {CONNECT_TIMEOUT:g} s"
+    return str(e)[:160]
+
+
+def _permanent(e: BaseException) -> bool:
+    if isinstance(e, DownloadError):
+        return e.permanent
+    return isinstance(e, urllib.error.HTTPError) and 400 <= e.code < 500
+
+
+def _progressbar(fname: str, total: int | None) -> Any:
     try:
-        import tqdm  # noqa: F401
+        from tqdm.auto import tqdm
     except ImportError:
-        return False
-    return True
+        return None
+    return tqdm(total=total, desc=fname, unit="B", unit_scale=True, file=sys.stderr, leave=False)
 
 
-def _locate(name: str, data_home: str | os.PathLike | None, download: bool) -> dict[str, Path]:
+def _locate(name: str, data_home: str | os.PathLike | None, download: bool, progress: bool = True) -> dict[str, Path]:
     """Paths of every file of data set ``name``, verified, downloading what is missing."""
     ds = DATASETS[name]
     cache = cache_dir() / ds.name
@@ -208,24 +357,29 @@ def _locate(name: str, data_home: str | os.PathLike | None, download: bool) -> d
                 if found != cache or not download:
                     raise
                 p.unlink()  # a corrupt cached copy: fetch it again
-                paths[f] = _download(ds, f, cache)
+                paths[f] = _download(ds, f, cache, progress)
         return paths
     if not download:
         raise _not_found(ds, data_home, None)
     try:
-        return {f: _download(ds, f, cache) for f in ds.files}
+        return {f: _download(ds, f, cache, progress) for f in ds.files}
     except DatasetNotFoundError as e:
         raise _not_found(ds, data_home, e) from None
 
 
 def _not_found(ds: Dataset, data_home: Any, error: Exception | None) -> DatasetNotFoundError:
-    places = "\n  ".join(str(d) for d in _search_dirs(ds, data_home))
-    why = f"\nthe download failed: {error}" if error else ""
-    return DatasetNotFoundError(
-        f"no copy of {ds.name} found; looked in:\n  {places}{why}\n"
-        f"put {', '.join(ds.files)} in one of those directories (or pass data_home=, or set XPNET_DATA_DIR)"
-        + (", or on Debian: apt-get install dataset-fashion-mnist" if ds.name == "fashion-mnist" else "")
+    """One short line, then where xpnet looked and what it tried, indented."""
+    places = "".join(f"\n    {d}" for d in _search_dirs(ds, data_home))
+    first = "download=False" if error is None else "the download failed"
+    lines = [f"no copy of {ds.name} found ({first})", f"  looked in:{places}"]
+    for failure in getattr(error, "errors", [str(error)] if error else []):
+        lines.append(f"  tried {failure}")
+    hint = "or on Debian: apt-get install dataset-fashion-mnist" if ds.name == "fashion-mnist" else ""
+    lines.append(
+        f"  put its {len(ds.files)} file(s) ({', '.join(ds.files)}) in one of those directories, "
+        f"pass data_home=, or set XPNET_DATA_DIR{'; ' + hint if hint else ''}"
     )
+    return DatasetNotFoundError("\n".join(lines))
 
 
 # --- parsing ---------------------------------------------------------------------------
@@ -295,8 +449,10 @@ def _finish(
     return asarray(x), asarray(t)
 
 
-def _load_idx_set(name: str, normalize: bool, flatten: bool, one_hot_label: bool, data_home: Any, download: bool):
-    paths = _locate(name, data_home, download)
+def _load_idx_set(
+    name: str, normalize: bool, flatten: bool, one_hot_label: bool, data_home: Any, download: bool, progress: bool
+):
+    paths = _locate(name, data_home, download, progress)
     arrays = {f: parse_idx(_read_bytes(p), str(p)) for f, p in paths.items()}
     out = []
     for prefix in ("train", "t10k"):
@@ -308,32 +464,37 @@ def _load_idx_set(name: str, normalize: bool, flatten: bool, one_hot_label: bool
     return tuple(out)
 
 
-def load_mnist(
-    normalize: bool = True,
-    flatten: bool = True,
-    one_hot_label: bool = False,
-    *,
-    data_home: str | os.PathLike | None = None,
-    download: bool = True,
-):
+def _idx_loader(name: str, doc: str) -> Any:
+    def load(
+        normalize: bool = True,
+        flatten: bool = True,
+        one_hot_label: bool = False,
+        *,
+        data_home: str | os.PathLike | None = None,
+        download: bool = True,
+        progress: bool = True,
+    ) -> tuple:
+        return _load_idx_set(name, normalize, flatten, one_hot_label, data_home, download, progress)
+
+    load.__doc__ = doc
+    return load
+
+
+load_mnist = _idx_loader(
+    "mnist",
     """MNIST as ``((x_train, t_train), (x_test, t_test))`` on the active backend.
 
     ``x`` is ``(N, 784)`` (``flatten``) or ``(N, 1, 28, 28)``, float in [0, 1] (``normalize``,
     default dtype) or uint8; ``t`` is int64 labels ``(N,)`` or one-hot ``(N, 10)``.
-    """
-    return _load_idx_set("mnist", normalize, flatten, one_hot_label, data_home, download)
-
-
-def load_fashion_mnist(
-    normalize: bool = True,
-    flatten: bool = True,
-    one_hot_label: bool = False,
-    *,
-    data_home: str | os.PathLike | None = None,
-    download: bool = True,
-):
-    """Fashion-MNIST (Zalando), same format and signature as :func:`load_mnist`."""
-    return _load_idx_set("fashion-mnist", normalize, flatten, one_hot_label, data_home, download)
+    ``data_home`` (or ``$XPNET_DATA_DIR``) is searched first and must exist; ``download=False``
+    never touches the network; ``progress=False`` downloads without printing anything.
+    """,
+)
+load_mnist.__name__ = load_mnist.__qualname__ = "load_mnist"
+load_fashion_mnist = _idx_loader(
+    "fashion-mnist", """Fashion-MNIST (Zalando), same format and signature as :func:`load_mnist`."""
+)
+load_fashion_mnist.__name__ = load_fashion_mnist.__qualname__ = "load_fashion_mnist"
 
 
 def load_cifar10(
@@ -344,13 +505,14 @@ def load_cifar10(
     *,
     data_home: str | os.PathLike | None = None,
     download: bool = True,
+    progress: bool = True,
 ):
     """CIFAR-10 from its binary distribution, as ``((x_train, t_train), (x_test, t_test))``.
 
     ``x`` is ``(N, 3072)`` / ``(N, 3, 32, 32)``, or with ``grayscale=True`` (ITU-R 601 luma)
     ``(N, 1024)`` / ``(N, 1, 32, 32)``, as in the seed notebook.
     """
-    paths = _locate("cifar10", data_home, download)
+    paths = _locate("cifar10", data_home, download, progress)
     archive = paths["cifar-10-binary.tar.gz"]
     names = [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]
     parts: dict[str, tuple[np.ndarray, np.ndarray]] = {}

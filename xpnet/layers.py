@@ -8,7 +8,9 @@ The layer protocol (every class here that subclasses :class:`Layer`; one test ch
   read and write the same slots.
 * ``forward(x, train_flg=False)``: every layer takes ``train_flg``; only the layers whose
   behaviour differs while training (``Dropout``, ``BatchNormalization``) read it.
-  Loss layers take ``forward(x, t)`` and ``backward(dout=1)`` instead.
+  Loss layers take ``forward(x, t)`` and ``backward(dout=1)`` instead; book 2's two-input layers
+  (``EmbeddingDot(h, idx)``, the attention layers) take their two inputs and return the
+  gradients of the differentiable ones from ``backward(dout)``.
 * ``backward(dout, *, input_grad=True)``: returns ``dx``; with ``input_grad=False`` a layer
   may skip computing it (a network's first layer: nobody reads the input's gradient).
 * ``buffers``: names of the attributes that hold state which is not a parameter but
@@ -72,22 +74,20 @@ def _store_grad(grads: list, i: int, value: Any) -> None:
         grads[i] = value
 
 
-def _fits(g: Any, shape: tuple, *arrays: Any) -> bool:
-    return g is not None and tuple(g.shape) == shape and all(a.dtype == g.dtype for a in arrays)
-
-
 def _store_matmul(grads: list, i: int, a: Any, b: Any) -> None:
     """``grads[i] = a @ b``, computed straight into the existing buffer when it fits."""
-    if _fits(grads[i], (a.shape[0], b.shape[1]), a, b):
-        matmul_into(grads[i], a, b)
+    g = grads[i]
+    if g is not None and g.shape == (a.shape[0], b.shape[1]) and a.dtype == g.dtype and b.dtype == g.dtype:
+        matmul_into(g, a, b)
     else:
         grads[i] = a @ b
 
 
 def _store_sum(grads: list, i: int, a: Any) -> None:
     """``grads[i] = sum(a, axis=0)``, computed straight into the existing buffer when it fits."""
-    if _fits(grads[i], tuple(a.shape[1:]), a):
-        sum_into(grads[i], a)
+    g = grads[i]
+    if g is not None and g.shape == a.shape[1:] and a.dtype == g.dtype:
+        sum_into(g, a)
     else:
         grads[i] = get_namespace(a).sum(a, axis=0)
 
@@ -344,6 +344,9 @@ class Repeat(Layer):
     def forward(self, x: Any, train_flg: bool = False) -> Any:
         return get_namespace(x).repeat(x, self.n, axis=0)
 
+    def forward_many(self, z: Any, train_flg: bool = False) -> Any:
+        return get_namespace(z).repeat(z, self.n, axis=1)  # the batch axis of every copy
+
     def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
         return get_namespace(dout).sum(dout, axis=0, keepdims=True)
 
@@ -358,6 +361,9 @@ class Sum(Layer):
     def forward(self, x: Any, train_flg: bool = False) -> Any:
         self.n = x.shape[0]
         return get_namespace(x).sum(x, axis=0, keepdims=True)
+
+    def forward_many(self, z: Any, train_flg: bool = False) -> Any:
+        return get_namespace(z).sum(z, axis=1, keepdims=True)  # the batch axis of every copy
 
     def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
         return get_namespace(dout).repeat(dout, self.n, axis=0)
@@ -428,16 +434,14 @@ class BatchNormalization(Layer):
             x = xp.reshape(x, (x.shape[0], -1))
         if x.shape[1] != gamma.shape[0]:
             raise ValueError(
-                f"BatchNormalization: input of shape {tuple(self.input_shape)} has {x.shape[1]} features, "
+                f"{type(self).__name__}: input of shape {tuple(self.input_shape)} has {x.shape[1]} features, "
                 f"but gamma has shape {tuple(gamma.shape)}"
             )
         if self.running_mean is None:
             self.running_mean = xp.zeros(x.shape[1], dtype=x.dtype, device=device(x))
             self.running_var = xp.zeros(x.shape[1], dtype=x.dtype, device=device(x))
         if train_flg:
-            mu = xp.mean(x, axis=0)
-            xc = x - mu
-            var = xp.mean(xc**2, axis=0)
+            mu, xc, var = self.batch_statistics(x)
             std = xp.sqrt(var + BN_EPS)
             xn = xc / std
             self.batch_size, self.xc, self.xn, self.std = x.shape[0], xc, xn, std
@@ -446,6 +450,14 @@ class BatchNormalization(Layer):
         else:
             xn = (x - self.running_mean) / xp.sqrt(self.running_var + BN_EPS)
         return xp.reshape(gamma * xn + beta, self.input_shape)
+
+    def batch_statistics(self, x: Any) -> tuple[Any, Any, Any]:
+        """Mean ``(D,)``, centred input ``(N, D)`` and variance ``(D,)`` of the batch ``x`` ``(N, D)``
+        (a data-parallel subclass takes them over every process's batch)."""
+        xp = get_namespace(x)
+        mu = xp.mean(x, axis=0)
+        xc = x - mu
+        return mu, xc, xp.mean(xc**2, axis=0)
 
     def forward_many(self, z: Any, train_flg: bool = True) -> Any:
         """Each copy normalised by its own batch statistics; the running averages are left alone."""
@@ -460,13 +472,7 @@ class BatchNormalization(Layer):
         return xp.reshape(gamma * (zc / std) + beta, z.shape)
 
     def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
-        gamma = self.params[0]
-        xp = get_namespace(dout, gamma)
-        if dout.ndim != 2:
-            dout = xp.reshape(dout, (dout.shape[0], -1))
-        _store_sum(self.grads, 1, dout)
-        _store_sum(self.grads, 0, self.xn * dout)
-        dxn = gamma * dout
+        xp, dxn = self.param_grads(dout)
         dxc = dxn / self.std
         dstd = -xp.sum((dxn * self.xc) / (self.std * self.std), axis=0)
         dvar = 0.5 * dstd / self.std
@@ -474,6 +480,16 @@ class BatchNormalization(Layer):
         dmu = xp.sum(dxc, axis=0)
         dx = dxc - dmu / self.batch_size
         return xp.reshape(dx, self.input_shape)
+
+    def param_grads(self, dout: Any) -> tuple[Any, Any]:
+        """Write the gradients of ``gamma`` and ``beta``; return the namespace and ``dout * gamma`` ``(N, D)``."""
+        gamma = self.params[0]
+        xp = get_namespace(dout, gamma)
+        if dout.ndim != 2:
+            dout = xp.reshape(dout, (dout.shape[0], -1))
+        _store_sum(self.grads, 1, dout)
+        _store_sum(self.grads, 0, self.xn * dout)
+        return xp, gamma * dout
 
 
 class Convolution(Layer):

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections import OrderedDict
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
-import numpy as np
-
-from .backend import asnumpy, device, get_namespace, randn, zeros
-from .functions import cross_entropy_error, softmax
+from .backend import asarray, device, get_namespace, is_array, on_host, randn, zeros
+from .checkpoint import load_state, save_arrays
+from .functions import check_labels, cross_entropy_error, softmax
 from .layers import Affine, BatchNormalization, Convolution, Dropout, Pooling, Relu, Sigmoid, SoftmaxWithLoss
 from .util import conv_output_size
 
@@ -78,6 +76,9 @@ class ParamDict(MutableMapping):
     def __iter__(self) -> Iterator[str]:
         return iter(self._slots)
 
+    def keys(self) -> Any:  # a plain dict view: the optimizers iterate it every step
+        return self._slots.keys()
+
     def __len__(self) -> int:
         return len(self._slots)
 
@@ -137,8 +138,22 @@ class Network:
         if decay and param_names:
             self.decayed_params.append(param_names[0])
 
+    def _input(self, x: Any) -> Any:
+        """``x`` itself when it is an array; a Python list (or scalar) as an array on the network's backend
+        and device, so ``net.predict([[0.1, 0.2]])`` works as it does in the book."""
+        if is_array(x):
+            return x
+        ref = next(iter(self.params.values()), None)
+        if ref is None:
+            return asarray(x)
+        try:
+            return get_namespace(ref).asarray(x, device=device(ref))
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"expected an array (or a list of numbers), got {type(x).__name__}: {e}") from None
+
     def predict(self, x: Any, train_flg: bool = False) -> Any:
-        """Scores (before softmax) of shape ``(N, output_size)``."""
+        """Scores (before softmax) of shape ``(N, output_size)``; ``x`` may also be a nested list."""
+        x = self._input(x)
         for layer in self.layers.values():
             x = layer.forward(x, train_flg)
         return x
@@ -162,24 +177,57 @@ class Network:
 
     def loss(self, x: Any, t: Any, train_flg: bool = False) -> Any:
         """Mean cross-entropy of ``softmax(predict(x))`` plus the L2 weight decay, as a 0-d array."""
+        x, t = self._input(x), self._input(t)
+        if x.ndim > 0 and x.shape[0] == 0:
+            raise ValueError(f"the loss of an empty batch is undefined (x has shape {tuple(x.shape)})")
         y = self.predict(x, train_flg)
         loss = self.last_layer.forward(y, t)
         return loss + self.weight_decay_loss() if self.weight_decay_lambda else loss
 
     def accuracy(self, x: Any, t: Any, batch_size: int | None = None) -> float:
-        """Fraction of samples whose largest score is the label (a Python float; reads back once)."""
-        xp = get_namespace(x)
+        """Fraction of samples whose largest score is the label (a Python float; reads back once).
+
+        ``x`` is ``(N, ...)``; ``t`` is integer labels ``(N,)`` or one-hot ``(N, output_size)`` (lists
+        are converted). Raises ``ValueError`` for an empty batch, a label count that is not ``N``, a
+        one-hot width that is not the output size, or (host arrays only: a device is not stalled to
+        check) integer labels outside ``[0, output_size)``.
+        """
+        x, t = self._input(x), self._input(t)
+        xp = get_namespace(x, t)
+        if x.ndim == 0 or x.shape[0] == 0:
+            raise ValueError(f"accuracy of an empty batch is undefined (x has shape {tuple(x.shape)})")
         n = x.shape[0]
-        if n == 0:
-            raise ValueError("accuracy of an empty batch is undefined")
-        if t.ndim != 1:
-            t = xp.argmax(t, axis=1)
+        if t.ndim not in (1, 2) or t.shape[0] != n:
+            raise ValueError(
+                f"labels of shape {tuple(t.shape)} do not fit {n} samples: give integer labels of shape ({n},) "
+                f"or one-hot labels of shape ({n}, classes)"
+            )
+        if batch_size is not None and (int(batch_size) != batch_size or batch_size < 1):
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         step = batch_size or self.eval_batch_size or n
         correct = 0
         for i in range(0, n, step):
-            y = xp.argmax(self.predict(x[i : min(i + step, n), ...], train_flg=False), axis=1)
+            y = self.predict(x[i : min(i + step, n), ...], train_flg=False)
+            if i == 0:
+                t = self._labels_for(t, y.shape[-1])
+            y = xp.argmax(y, axis=1)
             correct = correct + xp.sum(xp.astype(y == xp.astype(t[i : min(i + step, n)], y.dtype), xp.int64))
         return int(correct) / n
+
+    @staticmethod
+    def _labels_for(t: Any, n_classes: int) -> Any:
+        """Integer labels ``(N,)`` from ``t``, checked against ``n_classes`` outputs."""
+        xp = get_namespace(t)
+        if t.ndim == 2:
+            if t.shape[1] != n_classes:
+                raise ValueError(
+                    f"one-hot labels of shape {tuple(t.shape)} have {t.shape[1]} columns, "
+                    f"but the network has {n_classes} outputs"
+                )
+            return xp.argmax(t, axis=1)
+        if xp.isdtype(t.dtype, "integral") and on_host(t):
+            check_labels(t, n_classes)
+        return t
 
     def gradient(self, x: Any, t: Any) -> dict[str, Any]:
         """Gradients of :meth:`loss` by backpropagation, ``{name: array}`` shaped like ``params``.
@@ -221,58 +269,51 @@ class Network:
                 state[f"{name}.{attr}"] = getattr(layer, attr)
         return state
 
-    def save_params(self, file_name: str | os.PathLike = "params.npz") -> None:
-        """Write the parameters (and batch-norm statistics) to an ``.npz`` file, atomically.
+    def _state_templates(self) -> dict[str, Any]:
+        """Arrays whose shape, dtype, backend and device each checkpoint entry must take.
 
-        The file is written beside its destination and renamed into place, so a crash never
-        leaves a broken checkpoint where a good one was. No pickle is involved.
+        A buffer not computed yet (``None``) takes its layer's first parameter as template: the layers
+        with buffers so far (batch norm) keep one statistic per entry of that parameter.
         """
-        path = os.fspath(file_name)
-        arrays = {k: asnumpy(v) for k, v in self._state().items() if v is not None}
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".xpnet-", suffix=".npz.tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        templates = {}
+        for name, value in self._state().items():
+            if value is None:
+                owner = self.layers[name.rsplit(".", 1)[0]]
+                if not owner.params:
+                    continue  # nothing to shape it by: such a buffer is not loaded before it exists
+                value = owner.params[0]
+            templates[name] = value
+        return templates
+
+    def save_params(self, file_name: str | os.PathLike = "params.npz", *, allow_nonfinite: bool = False) -> None:
+        """Write the parameters (and layers' ``buffers``, e.g. batch-norm statistics) to an ``.npz`` file.
+
+        Atomic (written beside the destination and renamed into place, so a crash never leaves a
+        broken checkpoint where a good one was), no pickle; see :func:`xpnet.checkpoint.save_arrays`.
+        Weights holding NaN or inf are refused (``CheckpointError`` naming the parameter) unless
+        ``allow_nonfinite=True``.
+        """
+        state = {k: v for k, v in self._state().items() if v is not None}
+        save_arrays(file_name, state, allow_nonfinite=allow_nonfinite)
 
     def load_params(self, file_name: str | os.PathLike = "params.npz") -> None:
         """Read parameters saved by :meth:`save_params` (from any backend) onto this network's arrays.
 
-        Everything is checked before anything is assigned: a missing parameter or a shape that
-        does not match raises ``ValueError`` naming it, and the network is left unchanged.
+        Transactional: every array is checked (names, shapes, real floating dtype, no overflow of this
+        network's dtype) and converted onto this network's backend and device first, and assigned
+        only when all succeeded; any failure raises ``CheckpointError`` (a ``ValueError``) naming the
+        file and leaves the network exactly as it was. Parameters must all be present and nothing
+        else may be; buffers may be missing (they keep their values).
         """
-        with np.load(os.fspath(file_name), allow_pickle=False) as data:
-            saved = {k: data[k] for k in data.files}
-        current = self._state()
-        for name, value in current.items():
-            if name not in saved:
-                if name in self.params:
-                    raise ValueError(f"{os.fspath(file_name)} has no parameter {name!r} (it has: {', '.join(saved)})")
-                continue
-            if value is None:  # running statistics not computed yet: they take gamma's shape
-                value = self.layers[name.rsplit(".", 1)[0]].params[0]
-            if tuple(saved[name].shape) != tuple(value.shape):
-                raise ValueError(
-                    f"parameter {name!r}: the file holds shape {tuple(saved[name].shape)}, "
-                    f"the network expects {tuple(value.shape)}"
-                )
-        for name, value in current.items():
-            if name not in saved:
-                continue
+        templates = self._state_templates()
+        buffers = [k for k in templates if k not in self.params]
+        loaded = load_state(file_name, templates, optional=buffers)
+        for name, value in loaded.items():  # nothing below can fail
             if name in self.params:
-                xp = get_namespace(value)
-                self.params[name] = xp.asarray(saved[name], dtype=value.dtype, device=device(value))
+                self.params[name] = value
             else:
                 layer_name, attr = name.rsplit(".", 1)
-                gamma = self.layers[layer_name].params[0]
-                xp = get_namespace(gamma)
-                setattr(self.layers[layer_name], attr, xp.asarray(saved[name], dtype=gamma.dtype, device=device(gamma)))
+                setattr(self.layers[layer_name], attr, value)
 
 
 class MultiLayerNet(Network):

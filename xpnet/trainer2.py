@@ -7,11 +7,15 @@ book's scripts change only their import line.
 
 from __future__ import annotations
 
+import os
+import time
 from typing import Any
 
-from .backend import get_namespace
+import numpy as np
 
-__all__ = ["clip_grads"]
+from .backend import device, get_namespace, host_rng
+
+__all__ = ["Trainer", "clip_grads"]
 
 
 def clip_grads(grads: list[Any], max_norm: float) -> None:
@@ -31,3 +35,115 @@ def clip_grads(grads: list[Any], max_norm: float) -> None:
     rate = xp.minimum(max_norm / (xp.sqrt(total) + 1e-6), 1.0)
     for g in grads:
         g *= xp.astype(rate, g.dtype)
+
+
+def _unique(params: list[Any], grads: list[Any]) -> tuple[list[Any], list[Any]]:
+    """Each parameter once, with the gradients of its repeats added: by identity (``is``), never by value.
+
+    xpnet's models already list each shared weight once; this keeps a model written the book's way
+    (one entry per use of a weight) right without the book's ``remove_duplicate``, which compares
+    arrays by value on every step. Transposed sharing (book 2, chapter 6) must be declared by the model.
+    """
+    if len({id(p) for p in params}) == len(params):
+        return params, grads
+    first: dict[int, int] = {}
+    ps: list[Any] = []
+    gs: list[Any] = []
+    for p, g in zip(params, grads):
+        j = first.get(id(p))
+        if j is None:
+            first[id(p)] = len(ps)
+            ps.append(p)
+            gs.append(g)
+        else:
+            gs[j] = gs[j] + g
+    return ps, gs
+
+
+class Trainer:
+    """Book 2's trainer: ``Trainer(model, optimizer).fit(x, t, max_epoch=10, batch_size=32, max_grad=None,
+    eval_interval=20)``.
+
+    ``model`` has ``forward(x, t) -> loss``, ``backward()``, ``params`` and ``grads``; ``optimizer``
+    has ``update(params, grads)``. Each epoch draws one permutation on the host (xpnet's seeded
+    generator), moves it to ``x``'s device once, and gathers every batch there with ``take``.
+    Losses are added up on the device and read back only every ``eval_interval`` iterations, where
+    the book prints its line (``eval_interval=None``: never). ``loss_list`` holds those averages.
+    """
+
+    def __init__(self, model: Any, optimizer: Any) -> None:
+        self.model = model
+        self.optimizer = optimizer
+        self.loss_list: list[float] = []
+        self.eval_interval: int | None = None
+        self.current_epoch = 0
+
+    def step(self, batch_x: Any, batch_t: Any, max_grad: float | None = None) -> Any:
+        """One forward, backward and update on a batch; returns the loss as a device array (no host read)."""
+        loss = self.model.forward(batch_x, batch_t)
+        self.model.backward()
+        params, grads = _unique(self.model.params, self.model.grads)
+        if max_grad is not None:
+            clip_grads(grads, max_grad)
+        self.optimizer.update(params, grads)
+        return loss
+
+    def fit(
+        self,
+        x: Any,
+        t: Any,
+        max_epoch: int = 10,
+        batch_size: int = 32,
+        max_grad: float | None = None,
+        eval_interval: int | None = 20,
+    ) -> None:
+        """Train for ``max_epoch`` epochs of ``len(x) // batch_size`` batches (the remainder is left out, as the book).
+
+        ``x`` and ``t`` are arrays with the samples on axis 0 (word ids for CBOW: ``(N, 2w)`` and ``(N,)``).
+        """
+        data_size = x.shape[0]
+        if t.shape[0] != data_size:
+            raise ValueError(f"Trainer.fit: x has {data_size} samples but t has {t.shape[0]}")
+        max_iters = data_size // batch_size
+        if max_iters == 0:
+            raise ValueError(f"Trainer.fit: {data_size} samples do not fill one batch of {batch_size}")
+        self.eval_interval = eval_interval
+        xp = get_namespace(x, t)
+        rng = host_rng()
+        total_loss = None
+        loss_count = 0
+        start_time = time.time()
+        for _ in range(max_epoch):
+            order = xp.asarray(rng.permutation(data_size), device=device(x))
+            for iters in range(max_iters):
+                idx = order[iters * batch_size : (iters + 1) * batch_size]
+                loss = self.step(xp.take(x, idx, axis=0), xp.take(t, idx, axis=0), max_grad)
+                total_loss = loss if total_loss is None else total_loss + loss
+                loss_count += 1
+                if eval_interval is not None and iters % eval_interval == 0:
+                    avg_loss = float(total_loss) / loss_count  # the one read-back: the book prints here
+                    elapsed_time = time.time() - start_time
+                    print(
+                        f"| epoch {self.current_epoch + 1} |  iter {iters + 1} / {max_iters} "
+                        f"| time {int(elapsed_time)}[s] | loss {avg_loss:.2f}"
+                    )
+                    self.loss_list.append(avg_loss)
+                    total_loss, loss_count = None, 0
+            self.current_epoch += 1
+
+    def plot(self, ylim: tuple[float, float] | None = None, *, path: str | os.PathLike | None = None) -> Any:
+        """The recorded losses against iterations (in units of ``eval_interval``), as a matplotlib ``Figure``.
+
+        The book calls ``plt.show()``; here the figure is returned (a notebook shows it) and saved
+        as PNG when ``path`` is given.
+        """
+        from .plot import _figure, _save
+
+        fig = _figure()
+        ax = fig.add_subplot()
+        if ylim is not None:
+            ax.set_ylim(*ylim)
+        ax.plot(np.arange(len(self.loss_list)), self.loss_list, label="train")
+        ax.set_xlabel(f"iterations (x{self.eval_interval})")
+        ax.set_ylabel("loss")
+        return _save(fig, path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .backend import device, get_namespace
+from .backend import device, float_dtype, get_namespace
 
 __all__ = ["conv_output_size", "im2col", "col2im", "pad_images", "IM2COL_LIMIT_BYTES"]
 
@@ -42,9 +42,14 @@ def im2col(input_data: Any, filter_h: int, filter_w: int, stride: int = 1, pad: 
 
     Row ``(n, i, j)`` holds the patch whose top-left corner is at ``(i*stride - pad, j*stride - pad)``;
     columns run over channel, then filter row, then filter column (the layout of ``W.reshape(FN, -1)``).
-    Cells outside the image read ``fill``.
+    Cells outside the image read ``fill``. Integer or boolean images (raw pixels) are converted to
+    xpnet's default float dtype first, as the book's ``im2col`` returns floats for them.
     """
     xp = get_namespace(input_data)
+    if not xp.isdtype(input_data.dtype, "real floating"):
+        if not xp.isdtype(input_data.dtype, ("integral", "bool")):
+            raise TypeError(f"im2col needs real images, got dtype {input_data.dtype}")
+        input_data = xp.astype(input_data, float_dtype(xp))
     N, C, H, W = input_data.shape
     out_h = conv_output_size(H, filter_h, stride, pad)
     out_w = conv_output_size(W, filter_w, stride, pad)

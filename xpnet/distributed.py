@@ -1,0 +1,669 @@
+"""Data-parallel training over MPI (mpi4py), with NCCL for CuPy, under ChainerMN's names.
+
+The same training script runs on one process or under ``mpiexec -n N``::
+
+    comm = distributed.create_communicator("auto")           # "mpi", "nccl" or "auto"
+    net = TwoLayerNet(784, 50, 10)
+    comm.bcast_params(net)                                   # rank 0's weights everywhere
+    x, t = distributed.scatter_dataset((x_train, t_train), comm, shuffle=True)
+    optimizer = distributed.create_multi_node_optimizer(SGD(lr=0.1), comm)
+    trainer = Trainer(net, x, t, x_test, t_test, optimizer=optimizer, verbose=comm.is_root)
+
+Every rank computes the gradient of the mean loss over its own samples; the multi-node
+optimizer replaces each gradient by its mean over the ranks (one all-reduce per dtype per
+step on a flat buffer) and then lets the wrapped optimizer update. With equal shards this is
+exactly the step one process would take on the union of the batches.
+
+Transports. ``"mpi"``: mpi4py's ``Allreduce``/``Bcast`` on host memory. NumPy arrays, torch CPU
+tensors and array_api_strict arrays on its CPU device are reduced in place through a
+zero-copy ``numpy.from_dlpack`` view of the pack buffer. Arrays on an accelerator (CuPy, CUDA
+torch, array_api_strict's ``"device1"``) are staged through a host buffer (one copy each way
+per step), or handed to a CUDA-aware MPI directly with ``cuda_aware=True`` (CuPy only).
+``"nccl"`` (CuPy): ``cupy.cuda.nccl`` all-reduces the packed buffer on the current stream, with
+MPI only handing out the NCCL id; nothing leaves the GPU.
+
+BatchNorm. :class:`~xpnet.layers.BatchNormalization` stays *local* (each rank normalises by
+its own batch's statistics, as ChainerMN's plain links do). :func:`create_mnbn_model` swaps
+every one for :class:`MultiNodeBatchNormalization`, whose statistics and their gradients are
+all-reduced, so N ranks with b samples each compute exactly what one process computes on
+N*b samples.
+
+Faults: with more than one rank, an uncaught exception on any rank prints that rank's
+traceback and calls ``MPI_Abort``, so every rank exits at once instead of waiting forever in
+a collective (as ``python -m mpi4py script.py`` does).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from typing import Any
+
+import numpy as np
+
+from .backend import asnumpy, backend_name, device, get_namespace, on_host
+from .layers import BatchNormalization
+
+__all__ = [
+    "DistributedUnavailableError",
+    "MpiCommunicator",
+    "NcclCommunicator",
+    "MultiNodeOptimizer",
+    "MultiNodeBatchNormalization",
+    "create_communicator",
+    "create_multi_node_optimizer",
+    "create_mnbn_model",
+    "scatter_dataset",
+    "is_root",
+    "abort",
+    "under_mpiexec",
+    "init_from_cli",
+    "prepare_training",
+]
+
+INSTALL_HINT = "pip install 'xpnet[mpi]'"
+
+# Environment variables the common launchers set for every rank (MPICH/Hydra, Open MPI, PMIx, Slurm).
+_RANK_VARS = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID")
+_SIZE_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "SLURM_NTASKS")
+
+_current: MpiCommunicator | None = None  # the last communicator created: is_root() asks it
+
+
+class DistributedUnavailableError(RuntimeError):
+    """mpi4py, an MPI library, CuPy or NCCL is missing."""
+
+
+def _mpi() -> Any:
+    """mpi4py's ``MPI`` module, or a one-line :class:`DistributedUnavailableError`."""
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        raise DistributedUnavailableError(
+            f"xpnet.distributed needs mpi4py, which is not installed: {INSTALL_HINT}"
+        ) from None
+    except RuntimeError as e:  # mpi4py is there but cannot dlopen libmpi
+        why = " ".join(str(e).split())
+        raise DistributedUnavailableError(
+            f"mpi4py found no MPI library ({why}): {INSTALL_HINT} installs the mpich wheel"
+        ) from None
+    return MPI
+
+
+def under_mpiexec() -> bool:
+    """True when a launcher (mpiexec, srun) started this process as one of several ranks."""
+    for var in _SIZE_VARS:
+        value = os.environ.get(var)
+        if value and value.isdigit() and int(value) > 1:
+            return True
+    return False
+
+
+def is_root() -> bool:
+    """True on rank 0 (or when running alone): only the root prints, plots and writes checkpoints.
+
+    Asks the last communicator created; before one exists, reads the launcher's environment
+    (so it costs no MPI initialisation).
+    """
+    if _current is not None:
+        return _current.is_root
+    for var in _RANK_VARS:
+        value = os.environ.get(var)
+        if value and value.isdigit():
+            return int(value) == 0
+    return True
+
+
+def abort(status: int = 1) -> None:
+    """End every rank now with ``status`` when running on several (no-op alone).
+
+    For errors one rank may see before the others (a diverged loss, read every few steps):
+    a rank that returned alone would leave the others waiting in their next collective.
+    """
+    if _current is None or _current._MPI.COMM_WORLD.size == 1:
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    _current._MPI.COMM_WORLD.Abort(status)
+
+
+def _install_abort_hook(MPI: Any) -> None:
+    """An uncaught exception on any rank prints its traceback and aborts every rank (no hang)."""
+    if getattr(sys.excepthook, "_xpnet_abort", False):
+        return
+    world = MPI.COMM_WORLD
+    previous = sys.excepthook
+
+    def hook(exc_type: Any, exc: Any, tb: Any) -> None:
+        try:
+            sys.stdout.flush()
+            sys.stderr.write(f"xpnet.distributed: rank {world.rank} of {world.size} failed; aborting every rank\n")
+            previous(exc_type, exc, tb)
+            sys.stderr.flush()
+        finally:
+            world.Abort(1)
+
+    hook._xpnet_abort = True  # type: ignore[attr-defined]
+    sys.excepthook = hook
+
+
+# --- packing ----------------------------------------------------------------------------
+
+
+def _numel(a: Any) -> int:
+    return math.prod(a.shape)
+
+
+class _Pack:
+    """One flat buffer (same backend, device and dtype as the arrays it carries) and its host side.
+
+    ``host`` is a writable zero-copy NumPy view of ``buf`` when the buffer lives in host memory
+    (``shared``), else a host staging array of the same size, or ``None`` when the transport
+    reads device memory itself (NCCL, CUDA-aware MPI).
+    """
+
+    __slots__ = ("buf", "host", "shared")
+
+    def __init__(self, buf: Any, host: Any, shared: bool) -> None:
+        self.buf, self.host, self.shared = buf, host, shared
+
+
+def _arrays_of(obj: Any) -> list[Any]:
+    """The arrays of a dict (values, in order) or a list/tuple."""
+    if hasattr(obj, "keys"):
+        return [obj[k] for k in obj]
+    return list(obj)
+
+
+class MpiCommunicator:
+    """Collectives over an MPI communicator (ChainerMN's ``MpiCommunicatorBase``, in xpnet's terms).
+
+    ``rank``, ``size``: this process and how many there are; ``intra_rank``, ``intra_size``:
+    the same within this node (which GPU a rank takes); ``is_root``: ``rank == 0``.
+    ``mpi_comm`` is the mpi4py communicator (default ``MPI.COMM_WORLD``).
+    """
+
+    name = "mpi"
+
+    def __init__(self, mpi_comm: Any = None, *, cuda_aware: bool = False, abort_on_error: bool = True) -> None:
+        MPI = _mpi()
+        self._MPI = MPI
+        self.mpi_comm = mpi_comm if mpi_comm is not None else MPI.COMM_WORLD
+        self.rank, self.size = self.mpi_comm.rank, self.mpi_comm.size
+        node = self.mpi_comm.Split_type(MPI.COMM_TYPE_SHARED)
+        self.intra_rank, self.intra_size = node.rank, node.size
+        node.Free()
+        self.cuda_aware = cuda_aware
+        self._packs: dict[Any, _Pack] = {}
+        if abort_on_error and MPI.COMM_WORLD.size > 1:
+            _install_abort_hook(MPI)
+        global _current
+        _current = self
+
+    @property
+    def is_root(self) -> bool:
+        return self.rank == 0
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(rank={self.rank}, size={self.size}, intra_rank={self.intra_rank})"
+
+    # --- Python objects (pickled; for set-up and bookkeeping, not per step) ---------------
+
+    def bcast_obj(self, obj: Any, root: int = 0) -> Any:
+        """``root``'s ``obj`` on every rank."""
+        return self.mpi_comm.bcast(obj, root=root)
+
+    def allreduce_obj(self, obj: Any, op: str = "sum") -> Any:
+        """``obj`` reduced over the ranks (``op``: ``"sum"``, ``"max"`` or ``"min"``) on every rank."""
+        ops = {"sum": self._MPI.SUM, "max": self._MPI.MAX, "min": self._MPI.MIN}
+        if op not in ops:
+            raise ValueError(f"allreduce_obj: op must be one of {', '.join(ops)}, not {op!r}")
+        return self.mpi_comm.allreduce(obj, op=ops[op])
+
+    def allgather_obj(self, obj: Any) -> list[Any]:
+        """Every rank's ``obj``, as a list indexed by rank, on every rank."""
+        return self.mpi_comm.allgather(obj)
+
+    # --- arrays ---------------------------------------------------------------------------
+
+    def bcast_params(self, net_or_params: Any, root: int = 0) -> None:
+        """Rank ``root``'s parameters on every rank, written in place.
+
+        Takes a network (its ``params``, and for book 1's networks also the layers' non-empty
+        ``buffers`` such as BatchNorm's running averages) or a dict/list of arrays. Raises
+        ``ValueError`` on every rank when the ranks' parameters differ in shape or dtype.
+        """
+        arrays = self._params_of(net_or_params)
+        sigs = self.allgather_obj([(tuple(a.shape), str(a.dtype)) for a in arrays])
+        for r, sig in enumerate(sigs):
+            if sig != sigs[root]:
+                raise ValueError(
+                    f"bcast_params: rank {r} holds parameters {sig}, rank {root} holds {sigs[root]}; "
+                    "every rank must build the same network"
+                )
+        self._collective(arrays, "bcast", "params", root=root)
+
+    def allreduce_grads(self, grads: Any) -> Any:
+        """Replace every gradient by its mean over the ranks, in place; returns ``grads``.
+
+        ``grads`` is a dict or a list of arrays. All gradients of one dtype (and device) are
+        packed into ONE flat buffer, kept between steps, and reduced with one collective.
+        """
+        self._collective(_arrays_of(grads), "mean", "grads")
+        return grads
+
+    def allreduce_sum(self, arrays: list[Any], tag: str = "sum") -> list[Any]:
+        """Replace each array by its sum over the ranks, in place (one collective per dtype)."""
+        self._collective(arrays, "sum", tag)
+        return arrays
+
+    @staticmethod
+    def _params_of(obj: Any) -> list[Any]:
+        if hasattr(obj, "params") and not hasattr(obj, "keys"):
+            arrays = _arrays_of(obj.params)
+            layers = getattr(obj, "layers", None)
+            layers = layers.values() if hasattr(layers, "values") else (layers or ())
+            for layer in layers:
+                for attr in getattr(layer, "buffers", ()):
+                    value = getattr(layer, attr, None)
+                    if value is not None:
+                        arrays.append(value)
+            return arrays
+        return _arrays_of(obj)
+
+    def _collective(self, arrays: list[Any], kind: str, tag: str, root: int = 0) -> None:
+        """Pack ``arrays`` per (backend, device, dtype) into a reused flat buffer, run one
+        collective per buffer (``kind``: "mean", "sum" or "bcast"), unpack in place."""
+        groups: dict[Any, list[Any]] = {}
+        for a in arrays:
+            if a is None or _numel(a) == 0:
+                continue
+            groups.setdefault((backend_name(a), str(device(a)), str(a.dtype)), []).append(a)
+        for key, group in groups.items():
+            xp = get_namespace(group[0])
+            total = sum(_numel(a) for a in group)
+            pack = self._packs.get((tag, key, total))
+            if pack is None:
+                if kind != "bcast":
+                    self._check_same(tag, key, total)
+                pack = self._packs[(tag, key, total)] = self._new_pack(xp, group[0], total)
+            buf = pack.buf
+            if kind != "bcast" or self.rank == root:
+                offset = 0
+                for a in group:
+                    n = _numel(a)
+                    buf[offset : offset + n] = xp.reshape(a, (n,))
+                    offset += n
+            if kind == "bcast":
+                self._bcast_buffer(pack, root)
+            else:
+                self._allreduce_buffer(pack)
+                if kind == "mean" and self.size > 1:
+                    buf /= self.size
+            if kind == "bcast" and self.rank == root:
+                continue
+            offset = 0
+            for a in group:
+                n = _numel(a)
+                a[...] = xp.reshape(buf[offset : offset + n], a.shape)
+                offset += n
+
+    def _check_same(self, tag: str, key: Any, total: int) -> None:
+        """Once per new buffer: every rank reduces the same number of elements (else MPI would hang or corrupt)."""
+        totals = self.allgather_obj(total)
+        if len(set(totals)) > 1:
+            raise ValueError(
+                f"{tag}: the ranks reduce different numbers of {key[2]} elements ({totals}, by rank); "
+                "every rank must train the same network"
+            )
+
+    def _new_pack(self, xp: Any, like: Any, total: int) -> _Pack:
+        buf = xp.empty((total,), dtype=like.dtype, device=device(like))
+        if on_host(buf):
+            try:
+                view = np.from_dlpack(buf)
+            except (TypeError, BufferError, RuntimeError):
+                view = None
+            if view is not None and view.flags.writeable:
+                return _Pack(buf, view, shared=True)
+        if self.cuda_aware and backend_name(buf) == "cupy":
+            return _Pack(buf, None, shared=False)
+        return _Pack(buf, np.empty((total,), dtype=asnumpy(buf[:1]).dtype), shared=False)
+
+    def _mpi_target(self, pack: _Pack) -> Any:
+        if pack.host is None:  # CUDA-aware MPI reads the device buffer: the kernels that wrote it must be done
+            import cupy
+
+            cupy.cuda.get_current_stream().synchronize()
+            return pack.buf
+        if not pack.shared:
+            pack.host[...] = asnumpy(pack.buf)
+        return pack.host
+
+    def _unstage(self, pack: _Pack) -> None:
+        if pack.host is not None and not pack.shared:
+            xp = get_namespace(pack.buf)
+            pack.buf[...] = xp.asarray(pack.host, device=device(pack.buf))
+
+    def _allreduce_buffer(self, pack: _Pack) -> None:
+        target = self._mpi_target(pack)
+        self.mpi_comm.Allreduce(self._MPI.IN_PLACE, target, op=self._MPI.SUM)
+        self._unstage(pack)
+
+    def _bcast_buffer(self, pack: _Pack, root: int) -> None:
+        target = self._mpi_target(pack)
+        self.mpi_comm.Bcast(target, root=root)
+        self._unstage(pack)
+
+
+class NcclCommunicator(MpiCommunicator):
+    """CuPy gradients all-reduced by NCCL (``cupy.cuda.nccl``) on the current stream.
+
+    MPI hands out the NCCL id and carries the one-off broadcasts and Python objects; each
+    rank uses GPU ``intra_rank``. Raises :class:`DistributedUnavailableError` without CuPy,
+    a CUDA device or NCCL.
+    """
+
+    name = "nccl"
+
+    def __init__(self, mpi_comm: Any = None, *, abort_on_error: bool = True) -> None:
+        super().__init__(mpi_comm, abort_on_error=abort_on_error)
+        try:
+            import cupy
+            from cupy.cuda import nccl
+        except ImportError as e:
+            raise DistributedUnavailableError(
+                f"the 'nccl' communicator needs CuPy with NCCL ({e}): pip install 'xpnet[cuda12]'; "
+                "or use create_communicator('mpi')"
+            ) from None
+        if not getattr(nccl, "available", True):
+            raise DistributedUnavailableError("CuPy was built without NCCL; use create_communicator('mpi')")
+        try:
+            cupy.cuda.Device(self.intra_rank % max(cupy.cuda.runtime.getDeviceCount(), 1)).use()
+        except Exception as e:
+            raise DistributedUnavailableError(f"the 'nccl' communicator found no usable CUDA device ({e})") from None
+        uid = nccl.get_unique_id() if self.rank == 0 else None
+        uid = self.mpi_comm.bcast(uid, root=0)
+        self._nccl = nccl.NcclCommunicator(self.size, uid, self.rank)
+        self._nccl_mod, self._cupy = nccl, cupy
+        self._dtypes = {
+            "float16": nccl.NCCL_FLOAT16,
+            "float32": nccl.NCCL_FLOAT32,
+            "float64": nccl.NCCL_FLOAT64,
+            "int32": nccl.NCCL_INT32,
+            "int64": nccl.NCCL_INT64,
+        }
+
+    def _new_pack(self, xp: Any, like: Any, total: int) -> _Pack:
+        if backend_name(like) != "cupy":
+            raise TypeError(
+                f"the 'nccl' communicator reduces CuPy arrays, got {backend_name(like)} ones; "
+                "use create_communicator('mpi') for this backend"
+            )
+        return _Pack(xp.empty((total,), dtype=like.dtype), None, shared=False)
+
+    def _nccl_dtype(self, buf: Any) -> Any:
+        name = str(buf.dtype)
+        if name not in self._dtypes:
+            raise TypeError(f"NCCL cannot reduce {name} arrays; use float16/32/64 or int32/64")
+        return self._dtypes[name]
+
+    def _allreduce_buffer(self, pack: _Pack) -> None:
+        buf = pack.buf
+        stream = self._cupy.cuda.get_current_stream().ptr
+        self._nccl.allReduce(
+            buf.data.ptr, buf.data.ptr, buf.size, self._nccl_dtype(buf), self._nccl_mod.NCCL_SUM, stream
+        )
+
+    def _bcast_buffer(self, pack: _Pack, root: int) -> None:
+        buf = pack.buf
+        stream = self._cupy.cuda.get_current_stream().ptr
+        self._nccl.bcast(buf.data.ptr, buf.size, self._nccl_dtype(buf), root, stream)
+
+
+def create_communicator(
+    communicator_name: str = "auto", mpi_comm: Any = None, *, cuda_aware: bool = False, abort_on_error: bool = True
+) -> MpiCommunicator:
+    """A communicator over ``mpi_comm`` (default: every process ``mpiexec`` started).
+
+    ``"mpi"``: mpi4py on host memory (device arrays staged through the host unless
+    ``cuda_aware``); ``"nccl"``: NCCL for CuPy; ``"auto"``: ``"nccl"`` when the active backend
+    is cupy and NCCL is there, else ``"mpi"``. Missing pieces raise a one-line
+    :class:`DistributedUnavailableError` naming what to install.
+    """
+    if communicator_name not in ("mpi", "nccl", "auto"):
+        raise ValueError(f"unknown communicator {communicator_name!r}; choose 'mpi', 'nccl' or 'auto'")
+    if communicator_name == "auto":
+        from .backend import get_backend
+
+        communicator_name = "mpi"
+        if get_backend() == "cupy":
+            try:
+                from cupy.cuda import nccl
+
+                if getattr(nccl, "available", True):
+                    communicator_name = "nccl"
+            except ImportError:
+                pass
+    if communicator_name == "nccl":
+        return NcclCommunicator(mpi_comm, abort_on_error=abort_on_error)
+    return MpiCommunicator(mpi_comm, cuda_aware=cuda_aware, abort_on_error=abort_on_error)
+
+
+# --- the optimizer ----------------------------------------------------------------------
+
+
+class MultiNodeOptimizer:
+    """Any xpnet optimizer made data-parallel: ``update(params, grads)`` all-reduces the
+    gradients (mean over the ranks), then calls the wrapped optimizer's ``update``.
+
+    Attributes not its own (``lr``, ``iter``, ``v``...) are read from and written to the
+    wrapped optimizer, so code that reads or schedules ``optimizer.lr`` works unchanged. At
+    its first update it broadcasts rank 0's parameters (as ChainerMN does), so ranks that
+    started from different weights agree from then on.
+    """
+
+    _own = ("actual_optimizer", "communicator", "needs_broadcast")
+
+    def __init__(self, actual_optimizer: Any, communicator: MpiCommunicator) -> None:
+        if not hasattr(actual_optimizer, "update"):
+            raise TypeError(f"expected an optimizer with update(params, grads), got {type(actual_optimizer).__name__}")
+        object.__setattr__(self, "actual_optimizer", actual_optimizer)
+        object.__setattr__(self, "communicator", communicator)
+        object.__setattr__(self, "needs_broadcast", True)
+
+    def update(self, params: Any, grads: Any) -> None:
+        if self.needs_broadcast:
+            self.communicator.bcast_params(params)
+            object.__setattr__(self, "needs_broadcast", False)
+        self.communicator.allreduce_grads(grads)
+        self.actual_optimizer.update(params, grads)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(object.__getattribute__(self, "actual_optimizer"), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in self._own:
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.actual_optimizer, name, value)
+
+    def __repr__(self) -> str:
+        return f"MultiNodeOptimizer({self.actual_optimizer!r}, {self.communicator!r})"
+
+
+def create_multi_node_optimizer(actual_optimizer: Any, communicator: MpiCommunicator) -> MultiNodeOptimizer:
+    """Wrap ``actual_optimizer`` (any object with ``update(params, grads)``) for data-parallel training."""
+    return MultiNodeOptimizer(actual_optimizer, communicator)
+
+
+# --- data -------------------------------------------------------------------------------
+
+
+class _SubDataset:
+    """Items ``indices`` of ``dataset`` (anything with ``len`` and ``[]``)."""
+
+    def __init__(self, dataset: Any, indices: np.ndarray) -> None:
+        self.dataset, self.indices = dataset, indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> Any:
+        return self.dataset[int(self.indices[i])]
+
+
+def scatter_dataset(
+    dataset: Any, comm: MpiCommunicator, shuffle: bool = False, seed: int = 0, *, remainder: str = "pad"
+) -> Any:
+    """This rank's shard of ``dataset``: ``(x, t)`` (or a list/tuple of arrays with one length),
+    a single array, or anything with ``len`` and ``[]``.
+
+    Every rank passes the same data (each loads it from disk); only the index range differs,
+    so no data is sent. With ``shuffle`` the samples are permuted with ``seed`` (the same on
+    every rank) before splitting. Every rank gets the same number of samples, hence the same
+    number of steps per epoch: ``remainder="pad"`` (default; ChainerMN's
+    ``force_equal_length=True``) tops the last shards up by wrapping around to the first
+    samples of the order, ``"drop"`` leaves the last ``len % size`` samples out.
+    """
+    if remainder not in ("pad", "drop"):
+        raise ValueError(f"remainder must be 'pad' or 'drop', not {remainder!r}")
+    if isinstance(dataset, (tuple, list)) and dataset and all(hasattr(a, "shape") for a in dataset):
+        arrays: list[Any] | None = list(dataset)
+        n = arrays[0].shape[0]
+        if any(a.shape[0] != n for a in arrays):
+            raise ValueError(f"scatter_dataset: arrays differ in length: {[tuple(a.shape) for a in arrays]}")
+    elif hasattr(dataset, "shape"):
+        arrays, n = [dataset], dataset.shape[0]
+    else:
+        arrays, n = None, len(dataset)
+    sig = (n, [tuple(a.shape) for a in arrays] if arrays else None)
+    sigs = comm.allgather_obj(sig)
+    if any(s != sigs[0] for s in sigs):
+        raise ValueError(f"scatter_dataset: the ranks hold different data sets (shapes by rank: {sigs})")
+    size = comm.size
+    per = math.ceil(n / size) if remainder == "pad" else n // size
+    if per == 0:
+        raise ValueError(f"scatter_dataset: {n} samples cannot give each of {size} ranks one (remainder='drop')")
+    order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
+    if per * size > n:
+        order = np.resize(order, per * size)  # wraps around to the start of the order
+    idx = order[comm.rank * per : (comm.rank + 1) * per]
+    if arrays is None:
+        return _SubDataset(dataset, idx)
+    shards = []
+    for a in arrays:
+        xp = get_namespace(a)
+        shards.append(xp.take(a, xp.asarray(idx, device=device(a)), axis=0))
+    if isinstance(dataset, (tuple, list)):
+        return type(dataset)(shards) if isinstance(dataset, list) else tuple(shards)
+    return shards[0]
+
+
+# --- batch normalisation over every rank --------------------------------------------------
+
+
+class MultiNodeBatchNormalization(BatchNormalization):
+    """:class:`~xpnet.layers.BatchNormalization` whose batch is the union of every rank's batch.
+
+    In training, the mean and variance are all-reduced (two small collectives: the sum and
+    count, then the centred sum of squares, which keeps the two-pass accuracy of one process),
+    and so are the two batch sums the input gradient needs (one collective). The running
+    averages are updated with the global statistics, so they agree on every rank.
+    ``backward`` returns the gradient of the *sum* of the ranks' losses with respect to this
+    rank's input, the scaling the multi-node optimizer's mean expects; ``gamma``'s and
+    ``beta``'s gradients are this rank's sums, averaged by the optimizer like every other
+    gradient. Inference (``train_flg=False``) and ``forward_many`` are local.
+    """
+
+    def __init__(
+        self,
+        gamma: Any,
+        beta: Any,
+        comm: MpiCommunicator,
+        momentum: float = 0.9,
+        running_mean: Any = None,
+        running_var: Any = None,
+    ) -> None:
+        super().__init__(gamma, beta, momentum, running_mean, running_var)
+        self.comm = comm
+        self.global_size: Any = None  # total batch size over the ranks, a 0-d array (no host read)
+        self.sum_xc: Any = None
+
+    def batch_statistics(self, x: Any) -> tuple[Any, Any, Any]:
+        xp = get_namespace(x)
+        total = xp.sum(x, axis=0)
+        count = xp.full((1,), x.shape[0], dtype=x.dtype, device=device(x))
+        self.comm.allreduce_sum([total, count], tag="bn")
+        n = count[0]
+        mu = total / n
+        xc = x - mu
+        sq, sum_xc = xp.sum(xc * xc, axis=0), xp.sum(xc, axis=0)
+        self.comm.allreduce_sum([sq, sum_xc], tag="bn")
+        self.global_size, self.sum_xc = n, sum_xc
+        return mu, xc, sq / n
+
+    def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
+        xp, dxn = self.param_grads(dout)
+        sum_dxn_xc, sum_dxn = xp.sum(dxn * self.xc, axis=0), xp.sum(dxn, axis=0)
+        self.comm.allreduce_sum([sum_dxn_xc, sum_dxn], tag="bn")
+        n, std = self.global_size, self.std
+        dvar = -0.5 * sum_dxn_xc / (std * std * std)
+        dmu = sum_dxn / std + (2.0 / n) * dvar * self.sum_xc
+        dx = dxn / std + (2.0 / n) * self.xc * dvar - dmu / n
+        return xp.reshape(dx, self.input_shape)
+
+
+def create_mnbn_model(net: Any, comm: MpiCommunicator) -> Any:
+    """Replace every :class:`~xpnet.layers.BatchNormalization` of ``net`` (its ``layers``, a dict
+    or a list) by a :class:`MultiNodeBatchNormalization` holding the same arrays; returns ``net``."""
+    layers = net.layers
+    items = list(layers.items()) if hasattr(layers, "items") else list(enumerate(layers))
+    for key, layer in items:
+        if type(layer) is not BatchNormalization:
+            continue
+        new = MultiNodeBatchNormalization(
+            layer.params[0], layer.params[1], comm, layer.momentum, layer.running_mean, layer.running_var
+        )
+        new.params, new.grads = layer.params, layer.grads  # the very lists: optimizers and views keep working
+        layers[key] = new
+        params = getattr(net, "params", None)
+        if hasattr(params, "owner"):  # book 1's ParamDict binds names to (layer, slot)
+            for pname in list(params):
+                owner, i = params.owner(pname)
+                if owner is layer:
+                    params.bind(pname, new, i)
+    return net
+
+
+# --- the command line -----------------------------------------------------------------------
+
+
+def init_from_cli(distributed: bool | None = None, communicator: str = "auto") -> MpiCommunicator | None:
+    """The communicator for ``xpnet train --distributed`` (``True``), or ``None`` when training alone.
+
+    ``None`` (the flag absent) means: distributed when a launcher started several ranks
+    (``mpiexec -n 2 xpnet train``), else alone, without touching MPI. ``True`` requires MPI
+    (a one-line :class:`DistributedUnavailableError` when it is missing); ``False`` never uses it.
+    """
+    if distributed is False or (distributed is None and not under_mpiexec()):
+        return None
+    return create_communicator(communicator)
+
+
+def prepare_training(
+    comm: MpiCommunicator | None, network: Any, optimizer: Any, x_train: Any, t_train: Any, *, seed: int = 0
+) -> tuple[Any, Any, Any]:
+    """Everything a single-process script changes for data parallelism, in one call.
+
+    Broadcasts rank 0's parameters, makes BatchNorm multi-node, wraps ``optimizer`` and
+    returns ``(optimizer, x_shard, t_shard)``; with ``comm=None`` returns its inputs unchanged.
+    """
+    if comm is None:
+        return optimizer, x_train, t_train
+    if hasattr(network, "layers"):
+        create_mnbn_model(network, comm)
+    comm.bcast_params(network)
+    x, t = scatter_dataset((x_train, t_train), comm, shuffle=True, seed=seed)
+    return create_multi_node_optimizer(optimizer, comm), x, t
