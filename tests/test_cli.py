@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from xpnet import asarray as xpnet_asarray
 from xpnet import models as xpnet_models
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -242,9 +243,18 @@ def test_subcommands_register_through_the_list(tmp_path, monkeypatch, capsys):
     assert status == 7 and out == "hello book\n"
 
 
-def test_quiet_silences_pooch(monkeypatch):
-    import logging
+@pytest.mark.parametrize("quiet", [True, False])
+def test_quiet_silences_downloads(monkeypatch, capsys, quiet):
+    """--quiet reaches the loader as progress=False (no download messages or bars)."""
+    seen = {}
 
-    monkeypatch.setattr(logging.getLogger("pooch"), "level", logging.INFO)
-    cli._quiet_downloads(True)
-    assert logging.getLogger("pooch").level == logging.WARNING
+    def loader(*, normalize=True, flatten=True, one_hot_label=False, data_home=None, download=True, progress=True):
+        seen["progress"] = progress
+        r = np.random.default_rng(0)
+        x, t = r.random((30, 784)), r.integers(0, 10, 30)
+        return (xpnet_asarray(x, "float32"), xpnet_asarray(t)), (xpnet_asarray(x, "float32"), xpnet_asarray(t))
+
+    monkeypatch.setattr("xpnet.datasets.load_fashion_mnist", loader)
+    args = ["train", "--dataset", "fashion-mnist", "--iters", "2"] + (["--quiet"] if quiet else [])
+    status, _, _ = run_cli(capsys, *args)
+    assert status == 0 and seen["progress"] is not quiet

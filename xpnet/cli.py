@@ -247,21 +247,14 @@ def write_output(what: str, path: str, write: Any) -> bool:
 # --- train -------------------------------------------------------------------------------------------
 
 
-def _quiet_downloads(quiet: bool) -> dict[str, Any]:
-    """Keyword for the loaders that silences downloads, if they have one; pooch's own log lines in any case."""
+def _quiet(loader: Any, quiet: bool) -> dict[str, Any]:
+    """The keyword that silences ``loader``'s download messages and bars (``progress=False``), if it has one."""
+    params = inspect.signature(loader).parameters
     if not quiet:
         return {}
-    import logging
-
-    logging.getLogger("pooch").setLevel(logging.WARNING)
-    from . import datasets
-
-    params = inspect.signature(datasets.load_mnist).parameters
-    if "quiet" in params:
-        return {"quiet": True}
     if "progress" in params:
         return {"progress": False}
-    return {}
+    return {"quiet": True} if "quiet" in params else {}
 
 
 def _load(dataset: str, data_dir: str | None, conv: bool, quiet: bool) -> tuple:
@@ -274,11 +267,11 @@ def _load(dataset: str, data_dir: str | None, conv: bool, quiet: bool) -> tuple:
         x, t = datasets.load_spiral(seed=1984)
         xt, tt = datasets.load_spiral(seed=1985)  # a second draw of the spiral as test set
         return (x, t), (xt, tt)
-    extra = _quiet_downloads(quiet)
     if dataset == "cifar10":
-        return datasets.load_cifar10(flatten=flatten, grayscale=not conv, data_home=data_dir, **extra)
+        loader = datasets.load_cifar10
+        return loader(flatten=flatten, grayscale=not conv, data_home=data_dir, **_quiet(loader, quiet))
     loader = datasets.load_mnist if dataset == "mnist" else datasets.load_fashion_mnist
-    return loader(flatten=flatten, data_home=data_dir, **extra)
+    return loader(flatten=flatten, data_home=data_dir, **_quiet(loader, quiet))
 
 
 def _network(model: str, hidden: list[int], activation: str, in_shape: tuple, n_out: int, seed: int) -> Any:
