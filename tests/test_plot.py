@@ -46,9 +46,41 @@ def test_decision_boundary(tmp_path):
     assert is_png(tmp_path / "db.png")
 
 
-def test_missing_matplotlib_names_the_extra(monkeypatch):
+def test_missing_matplotlib_says_how_to_install(monkeypatch):
     for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "matplotlib", None)
-    with pytest.raises(ImportError, match=r"pip install 'xpnet\[plot\]'"):
+    with pytest.raises(ImportError, match=r"pip install matplotlib"):
         plot.accuracy_curve([0.1], [0.1])
+    with pytest.raises(ImportError, match=r"pip install matplotlib"):
+        plot.require_matplotlib()
+
+
+@pytest.mark.parametrize("name,device", [("array_api_strict", "device1"), ("torch", None)])
+def test_decision_boundary_uses_the_networks_backend(tmp_path, name, device):
+    """The network lives on another backend than the active one (numpy): the grid follows the network."""
+    if name == "torch":
+        pytest.importorskip("torch")
+    with xpnet.use_backend(name, device):
+        net = xpnet.TwoLayerNet(2, 10, 3, dtype="float64")
+    x, t = xpnet.datasets.load_spiral()
+    plot.decision_boundary(net, x, t, resolution=0.1, path=tmp_path / "db.png")
+    assert is_png(tmp_path / "db.png")
+
+
+def test_training_curves_title_and_integer_epoch_ticks(tmp_path):
+    x, t = xpnet.datasets.load_spiral()
+    tr = xpnet.Trainer(xpnet.TwoLayerNet(2, 10, 3), x, t, x, t, epochs=3, mini_batch_size=30, verbose=False, seed=0)
+    tr.train()
+    fig = plot.training_curves(tr, tmp_path / "c.png", dataset="spiral", model="two-layer")
+    assert is_png(tmp_path / "c.png")
+    title = fig._suptitle.get_text()
+    assert "spiral" in title and "two-layer" in title and "numpy" in title and f"{tr.final_test_acc:.4f}" in title
+    loss_ax, acc_ax = fig.axes
+    fig.canvas.draw()  # tick positions are decided at drawing
+    ticks = [v for v in acc_ax.get_xticks() if 0 <= v <= 3]
+    assert ticks and all(float(v).is_integer() for v in ticks)
+    # entry k of the lists at k epochs done, the final accuracy at the end
+    xs, ys = acc_ax.lines[1].get_data()
+    assert list(xs) == [0, 1, 2, 3] and list(ys) == [*tr.test_acc_list, tr.final_test_acc]
+    assert acc_ax.get_xlabel() == "epochs done"

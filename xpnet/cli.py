@@ -1,27 +1,26 @@
-"""``xpnet train`` and ``xpnet info``.
+"""``xpnet train`` and ``xpnet info`` (and the subcommands other modules register through :data:`SUBCOMMANDS`).
 
-A user mistake (unknown dataset, unusable backend, missing data, a bad hyper-parameter)
-prints one line and exits with status 2.
+A user mistake (unknown dataset, unusable backend, missing data, a bad hyper-parameter, an
+output path that cannot be written) prints one line and exits with status 2, *before* any
+training. Once training has run, nothing is thrown away: the weights are saved before the
+plot is drawn, and an output that cannot be written where asked is written next to it or
+in the current directory, with one line saying what failed (exit status 1).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import inspect
 import math
+import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .backend import (
-    BACKENDS,
-    BackendUnavailableError,
-    _resolve,
-    get_backend,
-    get_device,
-    set_backend,
-    set_default_dtype,
-)
+from .backend import BACKENDS, BackendUnavailableError, backend_status, get_backend, get_device, use_backend
 from .datasets import DATASETS, DatasetError, find_dataset
 from .optimizers import OPTIMIZERS
 from .trainer import TrainingDivergedError
@@ -29,13 +28,41 @@ from .trainer import TrainingDivergedError
 DATASET_CHOICES = ["spiral", "mnist", "fashion-mnist", "cifar10"]
 MODEL_CHOICES = ["two-layer", "three-layer", "multi-layer", "simple-conv"]
 
-# Per-dataset defaults: (hidden sizes, activation, optimizer, lr, batch size, epochs)
-DEFAULTS = {
-    "spiral": ([10], "sigmoid", "sgd", 1.0, 30, 300),  # book 2, ch1/train.py
-    "mnist": ([50], "relu", "sgd", 0.1, 100, 17),  # book 1, 5.7.4: 10,000 iterations
-    "fashion-mnist": ([50], "relu", "sgd", 0.1, 100, 17),
-    "cifar10": ([50], "relu", "sgd", 0.1, 100, 20),
-}
+#: Modules that add a subcommand: each has ``add_parser(subparsers)`` (adds its parser to argparse's
+#: subparsers object) and ``run(args) -> int``. The lead appends names here, e.g. ``"xpnet.cli_word2vec"``.
+SUBCOMMANDS: list[str] = []
+
+#: The defaults of ``xpnet train``, one row per data set, then one per model for what the model fixes
+#: (a model's row wins over the data set's). Rows name every value; nothing else holds a default.
+DEFAULTS: dict[str, dict[str, Any]] = {
+    # book 2, ch1/train.py
+    "spiral": {"model": "two-layer", "hidden": [10], "activation": "sigmoid", "optimizer": "sgd", "lr": 1.0,
+               "batch_size": 30, "epochs": 300},
+    # book 1, 5.7.4: 10,000 iterations of batch 100
+    "mnist": {"model": "two-layer", "hidden": [50], "activation": "relu", "optimizer": "sgd", "lr": 0.1,
+              "batch_size": 100, "epochs": 17},
+    "fashion-mnist": {"model": "two-layer", "hidden": [50], "activation": "relu", "optimizer": "sgd", "lr": 0.1,
+                      "batch_size": 100, "epochs": 17},
+    "cifar10": {"model": "two-layer", "hidden": [50], "activation": "relu", "optimizer": "sgd", "lr": 0.1,
+                "batch_size": 100, "epochs": 20},
+    "two-layer": {},
+    "three-layer": {"hidden": [100, 50]},
+    "multi-layer": {},
+    # book 1, ch7/train_convnet.py (20 epochs there; 4 here is about 2,400 iterations)
+    "simple-conv": {"hidden": [100], "activation": "relu", "optimizer": "adam", "lr": 0.001, "epochs": 4},
+}  # fmt: skip
+
+
+def defaults(dataset: str, model: str | None = None) -> dict[str, Any]:
+    """The default settings of ``xpnet train --dataset DATASET --model MODEL``."""
+    row = dict(DEFAULTS[dataset])
+    row.update(DEFAULTS[model or row["model"]])
+    return row
+
+
+def optimizer_default_lr(name: str) -> float:
+    """The learning rate an optimizer class uses when given none (read from its signature)."""
+    return inspect.signature(OPTIMIZERS[name]).parameters["lr"].default
 
 
 class UsageError(Exception):
@@ -43,8 +70,10 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    commands: dict[str, Any] = {}  # the top-level parser's subcommands (set by build_parser)
+
     def error(self, message: str) -> None:  # one line, no usage dump
-        self.exit(2, f"xpnet: error: {message} (see 'xpnet {self.prog.split()[-1]} --help')\n")
+        self.exit(2, f"xpnet: error: {message} (see '{self.prog} --help')\n")
 
 
 def _positive(kind: type) -> Any:
@@ -61,6 +90,22 @@ def _positive(kind: type) -> Any:
     return parse
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text}")
+    return value
+
+
+def _directory(text: str) -> str:
+    if not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"no such directory: {text!r}")
+    return text
+
+
 def _sizes(text: str) -> list[int]:
     try:
         sizes = [int(s) for s in text.split(",") if s.strip()]
@@ -71,33 +116,148 @@ def _sizes(text: str) -> list[int]:
     return sizes
 
 
+def _depends(key: str) -> str:
+    """'depends on --dataset' help text listing the table's values for ``key``."""
+    groups: dict[str, list[str]] = {}
+    for d in DATASET_CHOICES:
+        groups.setdefault(_show(DEFAULTS[d][key]), []).append(d)
+    by_dataset = "; ".join(f"{'/'.join(names)}: {value}" for value, names in groups.items())
+    if len(groups) == 1:
+        by_dataset = f"{next(iter(groups))} for every data set"
+    by_model = "; ".join(f"{m}: {_show(DEFAULTS[m][key])}" for m in MODEL_CHOICES if key in DEFAULTS[m])
+    return f"default: depends on --dataset ({by_dataset})" + (f" and --model ({by_model})" if by_model else "")
+
+
+def _show(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="xpnet", description="Train the networks of 'Deep Learning from Scratch' on any backend.")
     parser.add_argument("--version", action="version", version=f"xpnet {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     tr = sub.add_parser("train", help="train a network and print its accuracy")
-    tr.add_argument("--dataset", choices=DATASET_CHOICES, default="spiral")
+    tr.add_argument("--dataset", choices=DATASET_CHOICES, default="spiral", help="default: spiral (needs no data)")
     tr.add_argument("--model", choices=MODEL_CHOICES, default=None, help="default: two-layer")
-    tr.add_argument("--hidden", type=_sizes, default=None, help="hidden sizes, e.g. 50 or 100,50")
-    tr.add_argument("--activation", choices=["relu", "sigmoid"], default=None)
-    tr.add_argument("--optimizer", choices=sorted(OPTIMIZERS), type=str.lower, default=None)
-    tr.add_argument("--lr", type=_positive(float), default=None, help="learning rate")
-    tr.add_argument("--batch-size", type=_positive(int), default=None)
+    tr.add_argument(
+        "--hidden", type=_sizes, default=None, help=f"hidden sizes, e.g. 50 or 100,50; {_depends('hidden')}"
+    )
+    tr.add_argument("--activation", choices=["relu", "sigmoid"], default=None, help=_depends("activation"))
+    tr.add_argument("--optimizer", choices=sorted(OPTIMIZERS), type=str.lower, default=None, help=_depends("optimizer"))
+    tr.add_argument(
+        "--lr", type=_positive(float), default=None,
+        help=f"learning rate; {_depends('lr')}; with another --optimizer, that optimizer's own default",
+    )  # fmt: skip
+    tr.add_argument("--batch-size", type=_positive(int), default=None, help=_depends("batch_size"))
     group = tr.add_mutually_exclusive_group()
-    group.add_argument("--epochs", type=_positive(int), default=None)
+    group.add_argument("--epochs", type=_positive(int), default=None, help=_depends("epochs"))
     group.add_argument("--iters", type=_positive(int), default=None, help="stop after this many iterations")
     tr.add_argument("--backend", choices=BACKENDS, default=None, help="default: $XPNET_BACKEND or numpy")
-    tr.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--data-dir", default=None, help="directory holding the data files")
-    tr.add_argument("--plot", metavar="PATH", default=None, help="save the loss and accuracy curves as PNG")
+    tr.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="default: float32")
+    tr.add_argument("--seed", type=_seed, default=0, help="seed of the weights and mini-batches (default: 0)")
+    tr.add_argument(
+        "--data-dir", type=_directory, default=None,
+        help="directory holding the data files (default: $XPNET_DATA_DIR, the cache, system copies)",
+    )  # fmt: skip
+    tr.add_argument("--plot", metavar="PATH", default=None, help="save the loss and accuracy curves (PNG)")
     tr.add_argument("--save", metavar="PATH", default=None, help="save the trained parameters (.npz)")
-    tr.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
-    sub.add_parser("info", help="version, backends and data sets found")
+    tr.add_argument("--quiet", action="store_true", help="no progress bars, download messages or per-epoch lines")
+    # Data-parallel training (--distributed) plugs in here: an option on this parser and a branch in
+    # make_trainer(); nothing else in train() needs to know.
+    tr.set_defaults(run=train)
+    sub.add_parser("info", help="version, backends and data sets found").set_defaults(run=lambda args: info())
+    for name in SUBCOMMANDS:
+        before = set(sub.choices)
+        module = importlib.import_module(name)
+        module.add_parser(sub)
+        for command in set(sub.choices) - before:
+            sub.choices[command].set_defaults(run=module.run)
+    parser.commands = sub.choices
     return parser
 
 
-def _load(dataset: str, data_dir: str | None, conv: bool) -> tuple:
+# --- output paths: checked before training, written with a fallback after -------------------------
+
+
+def check_output(path: str, flag: str) -> None:
+    """Raise :class:`UsageError` unless ``path`` can be written (its directory exists and is writable)."""
+    p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"{flag} {path}: is a directory; give a file name")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"{flag} {path}: directory {str(parent)!r} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{flag} {path}: directory {str(parent)!r} is not writable")
+    if p.exists() and not os.access(p, os.W_OK):
+        raise UsageError(f"{flag} {path}: the file exists and is not writable")
+
+
+def check_plot(path: str) -> None:
+    """``--plot PATH`` can work: a writable path, matplotlib importable, a format it knows."""
+    from . import plot
+
+    check_output(path, "--plot")
+    try:
+        plot.require_matplotlib()
+    except ImportError as e:
+        raise UsageError(f"--plot: {e}") from None
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    suffix = Path(path).suffix.lstrip(".").lower()
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if suffix and suffix not in formats:
+        raise UsageError(f"--plot {path}: matplotlib cannot write .{suffix} files; use one of: {', '.join(formats)}")
+
+
+def _fallbacks(path: str) -> list[Path]:
+    """Where an output goes when its path fails: beside it under another name, then in the current directory."""
+    p = Path(path)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    places = [
+        p.with_name(f"{p.stem}-{stamp}{p.suffix}"),
+        Path.cwd() / p.name,
+        Path.cwd() / f"{p.stem}-{stamp}{p.suffix}",
+    ]
+    return [q for q in places if not q.exists()]
+
+
+def write_output(what: str, path: str, write: Any) -> bool:
+    """``write(path)``; on failure try :func:`_fallbacks` and print one line naming what failed.
+
+    Returns True when ``path`` itself was written.
+    """
+    try:
+        write(path)
+        return True
+    except Exception as e:
+        reason = " ".join(f"{type(e).__name__}: {e}".split())
+    for alt in _fallbacks(path):
+        try:
+            write(str(alt))
+        except Exception:  # noqa: S112 - try the next place
+            continue
+        print(f"xpnet: could not write the {what} to {path} ({reason}); wrote it to {alt} instead", file=sys.stderr)
+        return False
+    print(f"xpnet: could not write the {what} to {path} ({reason}), nor beside it or in the current directory",
+          file=sys.stderr)  # fmt: skip
+    return False
+
+
+# --- train -------------------------------------------------------------------------------------------
+
+
+def _quiet(loader: Any, quiet: bool) -> dict[str, Any]:
+    """The keyword that silences ``loader``'s download messages and bars (``progress=False``), if it has one."""
+    params = inspect.signature(loader).parameters
+    if not quiet:
+        return {}
+    if "progress" in params:
+        return {"progress": False}
+    return {"quiet": True} if "quiet" in params else {}
+
+
+def _load(dataset: str, data_dir: str | None, conv: bool, quiet: bool) -> tuple:
     from . import datasets
 
     flatten = not conv
@@ -108,115 +268,130 @@ def _load(dataset: str, data_dir: str | None, conv: bool) -> tuple:
         xt, tt = datasets.load_spiral(seed=1985)  # a second draw of the spiral as test set
         return (x, t), (xt, tt)
     if dataset == "cifar10":
-        return datasets.load_cifar10(flatten=flatten, grayscale=not conv, data_home=data_dir)
+        loader = datasets.load_cifar10
+        return loader(flatten=flatten, grayscale=not conv, data_home=data_dir, **_quiet(loader, quiet))
     loader = datasets.load_mnist if dataset == "mnist" else datasets.load_fashion_mnist
-    return loader(flatten=flatten, data_home=data_dir)
+    return loader(flatten=flatten, data_home=data_dir, **_quiet(loader, quiet))
 
 
-def _network(args: argparse.Namespace, hidden: list[int], activation: str, in_shape: tuple, n_out: int) -> Any:
+def _network(model: str, hidden: list[int], activation: str, in_shape: tuple, n_out: int, seed: int) -> Any:
     from . import models
 
-    model = args.model or "two-layer"
     n_in = int(math.prod(in_shape))
     if model == "two-layer":
         if len(hidden) != 1:
             raise UsageError(f"--model two-layer takes one hidden size, got {len(hidden)}")
-        return models.TwoLayerNet(n_in, hidden[0], n_out, activation=activation, rng=args.seed)
+        return models.TwoLayerNet(n_in, hidden[0], n_out, activation=activation, rng=seed)
     if model == "three-layer":
         if len(hidden) != 2:
             raise UsageError("--model three-layer takes two hidden sizes, e.g. --hidden 100,50")
-        return models.ThreeLayerNet(n_in, hidden[0], hidden[1], n_out, activation=activation, rng=args.seed)
+        return models.ThreeLayerNet(n_in, hidden[0], hidden[1], n_out, activation=activation, rng=seed)
     if model == "multi-layer":
-        return models.MultiLayerNet(n_in, hidden, n_out, activation=activation, rng=args.seed)
-    return models.SimpleConvNet(tuple(in_shape), hidden_size=hidden[0], output_size=n_out, rng=args.seed)
+        return models.MultiLayerNet(n_in, hidden, n_out, activation=activation, rng=seed)
+    if len(hidden) != 1:
+        raise UsageError("--model simple-conv takes one hidden size (the Affine layer after pooling)")
+    return models.SimpleConvNet(tuple(in_shape), hidden_size=hidden[0], output_size=n_out, rng=seed)
+
+
+def settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The command line over the :data:`DEFAULTS` table: every value ``train`` uses."""
+    s = defaults(args.dataset, args.model)
+    for key in ("model", "hidden", "activation", "batch_size", "epochs"):
+        if getattr(args, key) is not None:
+            s[key] = getattr(args, key)
+    if args.optimizer is not None and args.optimizer != s["optimizer"]:
+        s["optimizer"], s["lr"] = args.optimizer, optimizer_default_lr(args.optimizer)
+    if args.lr is not None:
+        s["lr"] = args.lr
+    return s
+
+
+def make_trainer(args: argparse.Namespace, s: dict[str, Any], net: Any, data: tuple) -> Any:
+    """The :class:`~xpnet.Trainer` for these settings (the place a ``--distributed`` trainer would be chosen)."""
+    from .trainer import Trainer
+
+    (x, t), (xt, tt) = data
+    return Trainer(
+        net, x, t, xt, tt,
+        epochs=None if args.iters is not None else s["epochs"],
+        mini_batch_size=s["batch_size"],
+        optimizer=s["optimizer"],
+        optimizer_param={"lr": s["lr"]},
+        verbose=not args.quiet,
+        seed=args.seed,
+        max_iter=args.iters,
+        on_divergence="stop",  # keep the rolled-back weights; reported below
+    )  # fmt: skip
 
 
 def train(args: argparse.Namespace) -> int:
-    from .trainer import Trainer
+    import numpy as np
 
+    from . import plot
+    from .backend import set_backend, set_default_dtype
+
+    if args.save:
+        check_output(args.save, "--save")
+    if args.plot:
+        check_plot(args.plot)
+        if args.save and os.path.abspath(args.plot) == os.path.abspath(args.save):
+            raise UsageError("--plot and --save name the same file")
     if args.backend:
         set_backend(args.backend)
     set_default_dtype(args.dtype)
-    hidden, activation, optimizer, lr, batch, epochs = DEFAULTS[args.dataset]
-    if args.model == "three-layer" and args.hidden is None:
-        hidden = [100, 50]
-    if args.model == "simple-conv":  # book 1, ch7/train_convnet.py: Adam, lr 0.001
-        hidden, activation, optimizer, lr, epochs = [100], "relu", "adam", 0.001, 4
-    if args.model == "simple-conv" and args.hidden is not None and len(args.hidden) != 1:
-        raise UsageError("--model simple-conv takes one hidden size (the Affine layer after pooling)")
-    hidden = args.hidden or hidden
-    activation = args.activation or activation
-    optimizer = args.optimizer or optimizer
-    lr = args.lr or (lr if args.optimizer is None else OPTIMIZERS[optimizer]().lr)
-    batch = args.batch_size or batch
-    conv = args.model == "simple-conv"
-    (x, t), (xt, tt) = _load(args.dataset, args.data_dir, conv)
+    s = settings(args)
+    data = _load(args.dataset, args.data_dir, s["model"] == "simple-conv", args.quiet)
+    (x, _), _ = data
     n_out = 3 if args.dataset == "spiral" else 10
-    net = _network(args, hidden, activation, tuple(x.shape[1:]), n_out)
-    max_iter = args.iters
-    if max_iter is not None:
-        epochs = math.ceil(max_iter / max(math.ceil(x.shape[0] / batch), 1))
-    epochs = args.epochs or epochs
-    trainer = Trainer(
-        net,
-        x,
-        t,
-        xt,
-        tt,
-        epochs=epochs,
-        mini_batch_size=batch,
-        optimizer=optimizer,
-        optimizer_param={"lr": lr},
-        verbose=not args.quiet,
-        seed=args.seed,
-        max_iter=max_iter,
-    )
+    net = _network(s["model"], s["hidden"], s["activation"], tuple(x.shape[1:]), n_out, args.seed)
+    trainer = make_trainer(args, s, net, data)
     start = time.perf_counter()
-    trainer.train()
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is reported in one line
+        trainer.train()
     took = time.perf_counter() - start
-    if args.plot:
-        _plot(trainer, args.plot)
+    status = 0
+    if trainer.diverged is not None:
+        if args.quiet:  # otherwise the trainer's log has just said it
+            print(f"xpnet: {trainer.diverged}", file=sys.stderr)
+        status = 1
+    # Weights first: a plot that fails must not cost the run.
     if args.save:
-        net.save_params(args.save)
+        if trainer.diverged is not None and not trainer.diverged.rolled_back_to:
+            print(
+                f"xpnet: nothing saved to {args.save}: no parameters after the initial ones were good", file=sys.stderr
+            )
+        elif not write_output("parameters", args.save, net.save_params):
+            status = 1
+    if args.plot:
+
+        def curves(path: str) -> None:
+            plot.training_curves(trainer, path, dataset=args.dataset, model=s["model"])
+
+        if not write_output("plot", args.plot, curves):
+            status = 1
     print(
-        f"xpnet: {args.dataset} {args.model or 'two-layer'} — train acc {trainer.final_train_acc:.4f}, "
+        f"xpnet: {args.dataset} {s['model']} — train acc {trainer.final_train_acc:.4f}, "
         f"test acc {trainer.final_test_acc:.4f} after {trainer.current_iter} iterations "
         f"({trainer.current_iter / trainer.iter_per_epoch:.1f} epochs) in {took:.1f} s "
-        f"on {get_backend()} ({get_device()}, {args.dtype})" + (" [interrupted]" if trainer.interrupted else "")
+        f"on {get_backend()} ({get_device()}, {args.dtype})"
+        + (" [interrupted]" if trainer.interrupted else "")
+        + (" [diverged, rolled back]" if trainer.diverged is not None else "")
     )
-    return 0
+    return status
 
 
-def _plot(trainer: Any, path: str) -> None:
-    from . import plot
-
-    fig = plot._figure(figsize=(11, 4.2))
-    ax1, ax2 = fig.subplots(1, 2)
-    losses = trainer.train_loss_list
-    ax1.plot(losses, color="C0", alpha=0.3, linewidth=0.8)
-    ax1.plot(plot.smooth(losses, 50), color="C0", label="loss (mean of 50)")
-    ax1.set_xlabel("iteration")
-    ax1.set_ylabel("loss")
-    ax1.legend()
-    epochs = range(len(trainer.train_acc_list) + 1)
-    ax2.plot(epochs, [*trainer.train_acc_list, trainer.final_train_acc], marker="o", label="train acc")
-    ax2.plot(epochs, [*trainer.test_acc_list, trainer.final_test_acc], marker="s", linestyle="--", label="test acc")
-    ax2.set_xlabel("epoch")
-    ax2.set_ylabel("accuracy")
-    ax2.set_ylim(0, 1)
-    ax2.legend(loc="lower right")
-    fig.savefig(path, dpi=100)
+# --- info --------------------------------------------------------------------------------------------
 
 
 def info() -> int:
     print(f"xpnet {__version__}")
     print("backends:")
-    for name in BACKENDS:
-        try:
-            b = _resolve(name)
-            print(f"  {name:17s} works; new arrays go to {b.device}")
-        except BackendUnavailableError as e:
-            print(f"  {name:17s} unavailable: {e}")
+    for name, reason in backend_status().items():
+        if reason is None:
+            with use_backend(name):
+                print(f"  {name:17s} works; new arrays go to {get_device()}")
+        else:
+            print(f"  {name:17s} unavailable: {reason}")
     print("data sets:")
     for name in DATASETS:
         where = find_dataset(name)
@@ -225,15 +400,33 @@ def info() -> int:
     return 0
 
 
+# --- main --------------------------------------------------------------------------------------------
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "run", None) is None:  # bare `xpnet`
+        print(
+            f"usage: xpnet {{{','.join(parser.commands)}}} ... — e.g. 'xpnet train' (book 2's spiral, no data needed) "
+            "or 'xpnet info'; see 'xpnet --help'",
+            file=sys.stderr,
+        )
+        return 2
     try:
-        return train(args) if args.command == "train" else info()
+        status = args.run(args)
+        sys.stdout.flush()  # inside the try: a closed pipe (`xpnet info | head -1`) is handled below
+        return status
     except (UsageError, ValueError, BackendUnavailableError, DatasetError) as e:
         print(f"xpnet: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
     except TrainingDivergedError as e:
         print(f"xpnet: {e}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # The reader went away: stop quietly, and keep Python from complaining while flushing at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         return 1
 
 

@@ -1,7 +1,7 @@
 """The book's figures: loss curves, accuracy per epoch, gradient-descent paths, decision boundaries.
 
 Each function returns a matplotlib ``Figure`` (made without pyplot, so nothing opens a
-window) and saves it as PNG when ``path`` is given. Needs the ``plot`` extra.
+window) and saves it as PNG when ``path`` is given. matplotlib is a dependency of xpnet.
 """
 
 from __future__ import annotations
@@ -12,17 +12,51 @@ from typing import Any
 
 import numpy as np
 
-from .backend import asarray, asnumpy
+from .backend import asarray, asnumpy, backend_name, device, get_namespace
 
-__all__ = ["loss_curve", "accuracy_curve", "gradient_descent_path", "decision_boundary", "smooth", "attention_map"]
+__all__ = [
+    "loss_curve",
+    "accuracy_curve",
+    "training_curves",
+    "gradient_descent_path",
+    "decision_boundary",
+    "smooth",
+    "require_matplotlib",
+    "attention_map",
+]
+
+
+def require_matplotlib() -> None:
+    """Raise ``ImportError`` with the install command when matplotlib cannot be imported (the CLI asks first)."""
+    try:
+        from matplotlib.figure import Figure  # noqa: F401
+        from matplotlib.ticker import MaxNLocator  # noqa: F401
+    except ImportError:
+        raise ImportError(
+            "xpnet.plot needs matplotlib, which is not installed: pip install matplotlib "
+            "(it is a dependency of xpnet; 'xpnet[plot]' also installs it)"
+        ) from None
 
 
 def _figure(figsize: tuple[float, float] = (6.4, 4.8)) -> Any:
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ImportError("xpnet.plot needs matplotlib: pip install 'xpnet[plot]'") from None
+    require_matplotlib()
+    from matplotlib.figure import Figure
+
     return Figure(figsize=figsize, layout="constrained")
+
+
+def _integer_ticks(ax: Any) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _first_param(network: Any) -> Any:
+    """A parameter array of ``network`` (``params`` as a dict, book 1, or a list, book 2), or ``None``."""
+    params = getattr(network, "params", None)
+    if hasattr(params, "values"):
+        return next(iter(params.values()), None)
+    return params[0] if isinstance(params, (list, tuple)) and params else None
 
 
 def _save(fig: Any, path: str | os.PathLike | None) -> Any:
@@ -67,7 +101,7 @@ def loss_curve(
 def accuracy_curve(
     train_acc: Sequence[float], test_acc: Sequence[float], *, path: str | os.PathLike | None = None
 ) -> Any:
-    """Train and test accuracy per epoch (book 1, Figure 4-12)."""
+    """Train and test accuracy per epoch (book 1, Figure 4-12): entry ``k`` is drawn at ``k`` epochs done."""
     fig = _figure()
     ax = fig.add_subplot()
     ax.plot(np.arange(len(train_acc)), train_acc, marker="o", label="train acc")
@@ -75,7 +109,58 @@ def accuracy_curve(
     ax.set_xlabel("epochs")
     ax.set_ylabel("accuracy")
     ax.set_ylim(0, 1.0)
+    _integer_ticks(ax)
     ax.legend(loc="lower right")
+    return _save(fig, path)
+
+
+def training_curves(
+    trainer: Any,
+    path: str | os.PathLike | None = None,
+    *,
+    dataset: str | None = None,
+    model: str | None = None,
+    window: int = 50,
+) -> Any:
+    """A :class:`~xpnet.Trainer`'s run: loss per iteration (raw and smoothed) and accuracy per epoch.
+
+    The accuracy lists hold the book's evaluations at each epoch's start, so entry ``k`` sits at
+    ``k`` epochs done (0: the untrained network); the final accuracy (full sets) sits where
+    training stopped. The title names the data set and model (``dataset``, ``model``; the model
+    defaults to the network's class), the network's backend and the final test accuracy.
+    """
+    fig = _figure(figsize=(11, 4.2))
+    ax1, ax2 = fig.subplots(1, 2)
+    losses = np.asarray(trainer.train_loss_list, dtype=float)
+    if losses.size:
+        ax1.plot(np.arange(1, losses.size + 1), losses, color="C0", alpha=0.3, linewidth=0.8)
+        ax1.plot(np.arange(1, losses.size + 1), smooth(losses, window), color="C0", label=f"loss (mean of {window})")
+        ax1.legend()
+    ax1.set_xlabel("iteration")
+    ax1.set_ylabel("loss")
+    _integer_ticks(ax1)
+    epochs = list(range(len(trainer.train_acc_list)))
+    train_acc, test_acc = list(trainer.train_acc_list), list(trainer.test_acc_list)
+    done = trainer.current_iter / trainer.iter_per_epoch
+    if trainer.final_test_acc is not None and (not epochs or done > epochs[-1]):
+        epochs.append(done)
+        train_acc.append(trainer.final_train_acc)
+        test_acc.append(trainer.final_test_acc)
+    ax2.plot(epochs, train_acc, marker="o", label="train acc")
+    ax2.plot(epochs, test_acc, marker="s", linestyle="--", label="test acc")
+    ax2.set_xlabel("epochs done")
+    ax2.set_ylabel("accuracy")
+    ax2.set_ylim(0, 1)
+    _integer_ticks(ax2)
+    ax2.legend(loc="lower right")
+    first = _first_param(trainer.network)
+    parts = [dataset, model or type(trainer.network).__name__, backend_name(first) if first is not None else None]
+    title = " · ".join(p for p in parts if p)
+    if trainer.final_test_acc is not None:
+        title += f" — final test acc {trainer.final_test_acc:.4f}"
+    if getattr(trainer, "diverged", None) is not None:
+        title += " (diverged, rolled back)"
+    fig.suptitle(title)
     return _save(fig, path)
 
 
@@ -110,13 +195,23 @@ def gradient_descent_path(
 def decision_boundary(
     network: Any, x: Any, t: Any, *, resolution: float = 0.01, path: str | os.PathLike | None = None
 ) -> Any:
-    """Class regions of a 2-D classifier with its data points (book 2, Figure 1-33)."""
+    """Class regions of a 2-D classifier with its data points (book 2, Figure 1-33).
+
+    The grid is built on the network's own backend and device (those of its parameters),
+    whatever backend is active; ``x`` and ``t`` may live anywhere.
+    """
     xs, ts = asnumpy(x), asnumpy(t)
     labels = ts.argmax(axis=1) if ts.ndim == 2 else ts
     lo, hi = xs.min(axis=0) - 0.1, xs.max(axis=0) + 0.1
     g0, g1 = np.meshgrid(np.arange(lo[0], hi[0], resolution), np.arange(lo[1], hi[1], resolution))
-    grid = np.c_[g0.ravel(), g1.ravel()].astype(asnumpy(x).dtype)
-    scores = asnumpy(network.predict(asarray(grid)))
+    grid = np.c_[g0.ravel(), g1.ravel()]
+    first = _first_param(network)
+    if first is not None:
+        xp = get_namespace(first)
+        grid = xp.asarray(grid, dtype=first.dtype, device=device(first))
+    else:  # a network without a params dict: the active backend
+        grid = asarray(grid.astype(xs.dtype))
+    scores = asnumpy(network.predict(grid))
     fig = _figure()
     ax = fig.add_subplot()
     ax.contourf(g0, g1, scores.argmax(axis=1).reshape(g0.shape), alpha=0.3, cmap="viridis")
