@@ -199,7 +199,7 @@ def test_iters_alone_runs_exactly_that_many(capsys):
 
 def test_bare_xpnet_prints_usage(capsys):
     status, out, err = run_cli(capsys)
-    assert status == 2 and err.startswith("usage: xpnet {train,info}") and "xpnet xpnet" not in err
+    assert status == 2 and err.startswith("usage: xpnet {train,info,") and "xpnet xpnet" not in err
 
 
 def test_train_help_shows_defaults(capsys):

@@ -284,3 +284,33 @@ def test_nccl_dispatch_with_a_fake_nccl():
         comm._new_pack(np, np.zeros(3), 3)
     with pytest.raises(TypeError, match="NCCL cannot reduce int8"):
         comm._nccl_dtype(np.zeros(2, dtype=np.int8))
+
+
+def test_cli_under_mpiexec_prints_and_saves_once(tmp_path):
+    """`mpiexec -n 2 xpnet train` detects the ranks: one result line, one checkpoint, exit 0."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    out = tmp_path / "p.npz"
+    proc = subprocess.run(
+        [
+            _mpiexec(),
+            "-n",
+            "2",
+            sys.executable,
+            "-m",
+            "xpnet",
+            "train",
+            "--iters",
+            "200",
+            "--quiet",
+            "--save",
+            str(out),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("xpnet: spiral two-layer") == 1, proc.stdout
+    assert out.is_file() and [p.name for p in tmp_path.iterdir()] == ["p.npz"]

@@ -22,6 +22,7 @@ from typing import Any
 from . import __version__
 from .backend import BACKENDS, BackendUnavailableError, backend_status, get_backend, get_device, use_backend
 from .datasets import DATASETS, DatasetError, find_dataset
+from .distributed import DistributedUnavailableError
 from .optimizers import OPTIMIZERS
 from .trainer import TrainingDivergedError
 
@@ -30,7 +31,7 @@ MODEL_CHOICES = ["two-layer", "three-layer", "multi-layer", "simple-conv"]
 
 #: Modules that add a subcommand: each has ``add_parser(subparsers)`` (adds its parser to argparse's
 #: subparsers object) and ``run(args) -> int``. The lead appends names here, e.g. ``"xpnet.cli_word2vec"``.
-SUBCOMMANDS: list[str] = []
+SUBCOMMANDS: list[str] = ["xpnet.cli_word2vec", "xpnet.cli_rnn"]
 
 #: The defaults of ``xpnet train``, one row per data set, then one per model for what the model fixes
 #: (a model's row wins over the data set's). Rows name every value; nothing else holds a default.
@@ -162,8 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--plot", metavar="PATH", default=None, help="save the loss and accuracy curves (PNG)")
     tr.add_argument("--save", metavar="PATH", default=None, help="save the trained parameters (.npz)")
     tr.add_argument("--quiet", action="store_true", help="no progress bars, download messages or per-epoch lines")
-    # Data-parallel training (--distributed) plugs in here: an option on this parser and a branch in
-    # make_trainer(); nothing else in train() needs to know.
+    tr.add_argument(
+        "--distributed", action="store_true", default=None,
+        help="data-parallel over the ranks of mpiexec (default: on when mpiexec starts several); needs xpnet[mpi]",
+    )  # fmt: skip
     tr.set_defaults(run=train)
     sub.add_parser("info", help="version, backends and data sets found").set_defaults(run=lambda args: info())
     for name in SUBCOMMANDS:
@@ -306,28 +309,36 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
     return s
 
 
-def make_trainer(args: argparse.Namespace, s: dict[str, Any], net: Any, data: tuple) -> Any:
-    """The :class:`~xpnet.Trainer` for these settings (the place a ``--distributed`` trainer would be chosen)."""
+def make_trainer(args: argparse.Namespace, s: dict[str, Any], net: Any, data: tuple, comm: Any = None) -> Any:
+    """The :class:`~xpnet.Trainer` for these settings; with ``comm`` (``mpiexec``), a data-parallel one:
+    each rank trains on its shard with ``batch_size / ranks`` samples a step, gradients averaged."""
+    from . import distributed
     from .trainer import Trainer
 
     (x, t), (xt, tt) = data
+    size = comm.size if comm is not None else 1
+    if s["batch_size"] % size:
+        raise UsageError(f"--batch-size {s['batch_size']} does not split evenly over {size} ranks")
+    optimizer = OPTIMIZERS[s["optimizer"]](lr=s["lr"])
+    optimizer, x, t = distributed.prepare_training(comm, net, optimizer, x, t, seed=args.seed)
     return Trainer(
         net, x, t, xt, tt,
         epochs=None if args.iters is not None else s["epochs"],
-        mini_batch_size=s["batch_size"],
-        optimizer=s["optimizer"],
-        optimizer_param={"lr": s["lr"]},
-        verbose=not args.quiet,
-        seed=args.seed,
+        mini_batch_size=s["batch_size"] // size,
+        optimizer=optimizer,
+        verbose=not args.quiet and distributed.is_root(),
+        seed=args.seed + 1000 * (comm.rank if comm is not None else 0),
         max_iter=args.iters,
-        on_divergence="stop",  # keep the rolled-back weights; reported below
+        # alone: keep the rolled-back weights, reported below; under MPI every rank must stop together,
+        # so divergence raises and aborts the job (main)
+        on_divergence="stop" if comm is None else "raise",
     )  # fmt: skip
 
 
 def train(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from . import plot
+    from . import distributed, plot
     from .backend import set_backend, set_default_dtype
 
     if args.save:
@@ -338,17 +349,22 @@ def train(args: argparse.Namespace) -> int:
             raise UsageError("--plot and --save name the same file")
     if args.backend:
         set_backend(args.backend)
+    comm = distributed.init_from_cli(args.distributed)  # None when training alone
     set_default_dtype(args.dtype)
     s = settings(args)
     data = _load(args.dataset, args.data_dir, s["model"] == "simple-conv", args.quiet)
     (x, _), _ = data
     n_out = 3 if args.dataset == "spiral" else 10
     net = _network(s["model"], s["hidden"], s["activation"], tuple(x.shape[1:]), n_out, args.seed)
-    trainer = make_trainer(args, s, net, data)
+    trainer = make_trainer(args, s, net, data, comm)
     start = time.perf_counter()
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is reported in one line
         trainer.train()
     took = time.perf_counter() - start
+    if comm is not None:  # each rank's train accuracy is of its shard: the mean over the (equal) shards
+        trainer.final_train_acc = comm.allreduce_obj(trainer.final_train_acc) / comm.size
+        if not distributed.is_root():  # rank 0 alone saves, plots and prints
+            return 0
     status = 0
     if trainer.diverged is not None:
         if args.quiet:  # otherwise the trainer's log has just said it
@@ -417,11 +433,14 @@ def main(argv: list[str] | None = None) -> int:
         status = args.run(args)
         sys.stdout.flush()  # inside the try: a closed pipe (`xpnet info | head -1`) is handled below
         return status
-    except (UsageError, ValueError, BackendUnavailableError, DatasetError) as e:
+    except (UsageError, ValueError, BackendUnavailableError, DatasetError, DistributedUnavailableError) as e:
         print(f"xpnet: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
     except TrainingDivergedError as e:
         print(f"xpnet: {e}", file=sys.stderr)
+        from . import distributed
+
+        distributed.abort(1)  # under mpiexec the other ranks may not have seen it: they would wait forever
         return 1
     except BrokenPipeError:
         # The reader went away: stop quietly, and keep Python from complaining while flushing at exit.
