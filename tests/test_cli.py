@@ -71,7 +71,7 @@ def test_user_mistakes_one_line_exit_2(args, match, tmp_path):
             pytest.skip("CuPy is installed here")
         except ImportError:
             pass
-    # no network for the mnist case: point every mirror at nothing by using an empty cache and offline pooch
+    # no network for the mnist case: an empty cache and no reachable mirror
     env = {"XDG_CACHE_HOME": str(tmp_path), "XPNET_DATA_DIR": str(tmp_path / "none")}
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
     out = xpnet("train", *args, env=env)

@@ -5,7 +5,7 @@
 ``tomsercu/lstm`` repository the book downloads from), newlines replaced by ``<eos>``, the
 vocabulary numbered in order of first appearance in the training file. Files are found and
 downloaded by :mod:`xpnet.datasets`' machinery (``data_home`` / ``$XPNET_DATA_DIR``, the user
-cache, pooch with checksums, mirrors). The vocabulary is cached as JSON and the ids as ``.npy``
+cache, a checked download with checksums and mirrors). The vocabulary is cached as JSON and the ids as ``.npy``
 beside the text (or in the user cache when that directory is read-only): no pickle.
 
 The checksums are the MD5s published for these files by torchtext (``PennTreebank``) and others,
