@@ -66,3 +66,26 @@ def test_im2col_says_how_much_memory_it_needs(monkeypatch):
     assert tuple(im2col(x[:2, ...], 5, 5).shape) == (2 * 576, 25)
     with pytest.raises(MemoryError, match=r"\(100, 1, 28, 28\) with 5x5 filters needs 5 MiB.*smaller batches"):
         im2col(x, 5, 5)
+
+
+def test_smooth_curve_matches_the_books_padding():
+    r = np.random.default_rng(0)
+    x = r.random(40)
+    window = np.kaiser(11, 2) / np.kaiser(11, 2).sum()
+    s = np.concatenate([x[10:0:-1], x, x[-1:-11:-1]])  # book 1 common/util.py's mirror
+    expected = np.convolve(window, s, mode="valid")[5:-5]
+    out = xpnet.util.smooth_curve(list(x))
+    assert out.shape == (40,)
+    np.testing.assert_allclose(out, expected, rtol=1e-12)
+    assert xpnet.util.smooth_curve([1.0, 2.0]).tolist() == [1.0, 2.0]  # too short to smooth
+
+
+def test_shuffle_dataset_keeps_pairs(backend):
+    x = backend.asarray(np.arange(12.0).reshape(6, 2))
+    t = xpnet.asarray(np.arange(6))
+    xs, ts = xpnet.util.shuffle_dataset(x, t, rng=1)
+    xs, ts = xpnet.asnumpy(xs), xpnet.asnumpy(ts)
+    assert sorted(ts.tolist()) == list(range(6)) and ts.tolist() != list(range(6))
+    np.testing.assert_array_equal(xs[:, 0], 2 * ts)
+    with pytest.raises(ValueError, match=r"same length.*\(6, 2\) and \(5,\)"):
+        xpnet.util.shuffle_dataset(x, t[:5])
