@@ -17,7 +17,7 @@ EXAMPLES = ROOT / "examples"
 NOTEBOOKS = sorted(EXAMPLES.glob("*.ipynb"))
 NEEDS_DATA = {"loss_curves", "learning_with_numerical_gradients", "backprop_experiments"}
 # notebooks light enough to run on a second backend too: only their first cell changes
-OTHER_BACKEND = {"gradient_descent": 'xpnet.set_backend("array_api_strict", "device1")'}
+OTHER_BACKEND = {"layers_and_spiral": 'xpnet.set_backend("array_api_strict", "device1")'}
 BACKEND_LINE = 'xpnet.set_backend("numpy")'
 
 
