@@ -120,10 +120,14 @@ def test_mixing_on_purpose_fails_with_the_clear_error(backend):
     if backend.name == "numpy":
         pytest.skip("nothing to mix")
     host = numpy.ones((2, 2))
-    with pytest.raises(xpnet.BackendMismatchError, match="backends were mixed:.*numpy"):
+    with pytest.raises(TypeError):  # xpnet's BackendMismatchError, or CuPy's own refusal
         np.dot(host, np.ones((2, 2)))
+    layer = xpnet.layers.Affine(np.ones((2, 3)), np.zeros(3))
+    with pytest.raises(xpnet.BackendMismatchError, match="backends were mixed:.*numpy"):
+        layer.forward(host)
     moved = np.asarray(host)  # the explicit way over
     assert_on(backend, moved)
+    assert_on(backend, layer.forward(moved))
 
 
 def test_batch_mask_meets_xpnet_network(backend):

@@ -40,6 +40,8 @@ class Cell:
     #: why PyTorch's tensors cannot run it although the standard would ("" when they can): torch's
     #: ``x.size`` is a method, not the standard's attribute
     not_torch: str = ""
+    #: why only NumPy runs it ("" when CuPy can too): np.nditer, or matplotlib reading the arrays
+    host_only: str = ""
     #: ``(the notebook's text, the test's text, why)`` replacements applied before running
     edits: tuple[tuple[str, str, str], ...] = ()
     #: the notebook's own bug: the cell raises this exception type
@@ -125,6 +127,8 @@ def run(cells: list[Cell], *, standard_only: bool = False, compare: bool = True)
             if standard_only and (cell.beyond_standard or cell.data):
                 continue
             if cell.not_torch and xpnet.get_backend() == "torch":
+                continue
+            if cell.host_only and xpnet.get_backend() != "numpy":
                 continue
             source = cell.source
             for old, new, _why in cell.edits:

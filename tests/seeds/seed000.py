@@ -214,6 +214,7 @@ for i in range(iters_num):
 print(train_loss_list)
 ''',
         beyond_standard="np.nditer (the book's numerical_gradient), x.reshape and t.argmax methods",
+        host_only="np.nditer (CuPy has none)",
         data="fashion-mnist",
         edits=(
             ("iters_num = 1000", "iters_num = 1", "size: the notebook was interrupted at iteration 0"),
@@ -242,6 +243,7 @@ y_pred = np.argmax(network.predict(x_test), axis=1)
 assert network.accuracy(x_test, t_test) == np.sum(y_pred == np.argmax(t_test)) / 10000
 """,
         beyond_standard="uses In [7]",
+        host_only="uses In [7]",
         data="fashion-mnist",
         test_only=True,
     ),

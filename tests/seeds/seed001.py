@@ -174,9 +174,9 @@ def load_data(seed=1984):
 import xpnet
 from xpnet.functions import softmax, cross_entropy_error  # the import In [1] relies on and never makes
 W, b = np.random.randn(3, 4), np.random.randn(4)
-W0 = np.asarray(W, copy=True)
+W0 = np.array(W)
 xin, dout = np.random.randn(5, 3), np.random.randn(5, 4)
-mine, ref = Affine(W, b), xpnet.layers.Affine(np.asarray(W, copy=True), np.asarray(b, copy=True))
+mine, ref = Affine(W, b), xpnet.layers.Affine(np.array(W), np.array(b))
 assert np.all(np.abs(mine.forward(xin) - ref.forward(xin)) < 1e-12)
 dx_ref = ref.backward(dout)
 assert np.all(np.abs(mine.backward(dout) - dx_ref) < 1e-12)

@@ -52,6 +52,7 @@ from matplotlib.pyplot import plt
 plt.plot(x_0, x_1, 'o')
 """,
         beyond_standard=PLOT,
+        host_only=PLOT,
         edits=(PLT_FIX,),
     ),
     Cell(
@@ -64,6 +65,7 @@ gradient_descent(func, init_x=np.array([-3.0, 4.0]), lr=10.0, step_num=100)
 plt.plot(x_0, x_1, 'o') # 어디로 가는 거냐
 """,
         beyond_standard=PLOT,
+        host_only=PLOT,
     ),
     Cell(
         "In [24]",
@@ -74,6 +76,7 @@ gradient_descent(func, init_x=np.array([-3.0, 4.0]), lr=1e-10, step_num=100)
 plt.plot(x_0, x_1, 'o') # 얼마나 더 가야하는거냐.
 """,
         beyond_standard=PLOT,
+        host_only=PLOT,
     ),
     Cell(
         "test: the paths",
@@ -81,6 +84,7 @@ plt.plot(x_0, x_1, 'o') # 얼마나 더 가야하는거냐.
 assert len(x_0) == 100 and abs(float(x_0[-1]) + 3.0) < 1e-6  # lr = 1e-10 barely moves
 """,
         beyond_standard="uses In [24]",
+        host_only="uses In [24]",
         test_only=True,
     ),
     Cell(
