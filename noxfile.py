@@ -68,6 +68,15 @@ def tests(session: nox.Session, backend: str) -> None:
 
 
 @nox.session
+def notebooks(session: nox.Session) -> None:
+    """The example notebooks (examples/*.ipynb) in a Jupyter kernel, at their QUICK size."""
+    session.install(
+        "-e", ".", *nox.project.dependency_groups(PYPROJECT, "test"), "nbclient", "ipykernel", "nbformat", "ipywidgets"
+    )
+    session.run("pytest", "tests/test_notebooks.py", *session.posargs)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff: lint and format check."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))

@@ -12,7 +12,7 @@ data = load(args)
 iters = 5 if args.quick else 1000
 curves = {}
 for batch_size in (10, 100):
-    net = xpnet.TwoLayerNet(input_size=784, hidden_size=50, output_size=10, rng=0)
+    net = xpnet.TwoLayerNet(input_size=784, hidden_size=50, output_size=10, activation="sigmoid", rng=0)  # chapter 4
     losses, _, test_acc, took = train(net, data, iters_num=iters, batch_size=batch_size, numerical=True, log=False)
     print(
         f"batch {batch_size:3d}: {iters} numerical-gradient iterations in {took:.1f} s, "

@@ -50,3 +50,14 @@ def test_every_example_is_linked_from_the_readme():
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     for path in EXAMPLES:
         assert f"examples/{path.name}" in readme, path.name
+
+
+def test_minibatch_loss_curves_trains_chapter_4s_sigmoid_network():
+    """Seed 000 / Figure 4-11 is chapter 4's TwoLayerNet, whose hidden layer is a sigmoid."""
+    import ast
+
+    tree = ast.parse((Path(__file__).parent.parent / "examples" / "minibatch_loss_curves.py").read_text())
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "TwoLayerNet"]
+    assert calls and all(
+        any(k.arg == "activation" and getattr(k.value, "value", None) == "sigmoid" for k in c.keywords) for c in calls
+    )

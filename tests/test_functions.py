@@ -89,3 +89,42 @@ def test_softmax_properties(x):
 def test_softmax_loss(backend):
     x = backend.asarray([[0.3, 2.9, 4.0]])
     assert_close(F.softmax_loss(x, xpnet.asarray([2])), F.cross_entropy_error(F.softmax(x), xpnet.asarray([2])))
+
+
+def book_cross_entropy(y, t):
+    """Book 1's common/functions.py cross_entropy_error, in NumPy (the reference of the seeds' numbers)."""
+    if y.ndim == 1:
+        t, y = t.reshape(1, t.size), y.reshape(1, y.size)
+    if t.size == y.size:
+        t = t.argmax(axis=1)
+    return -np.sum(np.log(y[np.arange(y.shape[0]), t] + 1e-7)) / y.shape[0]
+
+
+def test_cross_entropy_of_non_one_hot_labels_follows_the_book(backend):
+    """Seed 003 In [25]: t = np.random.rand(100, 10) gives the book's ~2.3 (the label is t's argmax), not 11.7."""
+    r = np.random.default_rng(25)
+    y_host = np.exp(r.standard_normal((100, 10)) * 0.01)
+    y_host /= y_host.sum(axis=1, keepdims=True)
+    t_host = r.random((100, 10))
+    y, t = backend.asarray(y_host), backend.asarray(t_host)
+    rel = 1e-12 if backend.dtype == "float64" else 1e-6
+    book = book_cross_entropy(y_host, t_host)
+    assert book == pytest.approx(2.30, abs=0.02)
+    assert float(F.cross_entropy_error(y, t)) == pytest.approx(book, rel=rel)
+    assert float(F.cross_entropy_error(y[0, ...], t[0, ...])) == pytest.approx(
+        book_cross_entropy(y_host[0], t_host[0]), rel=rel
+    )
+    soft = -np.sum(t_host * np.log(y_host + 1e-7)) / 100  # the soft-label reading, by keyword
+    assert soft == pytest.approx(11.5, abs=0.5)
+    assert float(F.cross_entropy_error(y, t, soft=True)) == pytest.approx(soft, rel=rel)
+    logits = y  # any scores will do
+    assert float(F.softmax_loss(logits, t)) == pytest.approx(
+        book_cross_entropy(xpnet.asnumpy(F.softmax(logits)).astype("float64"), t_host), rel=rel
+    )
+
+
+def test_cross_entropy_ties_take_the_first_class_like_argmax(backend):
+    y = backend.asarray([[0.2, 0.3, 0.5], [0.6, 0.3, 0.1]])
+    t = backend.asarray([[0.5, 0.5, 0.0], [0.0, 0.0, 0.0]])  # argmax: 0 and 0
+    expected = -(np.log(0.2 + 1e-7) + np.log(0.6 + 1e-7)) / 2
+    assert float(F.cross_entropy_error(y, t)) == pytest.approx(expected, rel=1e-6)

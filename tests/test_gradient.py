@@ -83,3 +83,13 @@ def test_gradient_descent_history(backend64):
     assert h[0].tolist() == [-3.0, 4.0]
     assert np.all(np.abs(h[1:, 0]) < np.abs(h[:-1, 0]))
     assert x is init  # updated in place, as in the book
+
+
+def test_numerical_gradient_2d_is_the_gradient_at_each_row(backend64):
+    """Book 1's common/gradient.py numerical_gradient_2d: f takes one point; X holds one point per row."""
+    X = backend64.asarray([[3.0, 4.0], [0.0, 2.0], [3.0, 0.0]])
+    g = xpnet.gradient.numerical_gradient_2d(function_2, X)
+    assert_close(g, [[6.0, 8.0], [0.0, 4.0], [6.0, 0.0]], rtol=1e-7, atol=1e-7)
+    assert_close(X, [[3.0, 4.0], [0.0, 2.0], [3.0, 0.0]])  # untouched
+    assert_close(xpnet.gradient.numerical_gradient_2d(function_2, X[0, ...]), [6.0, 8.0], rtol=1e-7)
+    assert_on(backend64, g)

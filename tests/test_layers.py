@@ -258,3 +258,26 @@ def test_first_layer_can_skip_the_input_gradient(backend64):
         dW = xpnet.asnumpy(layer.dW).copy()
         assert layer.backward(dout) is not None
         np.testing.assert_array_equal(xpnet.asnumpy(layer.dW), dW)
+
+
+@pytest.mark.parametrize("soft", [False, True])
+def test_softmax_with_loss_non_one_hot_labels(backend64, soft):
+    """Same-shaped labels that are not one-hot: forward gives the book's value (argmax) and backward its
+    gradient; with soft=True both read t as soft labels. Either way backward is the gradient of forward."""
+    r = np.random.default_rng(4)
+    t_host = r.random((5, 4))
+    if soft:
+        t_host /= t_host.sum(axis=1, keepdims=True)  # (y - t) / N is exact for rows summing to 1
+    t = backend64.asarray(t_host)
+    x = randn(backend64, 5, 4)
+    layer = L.SoftmaxWithLoss(soft=soft)
+    loss = layer.forward(x, t)
+    y = xpnet.asnumpy(xpnet.functions.softmax(x))
+    if soft:
+        expected = -np.sum(t_host * np.log(y + 1e-7)) / 5
+    else:
+        expected = -np.sum(np.log(y[np.arange(5), t_host.argmax(axis=1)] + 1e-7)) / 5
+    assert float(loss) == pytest.approx(expected, rel=1e-10)
+    dx = layer.backward(1.0)
+    num = xpnet.numerical_gradient(lambda _: L.SoftmaxWithLoss(soft=soft).forward(x, t), x)
+    assert_close(dx, num, rtol=1e-4, atol=1e-7)

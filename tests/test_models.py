@@ -337,3 +337,29 @@ def test_loss_of_an_empty_batch_is_an_error(backend):
     net = TwoLayerNet(6, 5, 3, dtype=backend.dtype)
     with pytest.raises(ValueError, match=r"empty batch.*\(0, 6\)"):
         net.loss(backend.asarray(np.zeros((0, 6))), xpnet.asarray(np.zeros(0, dtype=np.int64)))
+
+
+@pytest.mark.parametrize("soft", [False, True])
+def test_non_one_hot_labels_backprop_matches_numerical(soft):
+    """Same-shaped labels that are not one-hot (seed 003's np.random.rand(100, 10)): the loss is the book's
+    (argmax) or, with a soft loss layer, the soft-label one; backprop and the bulk numerical gradient agree."""
+    r = np.random.default_rng(6)
+    net = nonzero_biases(TwoLayerNet(6, 5, 3, weight_init_std=1.0, activation="sigmoid", dtype="float64"))
+    if soft:
+        net.last_layer = xpnet.layers.SoftmaxWithLoss(soft=True)
+    x = xpnet.asarray(r.standard_normal((4, 6)), dtype="float64")
+    t_host = r.random((4, 3))
+    if soft:
+        t_host /= t_host.sum(axis=1, keepdims=True)
+    t = xpnet.asarray(t_host, dtype="float64")
+    y = xpnet.asnumpy(xpnet.functions.softmax(net.predict(x)))
+    if soft:
+        expected = -np.sum(t_host * np.log(y + 1e-7)) / 4
+    else:
+        expected = -np.sum(np.log(y[np.arange(4), t_host.argmax(axis=1)] + 1e-7)) / 4
+    assert float(net.loss(x, t)) == pytest.approx(expected, rel=1e-12)
+    diffs = xpnet.gradient_check(net, x, t)
+    assert max(diffs.values()) < 1e-5, diffs  # the 1e-7 inside the log: backprop leaves it out
+    bulk, loop = net.numerical_gradient(x, t), net.numerical_gradient(x, t, method="loop")
+    for k in net.params:
+        assert_close(bulk[k], loop[k], rtol=0, atol=1e-9)

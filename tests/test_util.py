@@ -77,3 +77,26 @@ def test_im2col_of_integer_images_gives_floats(backend, dtype):
     assert xpnet.backend.dtype_name(col) == xpnet.get_default_dtype()
     expected = im2col(xpnet.asarray(raw.astype(dtype).astype(xpnet.get_default_dtype())), 3, 3, stride=1, pad=1)
     np.testing.assert_array_equal(xpnet.asnumpy(col), xpnet.asnumpy(expected))
+
+
+def test_smooth_curve_matches_the_books_padding():
+    r = np.random.default_rng(0)
+    x = r.random(40)
+    window = np.kaiser(11, 2) / np.kaiser(11, 2).sum()
+    s = np.concatenate([x[10:0:-1], x, x[-1:-11:-1]])  # book 1 common/util.py's mirror
+    expected = np.convolve(window, s, mode="valid")[5:-5]
+    out = xpnet.util.smooth_curve(list(x))
+    assert out.shape == (40,)
+    np.testing.assert_allclose(out, expected, rtol=1e-12)
+    assert xpnet.util.smooth_curve([1.0, 2.0]).tolist() == [1.0, 2.0]  # too short to smooth
+
+
+def test_shuffle_dataset_keeps_pairs(backend):
+    x = backend.asarray(np.arange(12.0).reshape(6, 2))
+    t = xpnet.asarray(np.arange(6))
+    xs, ts = xpnet.util.shuffle_dataset(x, t, rng=1)
+    xs, ts = xpnet.asnumpy(xs), xpnet.asnumpy(ts)
+    assert sorted(ts.tolist()) == list(range(6)) and ts.tolist() != list(range(6))
+    np.testing.assert_array_equal(xs[:, 0], 2 * ts)
+    with pytest.raises(ValueError, match=r"same length.*\(6, 2\) and \(5,\)"):
+        xpnet.util.shuffle_dataset(x, t[:5])

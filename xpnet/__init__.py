@@ -4,7 +4,7 @@ Select where new arrays are born with :func:`set_backend` (``"numpy"``, ``"cupy"
 ``"torch"``, ``"array_api_strict"``); every computation follows its inputs.
 """
 
-from . import datasets, functions, gradient, layers, models, optimizers, plot, trainer, util
+from . import datasets, functions, gradient, layers, models, np, optimizers, plot, trainer, util
 from .backend import (
     BackendMismatchError,
     BackendUnavailableError,
@@ -70,6 +70,7 @@ __all__ = [
     "layers",
     "models",
     "namespace",
+    "np",
     "numerical_diff",
     "numerical_gradient",
     "optimizers",

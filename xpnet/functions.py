@@ -108,11 +108,20 @@ def check_labels(t: Any, n_classes: int, *, sync: bool = False) -> None:
         raise ValueError(f"labels must lie in [0, {n_classes}) for {n_classes} classes; got values from {lo} to {hi}")
 
 
-def label_mask(y: Any, t: Any) -> Any:
-    """``t`` as a one-hot array shaped and typed like ``y`` (``t`` is one-hot already, or integer labels)."""
+def label_mask(y: Any, t: Any, *, soft: bool = False) -> Any:
+    """The labels ``t`` as a mask shaped and typed like ``y``: what the cross-entropy multiplies ``log(y)`` by.
+
+    Integer labels of shape ``y.shape[:-1]`` become one-hot rows. Labels of ``y``'s own shape are
+    read as the book's ``common/functions.py`` reads them: ``t.argmax(axis=-1)`` is the class (so
+    one-hot labels stay as they are, and any other rows, such as ``np.random.rand(100, 10)``,
+    count only at their largest entry, the first on ties). With ``soft=True`` they are taken as
+    they are, as soft labels (each row a distribution over the classes).
+    """
     xp = get_namespace(y, t)
     if t.shape == y.shape:
-        return t if t.dtype == y.dtype else xp.astype(t, y.dtype)
+        if soft:
+            return t if t.dtype == y.dtype else xp.astype(t, y.dtype)
+        return one_hot(xp.argmax(t, axis=-1), y.shape[-1], y.dtype)
     n_classes = y.shape[-1]
     if t.shape != y.shape[:-1] or not xp.isdtype(t.dtype, "integral"):
         raise ValueError(
@@ -124,11 +133,14 @@ def label_mask(y: Any, t: Any) -> Any:
     return one_hot(t, n_classes, y.dtype)
 
 
-def cross_entropy_error(y: Any, t: Any) -> Any:
-    """Mean cross-entropy ``-sum(t * log(y + LOG_EPS)) / N`` of probabilities ``y``.
+def cross_entropy_error(y: Any, t: Any, *, soft: bool = False) -> Any:
+    """Mean cross-entropy ``-sum(log(y[n, t_n] + LOG_EPS)) / N`` of probabilities ``y``, as in the book.
 
-    ``y`` has shape ``(C,)`` or ``(N, C)``; ``t`` is one-hot of the same shape or integer
-    labels of shape ``()`` / ``(N,)``. The 1e-7 inside the log is the book's guard against log(0).
+    ``y`` has shape ``(C,)`` or ``(N, C)``; ``t`` is integer labels of shape ``()`` / ``(N,)`` or
+    an array of ``y``'s shape, whose ``argmax`` along the last axis is the label (the book's
+    ``t.argmax(axis=1)``: exact for one-hot labels). ``soft=True`` takes a same-shaped ``t`` as
+    soft labels instead: ``-sum(t * log(y + LOG_EPS)) / N``. The 1e-7 inside the log is the
+    book's guard against log(0).
     """
     y = _arr(y)
     xp = get_namespace(y)
@@ -137,7 +149,7 @@ def cross_entropy_error(y: Any, t: Any) -> Any:
     if y.ndim == 1:
         y = xp.reshape(y, (1, -1))
         t = xp.reshape(t, (1, -1)) if t.ndim == 1 else xp.reshape(t, (1,))
-    return cross_entropy_of_mask(y, label_mask(y, t))
+    return cross_entropy_of_mask(y, label_mask(y, t, soft=soft))
 
 
 def cross_entropy_of_mask(y: Any, mask: Any, axis: int = 0) -> Any:
@@ -154,6 +166,6 @@ def cross_entropy_of_mask(y: Any, mask: Any, axis: int = 0) -> Any:
     return -xp.sum(terms, axis=-1) / y.shape[axis]
 
 
-def softmax_loss(X: Any, t: Any) -> Any:
-    """Cross-entropy of ``softmax(X)`` against labels ``t``."""
-    return cross_entropy_error(softmax(X), t)
+def softmax_loss(X: Any, t: Any, *, soft: bool = False) -> Any:
+    """Cross-entropy of ``softmax(X)`` against labels ``t`` (see :func:`cross_entropy_error`)."""
+    return cross_entropy_error(softmax(X), t, soft=soft)

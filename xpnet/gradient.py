@@ -9,7 +9,7 @@ from typing import Any
 
 from .backend import asnumpy, device, dtype_name, get_namespace, is_array
 
-__all__ = ["numerical_diff", "numerical_gradient", "gradient_descent", "gradient_check"]
+__all__ = ["numerical_diff", "numerical_gradient", "numerical_gradient_2d", "gradient_descent", "gradient_check"]
 
 H = 1e-4  # the book's step; large enough to survive float64 rounding, too small for float32
 
@@ -60,6 +60,26 @@ def numerical_gradient(f: Callable[[Any], Any], x: Any) -> Any:
     else:
         grad = xp.stack([xp.asarray(d, dtype=x.dtype, device=device(x)) for d in diffs])
     return xp.reshape(grad, x.shape)
+
+
+def numerical_gradient_2d(f: Callable[[Any], Any], X: Any) -> Any:
+    """The gradient of ``f`` at each row of ``X`` (book 1's ``common/gradient.py``; chapter 4's arrow plot).
+
+    ``X`` of shape ``(N, D)`` holds N points; ``f`` takes one point of shape ``(D,)``. Returns
+    ``(N, D)``: row ``i`` is ``numerical_gradient(f, X[i])``. A 1-D ``X`` is a single point.
+    """
+    if not is_array(X):
+        raise TypeError(f"numerical_gradient_2d needs an array for X, got {type(X).__name__}")
+    if X.ndim == 1:
+        return numerical_gradient(f, X)
+    xp = get_namespace(X)
+    rows = []
+    for i in range(X.shape[0]):
+        row = xp.asarray(X[i, ...], copy=True)
+        rows.append(numerical_gradient(f, row))
+    if not rows:
+        return xp.zeros(X.shape, dtype=X.dtype, device=device(X))
+    return xp.stack(rows)
 
 
 def gradient_descent(

@@ -29,7 +29,9 @@ from __future__ import annotations
 from typing import Any
 
 from .backend import device, get_namespace, index_add, matmul_into, random_like, sum_into
+from .functions import *  # noqa: F403 - as book 1's common/layers.py does: its `*` brings softmax, sigmoid, ...
 from .functions import BN_EPS, LOG_EPS, cross_entropy_of_mask, label_mask, sigmoid, softmax
+from .functions import __all__ as _FUNCTIONS
 from .util import col2im, conv_output_size, im2col, pad_images
 
 __all__ = [
@@ -50,6 +52,10 @@ __all__ = [
     "Convolution",
     "Pooling",
     "Embedding",
+    # `from common.layers import *` in book 1 also gives common.functions' names and im2col/col2im
+    "im2col",
+    "col2im",
+    *_FUNCTIONS,
 ]
 
 
@@ -272,17 +278,27 @@ class Softmax(Layer):
 
 
 class SoftmaxWithLoss(Layer):
-    """Softmax followed by the cross-entropy loss; ``t`` is one-hot ``(N, C)`` or integer labels ``(N,)``."""
+    """Softmax followed by the cross-entropy loss; ``t`` is one-hot ``(N, C)`` or integer labels ``(N,)``.
 
-    def __init__(self) -> None:
+    Labels of shape ``(N, C)`` that are not one-hot are read as the book's ``cross_entropy_error``
+    reads them in ``forward``: row ``n`` counts as class ``argmax(t[n])``. The book's ``backward``
+    then returns ``(y - t) / N``, which is not the gradient of that loss; here ``backward`` returns
+    ``(y - onehot(argmax(t))) / N``, the gradient of the loss ``forward`` returned (the same as
+    the book's for one-hot labels). ``SoftmaxWithLoss(soft=True)`` takes such labels as soft
+    labels instead: loss ``-sum(t * log(y + 1e-7)) / N``, gradient ``(y - t) / N`` (exact when
+    every row of ``t`` sums to 1).
+    """
+
+    def __init__(self, *, soft: bool = False) -> None:
         super().__init__()
+        self.soft = soft
         self.loss = self.y = self.t = None
 
     def forward(self, x: Any, t: Any) -> Any:
         get_namespace(x, t)  # arrays of two backends are refused here, naming both
         self.t = t
         self.y = softmax(x)
-        self._mask = label_mask(self.y, t)
+        self._mask = label_mask(self.y, t, soft=self.soft)
         self.loss = cross_entropy_of_mask(self.y, self._mask)
         return self.loss
 

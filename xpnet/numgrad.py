@@ -93,8 +93,10 @@ class _Context:
         for layer in self.layers:
             self.acts.append(layer.forward_many(self.acts[-1][None, ...], True)[0, ...])
         logits = self.acts[-1]
-        self.mask = label_mask(logits, t)
-        self.one_hot = bool(
+        soft = getattr(net.last_layer, "soft", False)
+        self.mask = label_mask(logits, t, soft=soft)  # the loss layer's reading of t
+        # Without soft labels the mask is one-hot by construction; soft ones may happen to be.
+        self.one_hot = not soft or bool(
             xp.all((self.mask == 0.0) | (self.mask == 1.0)) and xp.all(xp.sum(self.mask, axis=-1) == 1.0)
         )
         self.shift = xp.max(logits, axis=-1, keepdims=True)

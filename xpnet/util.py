@@ -1,12 +1,24 @@
-"""Helpers for convolutions: output sizes, ``im2col`` and its adjoint ``col2im``."""
+"""Book 1's ``common/util.py``: convolution helpers (output sizes, ``im2col`` and its adjoint ``col2im``),
+``shuffle_dataset`` and ``smooth_curve``."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from .backend import device, float_dtype, get_namespace
+import numpy as np
 
-__all__ = ["conv_output_size", "im2col", "col2im", "pad_images", "IM2COL_LIMIT_BYTES"]
+from .backend import asnumpy, device, float_dtype, get_namespace, host_rng
+
+__all__ = [
+    "conv_output_size",
+    "im2col",
+    "col2im",
+    "pad_images",
+    "IM2COL_LIMIT_BYTES",
+    "smooth_curve",
+    "shuffle_dataset",
+]
 
 # im2col copies every patch: (N*OH*OW, C*FH*FW) elements. Past this size it refuses and says
 # how much it would need, rather than exhausting host or GPU memory.
@@ -90,3 +102,35 @@ def col2im(col: Any, input_shape: tuple[int, ...], filter_h: int, filter_w: int,
                 :, :, y, x, :, :
             ]
     return img[:, :, pad : pad + H, pad : pad + W]
+
+
+def shuffle_dataset(x: Any, t: Any, *, rng: Any = None) -> tuple[Any, Any]:
+    """``x`` and ``t`` with their first axis permuted by the same random permutation (book 1, chapter 6).
+
+    The permutation is drawn on the host from ``rng`` (xpnet's generator by default, see
+    :func:`xpnet.seed`) and applied with ``take`` on the arrays' own device.
+    """
+    xp = get_namespace(x, t)
+    if x.shape[0] != t.shape[0]:
+        raise ValueError(f"x and t must have the same length, got shapes {tuple(x.shape)} and {tuple(t.shape)}")
+    perm = xp.asarray(host_rng(rng).permutation(x.shape[0]), device=device(x))
+    return xp.take(x, perm, axis=0), xp.take(t, perm, axis=0)
+
+
+def smooth_curve(x: Iterable[Any], window_len: int = 11) -> np.ndarray:
+    """A smoothed copy of the values ``x`` (a loss curve) for plotting, as book 1 draws its figures.
+
+    Each value becomes the Kaiser-weighted (beta 2) mean of the ``window_len`` values around it;
+    at the start the curve is mirrored about its first value, at the end continued by its last
+    values in reverse (the book's padding, so the numbers match). ``x`` may hold Python floats or
+    0-d arrays of any backend; returns a float64 NumPy array of the same length.
+    """
+    v = np.asarray([float(asnumpy(a)) for a in x], dtype=np.float64)
+    if window_len < 1 or window_len % 2 == 0:
+        raise ValueError(f"window_len must be a positive odd number, got {window_len}")
+    k = window_len - 1
+    if v.size <= k:  # too short to mirror a whole window: nothing to smooth against
+        return v.copy()
+    padded = np.concatenate([v[k:0:-1], v, v[: -k - 1 : -1]])
+    w = np.kaiser(window_len, 2)
+    return np.convolve(padded, w / w.sum(), mode="valid")[k // 2 : k // 2 + v.size]
