@@ -12,7 +12,7 @@ import shutil
 import nox
 
 nox.options.default_venv_backend = "venv"
-nox.options.sessions = ["lint", "tests"]
+nox.options.sessions = ["lint", "tests", "notebooks", "mpi"]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 BACKENDS = ["numpy", "array_api_strict", "torch", "cupy"]

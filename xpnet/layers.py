@@ -285,7 +285,7 @@ class SoftmaxWithLoss(Layer):
     then returns ``(y - t) / N``, which is not the gradient of that loss; here ``backward`` returns
     ``(y - onehot(argmax(t))) / N``, the gradient of the loss ``forward`` returned (the same as
     the book's for one-hot labels). ``SoftmaxWithLoss(soft=True)`` takes such labels as soft
-    labels instead: loss ``-sum(t * log(y + 1e-7)) / N``, gradient ``(y - t) / N`` (exact when
+    labels instead: loss ``-sum(t * log(y + LOG_EPS)) / N``, gradient ``(y - t) / N`` (exact when
     every row of ``t`` sums to 1).
     """
 

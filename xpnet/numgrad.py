@@ -256,7 +256,7 @@ def _rank_one_losses(ctx: _Context, change: Any, cols: Any, W: Any) -> Any:
         for k in range(order, -1, -1):  # Horner's rule in d
             M_k = (E @ (W**k).T) / math.factorial(k)  # (N, H)
             total = total * change + xp.take(M_k, cols, axis=1).T
-    return -xp.sum(xp.log(numerator / total + 1e-7), axis=1) / change.shape[1]
+    return -xp.sum(xp.log(numerator / total + LOG_EPS), axis=1) / change.shape[1]
 
 
 class _ConvWeightPlan:

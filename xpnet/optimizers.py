@@ -32,6 +32,10 @@ __all__ = [
 ]
 
 
+#: The book's guard against division by zero in AdaGrad, RMSprop and Adam.
+OPT_EPS = 1e-7
+
+
 def _check_lr(lr: float) -> float:
     if not lr > 0:
         raise ValueError(f"learning rate must be positive, got {lr}")
@@ -145,7 +149,7 @@ class AdaGrad(Optimizer):
     def update_one(self, key: Any, param: Any, grad: Any) -> None:
         h = self.state(self.h, key, param)
         h += grad * grad
-        param -= self.lr * grad / (get_namespace(h).sqrt(h) + 1e-7)
+        param -= self.lr * grad / (get_namespace(h).sqrt(h) + OPT_EPS)
 
 
 class RMSprop(Optimizer):
@@ -160,7 +164,7 @@ class RMSprop(Optimizer):
         h = self.state(self.h, key, param)
         h *= self.decay_rate
         h += (1 - self.decay_rate) * grad * grad
-        param -= self.lr * grad / (get_namespace(h).sqrt(h) + 1e-7)
+        param -= self.lr * grad / (get_namespace(h).sqrt(h) + OPT_EPS)
 
 
 class Adam(Optimizer):
@@ -182,7 +186,7 @@ class Adam(Optimizer):
     def update_one(self, key: Any, param: Any, grad: Any) -> None:
         m, v = self.state(self.m, key, param), self.state(self.v, key, param)
         scratch = self.state(self._scratch, key, param) if type(param) is np.ndarray else None
-        adam_update(param, grad, m, v, self._lr_t, self.beta1, self.beta2, 1e-7, scratch)
+        adam_update(param, grad, m, v, self._lr_t, self.beta1, self.beta2, OPT_EPS, scratch)
 
 
 OPTIMIZERS = {
