@@ -135,3 +135,25 @@ def test_trainer_steps_read_back_only_when_logging(backend, monkeypatch, label_k
     assert trainer.current_iter == 5
     trainer._flush()
     assert len(trainer.train_loss_list) == 5 and all(np.isfinite(trainer.train_loss_list))
+
+
+def test_numgrad_generic_plan_reads_no_index_back(backend, monkeypatch):
+    """The generic plan (BatchNorm's gamma and beta) perturbs entries by indices kept on the host:
+    no device read per perturbation (it used to call int(idx[j]) for each one)."""
+    if backend.dtype != "float64":
+        pytest.skip("gradient checks run in float64")
+    from xpnet.numgrad import _Context, _plan
+
+    net = MultiLayerNetExtend(6, [5], 3, use_batchnorm=True, dtype="float64")
+    x = backend.asarray(np.random.default_rng(0).standard_normal((4, 6)))
+    t = xpnet.asarray(np.array([0, 1, 2, 1]))
+    ctx = _Context(net, x, t)
+    layer, slot = net.params.owner("gamma1")
+    k = next(i for i, candidate in enumerate(ctx.layers) if candidate is layer)
+    plan = _plan(ctx.layers, k, slot)
+    xp = backend.xp
+    idx = xp.asarray([0, 1, 0, 1], device=xpnet.backend.device(x))
+    steps = xp.asarray([1e-4, 1e-4, -1e-4, -1e-4], dtype=xp.float64, device=xpnet.backend.device(x))
+    with no_host_sync(backend, monkeypatch):
+        losses = plan.losses(net, ctx, idx, steps, [0, 1, 0, 1])
+    assert losses.shape == (4,)
