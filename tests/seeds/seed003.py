@@ -354,9 +354,10 @@ import xpnet
 ref = xpnet.TwoLayerNet(20, 10, 10, activation="sigmoid", dtype="float64")
 for key in ('W1', 'b1', 'W2', 'b2'):
     ref.params[key] = np.array(net.params[key])
-backprop = ref.gradient(x, t)  # leaves out the 1e-7 inside the log: equal to about 1e-4
+backprop = ref.gradient(x, t)  # leaves out the 1e-7 inside the log, off by up to 1e-7 / min(y): about 1e-3 here
 for key in ('W1', 'b1', 'W2', 'b2'):
-    assert float(np.max(np.abs(grads[key] - backprop[key]))) < 1e-4 * float(np.max(np.abs(backprop[key]))), key
+    err = float(np.max(np.abs(grads[key] - backprop[key]))) / float(np.max(np.abs(backprop[key])))
+    assert err < 1e-2, (key, err)
 """,
         not_torch=SIZE,
         test_only=True,
