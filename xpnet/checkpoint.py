@@ -360,3 +360,34 @@ def load_state(
         t = templates[k]
         out[k] = get_namespace(t).asarray(a, dtype=t.dtype, device=device(t))
     return out
+
+
+class ParamsCheckpoint:
+    """``save_params``/``load_params`` for book 2's models, whose ``params`` is a list.
+
+    The arrays are stored under ``param_names`` when the model has them (``"W_in"``, ...), else as
+    ``p0``, ``p1``, ... Saving goes through :func:`save_arrays` (atomic, non-finite refused) and loading
+    through :func:`load_state` (checked and converted first, then written *into* the existing arrays,
+    so shared or tied parameters stay shared, and a failed load changes nothing).
+    """
+
+    params: list[Any]
+
+    def _checkpoint_names(self) -> list[str]:
+        names = getattr(self, "param_names", None)
+        return list(names) if names else [f"p{i}" for i in range(len(self.params))]
+
+    def _checkpoint_path(self, file_name: str | os.PathLike | None) -> str:
+        return os.fspath(file_name) if file_name is not None else type(self).__name__ + ".npz"
+
+    def save_params(self, file_name: str | os.PathLike | None = None, *, allow_nonfinite: bool = False) -> None:
+        """Write ``params`` to an ``.npz`` file (default ``<ClassName>.npz``); no pickle, any backend."""
+        arrays = dict(zip(self._checkpoint_names(), self.params))
+        save_arrays(self._checkpoint_path(file_name), arrays, allow_nonfinite=allow_nonfinite)
+
+    def load_params(self, file_name: str | os.PathLike | None = None) -> None:
+        """Read a file written by :meth:`save_params` into ``params``, in place, all or nothing."""
+        templates = dict(zip(self._checkpoint_names(), self.params))
+        loaded = load_state(self._checkpoint_path(file_name), templates)
+        for name, p in templates.items():
+            p[...] = loaded[name]

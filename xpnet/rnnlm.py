@@ -14,14 +14,13 @@ is ever compared by value (the book's ``remove_duplicate`` compares every pair o
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from .backend import asnumpy, device, get_namespace, randn, random_like, zeros
+from .checkpoint import ParamsCheckpoint
 from .functions import softmax
 from .layers import Layer, _like_weights, _store_matmul, _store_sum
 from .time_layers import TimeAffine, TimeDropout, TimeEmbedding, TimeLSTM, TimeRNN, TimeSoftmaxWithLoss
@@ -39,7 +38,7 @@ __all__ = [
 ]
 
 
-class BaseModel:
+class BaseModel(ParamsCheckpoint):
     """Book 2's ``common/base_model.py``: ``params``/``grads`` lists, ``forward``/``backward``, and checkpoints.
 
     ``save_params``/``load_params`` use ``.npz`` (no pickle), written atomically, readable
@@ -55,43 +54,6 @@ class BaseModel:
 
     def backward(self, *args: Any) -> Any:
         raise NotImplementedError
-
-    def _default_file(self) -> str:
-        return type(self).__name__ + ".npz"
-
-    def save_params(self, file_name: str | os.PathLike | None = None) -> None:
-        """Write ``params`` (in order, as ``p0``, ``p1``, ...) to an ``.npz`` file, atomically (temp file + rename)."""
-        path = os.fspath(file_name) if file_name is not None else self._default_file()
-        arrays = {f"p{i}": asnumpy(p) for i, p in enumerate(self.params)}
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".xpnet-", suffix=".npz.tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-
-    def load_params(self, file_name: str | os.PathLike | None = None) -> None:
-        """Read a file written by :meth:`save_params` into ``params`` in place; everything is checked first."""
-        path = os.fspath(file_name) if file_name is not None else self._default_file()
-        with np.load(path, allow_pickle=False) as data:
-            saved = {k: data[k] for k in data.files}
-        if len(saved) != len(self.params) or any(f"p{i}" not in saved for i in range(len(self.params))):
-            raise ValueError(
-                f"{path} holds {len(saved)} arrays; {type(self).__name__} has {len(self.params)} parameters"
-            )
-        for i, p in enumerate(self.params):
-            if tuple(saved[f"p{i}"].shape) != tuple(p.shape):
-                raise ValueError(
-                    f"{path}: parameter {i} has shape {tuple(saved[f'p{i}'].shape)}, the model's {tuple(p.shape)}"
-                )
-        for i, p in enumerate(self.params):
-            xp = get_namespace(p)
-            p[...] = xp.asarray(saved[f"p{i}"], dtype=p.dtype, device=device(p))
 
 
 def _init(shape: tuple[int, ...], scale: float, dtype: Any) -> Any:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .backend import asarray, asnumpy, device, get_namespace, index_add, randn, random_like
+from .checkpoint import ParamsCheckpoint
 from .functions import LOG_EPS, sigmoid
 from .layers import Embedding, Layer, MatMul, SoftmaxWithLoss, _like_weights
 
@@ -44,52 +45,13 @@ def _weights(shape: tuple[int, int], dtype: Any, rng: Any) -> Any:
     return W
 
 
-class _Model:
+class _Model(ParamsCheckpoint):
     """``params``/``grads`` lists with each shared array once, ``word_vecs``, and ``.npz`` checkpoints."""
 
     param_names: tuple[str, ...] = ("W_in", "W_out")
 
     params: list[Any]
     grads: list[Any]
-
-    def save_params(self, file_name: str | os.PathLike | None = None) -> None:
-        """Write ``params`` to an ``.npz`` file (default ``<ClassName>.npz``), atomically; no pickle.
-
-        The book pickles them (as float16 on a GPU); here the dtype is kept and the file loads on
-        any backend.
-        """
-        path = os.fspath(file_name if file_name is not None else type(self).__name__ + ".npz")
-        arrays = {name: asnumpy(p) for name, p in zip(self.param_names, self.params)}
-        fd, tmp = tempfile.mkstemp(prefix=".xpnet-", suffix=".npz.tmp", dir=os.path.dirname(os.path.abspath(path)))
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-
-    def load_params(self, file_name: str | os.PathLike | None = None) -> None:
-        """Read ``params`` saved by :meth:`save_params` (from any backend) into this model's arrays, in place.
-
-        In place, so every layer that shares a weight sees the loaded values. Shapes are checked
-        first; a mismatch raises ``ValueError`` naming the parameter and leaves the model unchanged.
-        """
-        path = os.fspath(file_name if file_name is not None else type(self).__name__ + ".npz")
-        with np.load(path, allow_pickle=False) as data:
-            saved = {k: data[k] for k in data.files}
-        for name, p in zip(self.param_names, self.params):
-            if name not in saved:
-                raise ValueError(f"{path} has no parameter {name!r} (it has: {', '.join(saved)})")
-            if tuple(saved[name].shape) != tuple(p.shape):
-                raise ValueError(
-                    f"parameter {name!r}: {path} holds shape {tuple(saved[name].shape)}, "
-                    f"the model expects {tuple(p.shape)}"
-                )
-        for name, p in zip(self.param_names, self.params):
-            p[...] = get_namespace(p).asarray(saved[name], dtype=p.dtype, device=device(p))
 
 
 # --- chapter 3 -------------------------------------------------------------------------
