@@ -26,6 +26,7 @@ from typing import Any
 from .backend import add_at_labels, device, exp_inplace, get_namespace, random_like
 from .functions import sigmoid
 from .layers import (
+    Dropout,
     Embedding,
     Layer,
     SigmoidWithLoss,
@@ -92,17 +93,21 @@ def _store_seq_grads(layer: Layer, xp: Any, xs: Any, dA: Any, hprev: Any, input_
 # --- single steps (the book's RNN, LSTM, GRU) ----------------------------------------------
 
 
-class RNN(Layer):
-    """One RNN step ``h_next = tanh(x @ Wx + h_prev @ Wh + b)``; ``Wx`` ``(D, H)``, ``Wh`` ``(H, H)``, ``b`` ``(H,)``.
-
-    ``forward(x, h_prev)`` with ``x`` ``(N, D)`` and ``h_prev`` ``(N, H)``; ``backward(dh_next)``
-    returns ``(dx, dh_prev)``.
-    """
+class _Cell(Layer):
+    """One step of a recurrent layer: ``params`` are ``Wx``, ``Wh``, ``b``; ``cache`` holds what backward needs."""
 
     def __init__(self, Wx: Any, Wh: Any, b: Any) -> None:
         self.params = [Wx, Wh, b]
         self.grads = _zeros_like_all(self.params)
         self.cache = None
+
+
+class RNN(_Cell):
+    """One RNN step ``h_next = tanh(x @ Wx + h_prev @ Wh + b)``; ``Wx`` ``(D, H)``, ``Wh`` ``(H, H)``, ``b`` ``(H,)``.
+
+    ``forward(x, h_prev)`` with ``x`` ``(N, D)`` and ``h_prev`` ``(N, H)``; ``backward(dh_next)``
+    returns ``(dx, dh_prev)``.
+    """
 
     def forward(self, x: Any, h_prev: Any) -> Any:  # type: ignore[override]
         Wx, Wh, b = self.params
@@ -122,17 +127,12 @@ class RNN(Layer):
         return dt @ Wx.T, dt @ Wh.T
 
 
-class LSTM(Layer):
+class LSTM(_Cell):
     """One LSTM step; ``Wx`` ``(D, 4H)``, ``Wh`` ``(H, 4H)``, ``b`` ``(4H,)``, gates in the book's order f, g, i, o.
 
     ``forward(x, h_prev, c_prev)`` returns ``(h_next, c_next)``; ``backward(dh_next, dc_next)``
     returns ``(dx, dh_prev, dc_prev)``.
     """
-
-    def __init__(self, Wx: Any, Wh: Any, b: Any) -> None:
-        self.params = [Wx, Wh, b]
-        self.grads = _zeros_like_all(self.params)
-        self.cache = None
 
     def forward(self, x: Any, h_prev: Any, c_prev: Any) -> tuple[Any, Any]:  # type: ignore[override]
         Wx, Wh, b = self.params
@@ -164,18 +164,13 @@ class LSTM(Layer):
         return da @ Wx.T, da @ Wh.T, ds * f
 
 
-class GRU(Layer):
+class GRU(_Cell):
     """One GRU step (book 2, appendix C); ``Wx`` ``(D, 3H)``, ``Wh`` ``(H, 3H)``, ``b`` ``(3H,)`` in the order z, r, h.
 
     ``z = sigmoid(x Wxz + h Whz + bz)``, ``r = sigmoid(x Wxr + h Whr + br)``,
     ``h~ = tanh(x Wxh + (r*h) Whh + bh)``, ``h_next = (1 - z) * h + z * h~``.
     ``forward(x, h_prev)`` returns ``h_next``; ``backward(dh_next)`` returns ``(dx, dh_prev)``.
     """
-
-    def __init__(self, Wx: Any, Wh: Any, b: Any) -> None:
-        self.params = [Wx, Wh, b]
-        self.grads = _zeros_like_all(self.params)
-        self.cache = None
 
     def forward(self, x: Any, h_prev: Any) -> Any:  # type: ignore[override]
         Wx, Wh, b = self.params
@@ -494,7 +489,7 @@ class TimeSoftmaxWithLoss(Layer):
         return xp.reshape(dx, shape)
 
 
-class TimeDropout(Layer):
+class TimeDropout(Dropout):
     """Inverted dropout on sequences (book 2): while training, each unit is kept with probability ``1 - ratio`` and
     scaled by ``1 / (1 - ratio)``; at test time the input passes unchanged.
 
@@ -503,11 +498,7 @@ class TimeDropout(Layer):
     """
 
     def __init__(self, dropout_ratio: float = 0.5) -> None:
-        super().__init__()
-        if not 0.0 <= dropout_ratio < 1.0:
-            raise ValueError(f"dropout_ratio must be in [0, 1), got {dropout_ratio}")
-        self.dropout_ratio = dropout_ratio
-        self.mask = None
+        super().__init__(dropout_ratio)
         self.train_flg = True
 
     def forward(self, xs: Any, train_flg: bool | None = None) -> Any:
