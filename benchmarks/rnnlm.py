@@ -7,7 +7,9 @@ hidden 100, batch 20, time 35, SGD lr 20, clipping 0.25): xpnet; a plain NumPy t
 of the book's step (benchmarks/book_rnnlm.py); PyTorch eager (``nn.Embedding`` + ``nn.LSTM`` +
 ``nn.Linear``, ``cross_entropy``, ``clip_grad_norm_``, the same SGD), stateful like the book.
 ``attention``: one Adam step of ch08's AttentionSeq2seq on date-shaped data (vocabulary 59,
-word vectors 16, hidden 256, batch 128, question 29, answer 11): xpnet against PyTorch eager.
+word vectors 16, hidden 256, batch 128, question 29, answer 11): xpnet; a plain NumPy
+transcription of the book's step (benchmarks/book_attention.py, one ``Attention`` per time step);
+PyTorch eager.
 Before timing, the first step's losses of all contenders are compared (same arithmetic).
 """
 
@@ -21,7 +23,7 @@ from typing import Any
 import numpy as np
 
 import xpnet
-from benchmarks import book_rnnlm
+from benchmarks import book_attention, book_rnnlm
 from benchmarks.__main__ import fmt, machine, measure
 
 try:
@@ -183,6 +185,11 @@ def attention_weights(seed: int = 0) -> dict[str, Any]:
     return {"order": enc + dec + aff}
 
 
+def book_attention_step(weights: dict[str, np.ndarray]):
+    model, opt = book_attention.AttentionSeq2seq(weights["order"]), book_attention.Adam()
+    return lambda x, t: book_attention.step(model, opt, x, t)
+
+
 def torch_attention(weights: dict[str, np.ndarray]):
     ew, ewx, ewh, eb, dw, dwx, dwh, db, aw, ab = weights["order"]
     mods = {
@@ -226,11 +233,11 @@ def attention_case(args: argparse.Namespace) -> dict[str, float]:
     weights = attention_weights()
     r = np.random.default_rng(2)
     batches = [(r.integers(0, AV, (AN, TQ)), r.integers(0, AV, (AN, TA))) for _ in range(4)]
-    makers = {"xpnet": xpnet_attention}
+    makers = {"xpnet": xpnet_attention, "book": book_attention_step}
     if torch is not None:
         makers["torch"] = torch_attention
     losses = {k: float(m(weights)(*batches[0])) for k, m in makers.items()}
-    if "torch" in losses and abs(losses["torch"] - losses["xpnet"]) > 1e-4 * abs(losses["xpnet"]):
+    if any(abs(v - losses["xpnet"]) > 1e-4 * abs(losses["xpnet"]) for v in losses.values()):
         raise AssertionError(f"first losses differ: {losses}")
     contenders = {k: cycle(m(weights), batches) for k, m in makers.items()}
     return measure(contenders, max(1, args.inner // 4), args.rounds, "numpy")

@@ -227,3 +227,21 @@ def test_attention_benchmark_contenders_compute_the_same_steps(monkeypatch):
         step = make(weights)
         losses[k] = [float(step(x, t)) for x, t in batches]
     np.testing.assert_allclose(losses["torch"], losses["xpnet"], rtol=1e-4)
+
+
+def test_attention_benchmark_book_contender_computes_the_same_steps(monkeypatch):
+    """benchmarks/book_attention.py (the book's ch08 step in plain NumPy) against xpnet: the first loss, and the
+    losses after one and two Adam steps, agree in float32 (the book's layers compute in float32)."""
+    bench = pytest.importorskip("benchmarks.rnnlm")
+    for name, value in {"AV": 12, "AD": 3, "AH": 4, "AN": 5, "TQ": 6, "TA": 4}.items():
+        monkeypatch.setattr(bench, name, value)
+    weights = bench.attention_weights()
+    r = np.random.default_rng(3)
+    batches = [(r.integers(0, 12, (5, 6)), r.integers(0, 12, (5, 4))) for _ in range(2)]
+    batches.insert(1, batches[0])  # the first batch twice: the second loss shows the first step's update
+    losses = {}
+    for k, make in {"xpnet": bench.xpnet_attention, "book": bench.book_attention_step}.items():
+        step = make(weights)
+        losses[k] = [float(step(x, t)) for x, t in batches]
+    np.testing.assert_allclose(losses["book"], losses["xpnet"], rtol=1e-5)
+    assert losses["book"][1] < losses["book"][0]  # Adam moved the weights, downhill on that batch
