@@ -67,3 +67,11 @@ def test_word2vec_mistakes_print_one_line(tmp_path, capsys):
     assert "do not fill a batch" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         parse("--window", "0")
+
+
+def test_an_unwritable_save_path_is_refused_before_training(capsys):
+    from xpnet import cli
+
+    status = cli.main(["word2vec", "--corpus", "/usr/share/common-licenses/GPL-3", "--save", "/nonexistent/v.npz"])
+    err = capsys.readouterr().err
+    assert status == 2 and "/nonexistent" in err and "epoch" not in err

@@ -363,3 +363,14 @@ def test_non_one_hot_labels_backprop_matches_numerical(soft):
     bulk, loop = net.numerical_gradient(x, t), net.numerical_gradient(x, t, method="loop")
     for k in net.params:
         assert_close(bulk[k], loop[k], rtol=0, atol=1e-9)
+
+
+def test_an_integer_rng_seeds_one_stream_for_every_weight():
+    """rng=0 used to restart the stream for each weight: W2 repeated the first numbers of W1."""
+    net = TwoLayerNet(20, 5, 3, weight_init_std=1.0, rng=0)
+    W1, W2 = xpnet.asnumpy(net.params["W1"]).ravel(), xpnet.asnumpy(net.params["W2"]).ravel()
+    assert not np.allclose(W1[: W2.size], W2)
+    again = TwoLayerNet(20, 5, 3, weight_init_std=1.0, rng=0)  # still reproducible
+    np.testing.assert_array_equal(xpnet.asnumpy(again.params["W2"]), xpnet.asnumpy(net.params["W2"]))
+    deep = MultiLayerNet(5, [5, 5], 5, rng=0)
+    assert not np.allclose(xpnet.asnumpy(deep.params["W2"]), xpnet.asnumpy(deep.params["W3"]))

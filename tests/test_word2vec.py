@@ -168,3 +168,14 @@ def test_checkpoint_round_trip_across_backends(backend, tmp_path, model_cls):
     assert shared_view is model.params[0]  # loaded in place: every user of W_in sees it
     with pytest.raises(ValueError, match="W_in"):
         make(ids(CORPUS), V=V + 1).load_params(path)
+
+
+def test_an_integer_rng_gives_distinct_weights_and_fresh_negatives():
+    """rng=3 used to give W_in == W_out and the same negatives at every step."""
+    corpus = np.arange(50) % 10
+    model = CBOW(10, 4, 1, corpus, rng=3)
+    assert not np.allclose(xpnet.asnumpy(model.params[0]), xpnet.asnumpy(model.params[1]))
+    sampler = UnigramSampler(corpus, 0.75, 5, rng=3)
+    target = xpnet.asarray(np.arange(8) % 10)
+    a, b = (xpnet.asnumpy(sampler.get_negative_sample(target)) for _ in range(2))
+    assert not np.array_equal(a, b)

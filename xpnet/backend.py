@@ -137,7 +137,15 @@ def _resolve(name: str, device: Any = None) -> _Backend:
         raise BackendUnavailableError(f"backend 'cupy' found no usable CUDA device ({e}); {hint}") from e
     if count == 0:
         raise BackendUnavailableError(f"backend 'cupy' found no CUDA device; {hint}")
-    return _Backend(name, _device_creating(xp), cupy.cuda.Device(0 if device is None else int(device)))
+    if device is None:
+        dev = cupy.cuda.Device()  # the current device: under NCCL each rank has made its own GPU current
+    else:
+        text = str(device)
+        try:
+            dev = cupy.cuda.Device(int(text.split(":", 1)[1] if text.startswith("cuda:") else text))
+        except ValueError:
+            raise ValueError(f"backend 'cupy': device must be a GPU number or 'cuda:N', not {device!r}") from None
+    return _Backend(name, _device_creating(xp), dev)
 
 
 class _Config:
@@ -584,7 +592,9 @@ def _device_rng(x: Any, rng: Any) -> Any:
     host = host_rng(rng)
     c = _config()
     key = (backend_name(x), str(device(x)), id(host))
-    g = c.device_rngs.get(key)
+    cached = c.device_rngs.get(key)
+    # the cache holds the host generator too: an id is only that generator's while it lives
+    g = cached[1] if cached is not None and cached[0] is host else None
     if g is None:
         s = int(host.integers(2**62))
         if array_api_compat.is_cupy_array(x):
@@ -596,7 +606,7 @@ def _device_rng(x: Any, rng: Any) -> Any:
 
             g = torch.Generator(device=x.device)
             g.manual_seed(s)
-        c.device_rngs[key] = g
+        c.device_rngs[key] = (host, g)
     return g
 
 
@@ -661,20 +671,27 @@ INDEX_ADD_BLOCK = 1 << 22
 def index_add(dst: Any, idx: Any, src: Any) -> Any:
     """``dst[idx[i], ...] += src[i, ...]`` for every ``i``, in place, adding up repeated indices; returns ``dst``.
 
-    ``dst`` is ``(V, ...)``, ``idx`` integer ``(M,)`` and ``src`` ``(M, ...)``. The standard has no
+    ``dst`` is ``(V, ...)``, ``idx`` integer ``(M,)`` with ids in ``[0, V)`` and ``src`` ``(M, ...)``
+    (other shapes raise ``ValueError``; ids outside the range are not checked, since that would read
+    them back, and behave differently per library). The standard has no
     scatter-add (``array_api_extra.at(...).add`` loses repeated indices), so each library's own
     is used: NumPy ``np.add.at`` (computed by rounds of fancy ``+=``, which is faster), CuPy
     ``cupyx.scatter_add``, torch ``index_add_``; any other namespace gets one-hot products, ``V`` x
     block at a time, which only needs the standard.
     """
+    if idx.ndim != 1 or tuple(src.shape) != (idx.shape[0], *dst.shape[1:]):
+        raise ValueError(
+            f"index_add: ids of shape {tuple(idx.shape)} and rows of shape {tuple(src.shape)} do not fit "
+            f"a destination of shape {tuple(dst.shape)}: expected ids (M,) and rows (M, *{tuple(dst.shape[1:])})"
+        )
     if idx.shape[0] == 0:
         return dst
     if type(dst) is np.ndarray:
         _index_add_numpy(dst, idx, src)
     elif array_api_compat.is_cupy_array(dst):
-        import cupyx
+        import cupy
 
-        cupyx.scatter_add(dst, idx, src)
+        cupy.add.at(dst, idx, src)  # CuPy >= 12 (cupyx.scatter_add warns that it is deprecated)
     elif array_api_compat.is_torch_array(dst):
         dst.index_add_(0, idx, src)
     else:

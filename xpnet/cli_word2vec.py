@@ -74,11 +74,12 @@ def _queries(args: argparse.Namespace, corpus: Any, word_to_id: dict[str, int], 
 
 def run(args: argparse.Namespace) -> int:
     """Train as book 2's ``ch04/train.py`` (Adam, batches of 100), print neighbours as ``ch04/eval.py``."""
+    from .cli import UsageError
     from .datasets import DatasetError
 
     try:
         return _run(args)
-    except (ValueError, OSError, BackendUnavailableError, DatasetError) as e:
+    except (ValueError, OSError, BackendUnavailableError, DatasetError, UsageError) as e:
         print(f"xpnet: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
 
@@ -89,6 +90,10 @@ def _run(args: argparse.Namespace) -> int:
     from .trainer2 import Trainer
     from .word2vec import CBOW, SkipGram, save_word_vectors
 
+    if args.save:  # before training: a path that cannot be written must not cost the run
+        from .cli import check_output
+
+        check_output(args.save, "--save")
     if args.backend:
         set_backend(args.backend)
     set_default_dtype(args.dtype)

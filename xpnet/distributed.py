@@ -401,7 +401,7 @@ class NcclCommunicator(MpiCommunicator):
                 f"the 'nccl' communicator reduces CuPy arrays, got {backend_name(like)} ones; "
                 "use create_communicator('mpi') for this backend"
             )
-        return _Pack(xp.empty((total,), dtype=like.dtype), None, shared=False)
+        return _Pack(xp.empty((total,), dtype=like.dtype, device=device(like)), None, shared=False)
 
     def _nccl_dtype(self, buf: Any) -> Any:
         name = str(buf.dtype)
@@ -649,7 +649,12 @@ def init_from_cli(distributed: bool | None = None, communicator: str = "auto") -
     """
     if distributed is False or (distributed is None and not under_mpiexec()):
         return None
-    return create_communicator(communicator)
+    comm = create_communicator(communicator)
+    from .backend import get_backend, set_backend
+
+    if get_backend() == "cupy":  # this rank's new arrays go to its own GPU, not to GPU 0
+        set_backend("cupy", comm.intra_rank)
+    return comm
 
 
 def prepare_training(

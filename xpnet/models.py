@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
-from .backend import asarray, device, get_namespace, is_array, on_host, randn, zeros
+from .backend import asarray, device, get_namespace, host_rng, is_array, on_host, randn, zeros
 from .checkpoint import load_state, save_arrays
 from .functions import check_labels, cross_entropy_error, softmax
 from .layers import Affine, BatchNormalization, Convolution, Dropout, Pooling, Relu, Sigmoid, SoftmaxWithLoss
@@ -93,6 +93,13 @@ class ParamDict(MutableMapping):
     def owner(self, name: str) -> tuple[Any, int]:
         """The layer holding parameter ``name`` and its index in that layer's ``params``."""
         return self._slots[name]
+
+
+def _one_generator(rng: Any) -> Any:
+    """``rng`` as one generator for a whole constructor: an int seeds it once, so successive weights
+    continue one stream (a new ``default_rng(seed)`` per weight would repeat the same numbers);
+    ``None`` stays ``None`` (xpnet's generator, which follows :func:`xpnet.seed`)."""
+    return host_rng(rng) if rng is not None else None
 
 
 def _init_scale(weight_init_std: Any, n_in: int) -> float:
@@ -340,6 +347,7 @@ class MultiLayerNet(Network):
         rng: Any = None,
     ) -> None:
         super().__init__(weight_decay_lambda)
+        rng = _one_generator(rng)
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, not {activation!r}")
         sizes = [input_size, *hidden_size_list, output_size]
@@ -462,6 +470,7 @@ class SimpleConvNet(Network):
         rng: Any = None,
     ) -> None:
         super().__init__()
+        rng = _one_generator(rng)
         conv = {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1, **(conv_param or {})}
         fn, fs, pad, stride = conv["filter_num"], conv["filter_size"], conv["pad"], conv["stride"]
         C, H, W = input_dim
@@ -510,6 +519,7 @@ class DeepConvNet(Network):
         rng: Any = None,
     ) -> None:
         super().__init__()
+        rng = _one_generator(rng)
         filters = [16, 16, 32, 32, 64, 64]
         convs = conv_params or [{"filter_num": f, "filter_size": 3, "pad": 1, "stride": 1} for f in filters]
         C, H, W = input_dim

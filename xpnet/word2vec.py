@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import asarray, asnumpy, device, get_namespace, index_add, randn, random_like
+from .backend import asarray, asnumpy, device, get_namespace, host_rng, index_add, randn, random_like
 from .checkpoint import ParamsCheckpoint
 from .functions import LOG_EPS, sigmoid
 from .layers import Embedding, Layer, MatMul, SoftmaxWithLoss, _like_weights
@@ -66,6 +66,7 @@ class SimpleCBOW(_Model):
     """
 
     def __init__(self, vocab_size: int, hidden_size: int, *, dtype: Any = None, rng: Any = None) -> None:
+        rng = host_rng(rng) if rng is not None else None  # one stream for every weight (an int seeds it once)
         V, H = vocab_size, hidden_size
         W_in = _weights((V, H), dtype, rng)
         W_out = _weights((H, V), dtype, rng)
@@ -110,6 +111,7 @@ class SimpleSkipGram(_Model):
     """
 
     def __init__(self, vocab_size: int, hidden_size: int, *, dtype: Any = None, rng: Any = None) -> None:
+        rng = host_rng(rng) if rng is not None else None  # one stream for every weight (an int seeds it once)
         V, H = vocab_size, hidden_size
         W_in = _weights((V, H), dtype, rng)
         W_out = _weights((H, V), dtype, rng)
@@ -192,7 +194,7 @@ class UnigramSampler:
             raise ValueError("UnigramSampler: the corpus needs at least two distinct words to draw negatives")
         self.vocab_size = counts.shape[0]
         self.sample_size = sample_size
-        self.rng = rng
+        self.rng = host_rng(rng) if rng is not None else None  # one stream: an int must not reseed every draw
         p = np.power(counts, power)
         self.word_p = p / np.sum(p)
         self._tables: dict[Any, tuple[Any, Any, Any]] = {}
@@ -290,6 +292,7 @@ class _NegativeSamplingModel(_Model):
         dtype: Any = None,
         rng: Any = None,
     ) -> None:
+        rng = host_rng(rng) if rng is not None else None  # one stream for every weight (an int seeds it once)
         V, H = vocab_size, hidden_size
         W_in = _weights((V, H), dtype, rng)
         W_out = _weights((V, H), dtype, rng)
