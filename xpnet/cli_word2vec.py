@@ -19,23 +19,15 @@ PTB_QUERIES = ["you", "year", "car", "toyota"]  # book 2, ch04/eval.py
 
 
 def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
+    from .cli import _positive
+
+    return _positive(int)(text)
 
 
 def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
+    from .cli import _positive
+
+    return _positive(float)(text)
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:

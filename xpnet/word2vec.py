@@ -38,6 +38,12 @@ __all__ = [
 ]
 
 
+def _in_out_weights(V: int, H: int, out_shape: tuple[int, int], dtype: Any, rng: Any) -> tuple[Any, Any]:
+    """``W_in`` ``(V, H)`` and ``W_out`` (``out_shape``) drawn from one stream (an int ``rng`` seeds it once)."""
+    rng = host_rng(rng) if rng is not None else None
+    return _weights((V, H), dtype, rng), _weights(out_shape, dtype, rng)
+
+
 def _weights(shape: tuple[int, int], dtype: Any, rng: Any) -> Any:
     """``0.01 * randn(shape)`` on the active backend, as the book initialises word2vec (float32 by default)."""
     W = randn(shape, dtype=dtype, rng=rng)
@@ -66,10 +72,7 @@ class SimpleCBOW(_Model):
     """
 
     def __init__(self, vocab_size: int, hidden_size: int, *, dtype: Any = None, rng: Any = None) -> None:
-        rng = host_rng(rng) if rng is not None else None  # one stream for every weight (an int seeds it once)
-        V, H = vocab_size, hidden_size
-        W_in = _weights((V, H), dtype, rng)
-        W_out = _weights((H, V), dtype, rng)
+        W_in, W_out = _in_out_weights(vocab_size, hidden_size, (hidden_size, vocab_size), dtype, rng)
         self.in_layer0 = MatMul(W_in)
         self.in_layer1 = MatMul(W_in)
         self.out_layer = MatMul(W_out)
@@ -111,10 +114,7 @@ class SimpleSkipGram(_Model):
     """
 
     def __init__(self, vocab_size: int, hidden_size: int, *, dtype: Any = None, rng: Any = None) -> None:
-        rng = host_rng(rng) if rng is not None else None  # one stream for every weight (an int seeds it once)
-        V, H = vocab_size, hidden_size
-        W_in = _weights((V, H), dtype, rng)
-        W_out = _weights((H, V), dtype, rng)
+        W_in, W_out = _in_out_weights(vocab_size, hidden_size, (hidden_size, vocab_size), dtype, rng)
         self.in_layer = MatMul(W_in)
         self.out_layer = MatMul(W_out)
         self.loss_layer1 = SoftmaxWithLoss()
@@ -292,10 +292,7 @@ class _NegativeSamplingModel(_Model):
         dtype: Any = None,
         rng: Any = None,
     ) -> None:
-        rng = host_rng(rng) if rng is not None else None  # one stream for every weight (an int seeds it once)
-        V, H = vocab_size, hidden_size
-        W_in = _weights((V, H), dtype, rng)
-        W_out = _weights((V, H), dtype, rng)
+        W_in, W_out = _in_out_weights(vocab_size, hidden_size, (vocab_size, hidden_size), dtype, rng)
         self.window_size = window_size
         self.in_layer = Embedding(W_in)
         self.ns_loss = NegativeSamplingLoss(W_out, corpus, power=power, sample_size=sample_size, rng=rng)
