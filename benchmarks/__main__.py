@@ -84,12 +84,13 @@ def cycling(fn: Callable[[Any, Any], Any], xs, ts) -> Callable[[], None]:
     return step
 
 
-def xpnet_mlp_step(sizes: list[int], weights: list[np.ndarray], xs, ts, dtype: str, lr: float = 0.1):
-    net = xpnet.MultiLayerNet(sizes[0], sizes[1:-1], sizes[-1], dtype=dtype)
+def xpnet_mlp_step(sizes: list[int], weights: list[np.ndarray], xs, ts, dtype: str, lr: float = 0.1, mod=xpnet):
+    """One SGD step of ``mod.MultiLayerNet`` (``mod``: xpnet, or an older copy of it in ``benchmarks.before_after``)."""
+    net = mod.MultiLayerNet(sizes[0], sizes[1:-1], sizes[-1], dtype=dtype)
     for i, w in enumerate(weights, 1):
-        net.params[f"W{i}"] = xpnet.asarray(w, dtype=dtype)
-    opt = xpnet.optimizers.SGD(lr=lr)
-    xd, td = [xpnet.asarray(x) for x in xs], [xpnet.asarray(t) for t in ts]
+        net.params[f"W{i}"] = mod.asarray(w, dtype=dtype)
+    opt = mod.optimizers.SGD(lr=lr)
+    xd, td = [mod.asarray(x) for x in xs], [mod.asarray(t) for t in ts]
     return cycling(lambda x, t: opt.update(net.params, net.gradient(x, t)), xd, td)
 
 

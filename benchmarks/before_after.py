@@ -23,15 +23,6 @@ from .__main__ import (
 )
 
 
-def old_mlp_step(old, sizes, weights, xs, ts, dtype, lr=0.1):
-    net = old.MultiLayerNet(sizes[0], sizes[1:-1], sizes[-1], dtype=dtype)
-    for i, w in enumerate(weights, 1):
-        net.params[f"W{i}"] = old.asarray(w, dtype=dtype)
-    opt = old.optimizers.SGD(lr=lr)
-    xd, td = [old.asarray(x) for x in xs], [old.asarray(t) for t in ts]
-    return cycling(lambda x, t: opt.update(net.params, net.gradient(x, t)), xd, td)
-
-
 def conv_step(mod, xs, ts, dtype):
     net = mod.SimpleConvNet((1, 28, 28), dtype=dtype, rng=0)
     opt = mod.optimizers.SGD(lr=0.1)
@@ -64,7 +55,7 @@ def main() -> None:
         xs, ts = batches(8, 100, 784, 10, dtype)
         contenders = {
             "xpnet": xpnet_mlp_step(sizes, weights, xs, ts, dtype),
-            "xpnet_before": old_mlp_step(xpnet_old, sizes, weights, xs, ts, dtype),
+            "xpnet_before": xpnet_mlp_step(sizes, weights, xs, ts, dtype, mod=xpnet_old),
             "inplace": inplace_mlp_step(weights, xs, ts),
             "numpy": numpy_mlp_step(weights, xs, ts),
             "book": cycling(baselines.BookTwoLayerNet(*weights, lr=0.1).step, xs, ts),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from benchmarks.book_common import Adam  # noqa: F401
 from benchmarks.book_rnnlm import TimeAffine, TimeEmbedding, TimeSoftmaxWithLoss, clip_grads, softmax
 from benchmarks.book_rnnlm import TimeLSTM as _TimeLSTM
 
@@ -205,26 +206,6 @@ class AttentionSeq2seq:
     def backward(self, dout=1):
         dout = self.softmax.backward(dout)
         self.encoder.backward(self.decoder.backward(dout))
-
-
-class Adam:
-    """common/optimizer.py's Adam (epsilon 1e-7 outside the square root, bias correction folded into lr_t)."""
-
-    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
-        self.lr, self.beta1, self.beta2 = lr, beta1, beta2
-        self.iter = 0
-        self.m, self.v = None, None
-
-    def update(self, params, grads):
-        if self.m is None:
-            self.m = [np.zeros_like(p) for p in params]
-            self.v = [np.zeros_like(p) for p in params]
-        self.iter += 1
-        lr_t = self.lr * np.sqrt(1.0 - self.beta2**self.iter) / (1.0 - self.beta1**self.iter)
-        for p, g, m, v in zip(params, grads, self.m, self.v):
-            m += (1 - self.beta1) * (g - m)
-            v += (1 - self.beta2) * (g**2 - v)
-            p -= lr_t * m / (np.sqrt(v) + 1e-7)
 
 
 def step(model, optimizer, xs, ts, max_grad=None):

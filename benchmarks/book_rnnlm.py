@@ -11,26 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def sigmoid(x):
-    return 1 / (1 + np.exp(-x))
-
-
-class Embedding:
-    def __init__(self, W):
-        self.params = [W]
-        self.grads = [np.zeros_like(W)]
-        self.idx = None
-
-    def forward(self, idx):
-        (W,) = self.params
-        self.idx = idx
-        return W[idx]
-
-    def backward(self, dout):
-        (dW,) = self.grads
-        dW[...] = 0
-        np.add.at(dW, self.idx, dout)
+from benchmarks.book_common import SGD, Embedding, clip_grads, remove_duplicate, sigmoid  # noqa: F401
 
 
 class TimeEmbedding:
@@ -242,58 +223,6 @@ class Rnnlm:
         for layer in reversed(self.layers):
             dout = layer.backward(dout)
         return dout
-
-
-def remove_duplicate(params, grads):
-    """common/trainer.py: shared and transposed-shared weights found by comparing arrays, every step."""
-    params, grads = params[:], grads[:]
-    while True:
-        find_flg = False
-        L = len(params)
-        for i in range(0, L - 1):
-            for j in range(i + 1, L):
-                if params[i] is params[j]:
-                    grads[i] += grads[j]
-                    find_flg = True
-                    params.pop(j)
-                    grads.pop(j)
-                elif (
-                    params[i].ndim == 2
-                    and params[j].ndim == 2
-                    and params[i].T.shape == params[j].shape
-                    and np.all(params[j] == params[i].T)
-                ):
-                    grads[i] += grads[j].T
-                    find_flg = True
-                    params.pop(j)
-                    grads.pop(j)
-                if find_flg:
-                    break
-            if find_flg:
-                break
-        if not find_flg:
-            break
-    return params, grads
-
-
-def clip_grads(grads, max_norm):
-    total_norm = 0
-    for grad in grads:
-        total_norm += np.sum(grad**2)
-    total_norm = np.sqrt(total_norm)
-    rate = max_norm / (total_norm + 1e-6)
-    if rate < 1:
-        for grad in grads:
-            grad *= rate
-
-
-class SGD:
-    def __init__(self, lr=0.01):
-        self.lr = lr
-
-    def update(self, params, grads):
-        for i in range(len(params)):
-            params[i] -= self.lr * grads[i]
 
 
 def step(model, optimizer, xs, ts, max_grad):

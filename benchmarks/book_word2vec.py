@@ -12,22 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-class Embedding:
-    def __init__(self, W):
-        self.params = [W]
-        self.grads = [np.zeros_like(W)]
-        self.idx = None
-
-    def forward(self, idx):
-        (W,) = self.params
-        self.idx = idx
-        return W[idx]
-
-    def backward(self, dout):
-        (dW,) = self.grads
-        dW[...] = 0
-        np.add.at(dW, self.idx, dout)
+from benchmarks.book_common import Adam, Embedding, remove_duplicate  # noqa: F401
 
 
 def _cross_entropy_error(y, t):
@@ -146,56 +131,6 @@ class CBOW:
         dout *= 1 / len(self.in_layers)
         for layer in self.in_layers:
             layer.backward(dout)
-
-
-class Adam:
-    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
-        self.lr, self.beta1, self.beta2 = lr, beta1, beta2
-        self.iter = 0
-        self.m = self.v = None
-
-    def update(self, params, grads):
-        if self.m is None:
-            self.m = [np.zeros_like(p) for p in params]
-            self.v = [np.zeros_like(p) for p in params]
-        self.iter += 1
-        lr_t = self.lr * np.sqrt(1.0 - self.beta2**self.iter) / (1.0 - self.beta1**self.iter)
-        for i in range(len(params)):
-            self.m[i] += (1 - self.beta1) * (grads[i] - self.m[i])
-            self.v[i] += (1 - self.beta2) * (grads[i] ** 2 - self.v[i])
-            params[i] -= lr_t * self.m[i] / (np.sqrt(self.v[i]) + 1e-7)
-
-
-def remove_duplicate(params, grads):
-    """Shared weights merged as the book's Trainer does on every step (identity, then transposed by value)."""
-    params, grads = params[:], grads[:]
-    while True:
-        find_flg = False
-        L = len(params)
-        for i in range(0, L - 1):
-            for j in range(i + 1, L):
-                if params[i] is params[j]:
-                    grads[i] += grads[j]
-                    find_flg = True
-                    params.pop(j)
-                    grads.pop(j)
-                elif (
-                    params[i].ndim == 2
-                    and params[j].ndim == 2
-                    and params[i].T.shape == params[j].shape
-                    and np.all(params[j] == params[i].T)
-                ):
-                    grads[i] += grads[j].T
-                    find_flg = True
-                    params.pop(j)
-                    grads.pop(j)
-                if find_flg:
-                    break
-            if find_flg:
-                break
-        if not find_flg:
-            break
-    return params, grads
 
 
 def book_cbow_step(model: CBOW, optimizer: Adam):

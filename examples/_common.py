@@ -10,11 +10,14 @@ import numpy as np
 import xpnet
 
 
-def parse(description: str, *, data: bool = False, plot: bool = False) -> argparse.Namespace:
-    """``--backend`` and ``--quick`` for every example; ``--dataset``/``--plot`` where they apply."""
+def parse(description: str, *, data: bool = False, plot: bool = False, corpus: bool = False) -> argparse.Namespace:
+    """``--backend`` and ``--quick`` for every example; ``--dataset``, ``--corpus`` (``ptb`` or a text file) and
+    ``--plot`` where they apply."""
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--backend", default="numpy", choices=xpnet.backend.BACKENDS)
-    p.add_argument("--quick", action="store_true", help="a few iterations only (used by the tests)")
+    p.add_argument("--quick", action="store_true", help="a short run (used by the tests)")
+    if corpus:
+        p.add_argument("--corpus", default="ptb", help="'ptb' (downloaded once) or the path of a text file")
     if data:
         p.add_argument(
             "--dataset",

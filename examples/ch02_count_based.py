@@ -5,7 +5,8 @@ hello.", then count_method_big.py on PTB (or --corpus PATH); --quick skips the b
 """
 
 import numpy as np
-from _corpus import load, parse
+from _common import parse
+from _corpus import load
 
 import xpnet
 from xpnet.book2 import cos_similarity, create_co_matrix, most_similar, ppmi, preprocess, svd

@@ -1,7 +1,7 @@
 """Book 2, chapter 3 (ch03/train.py): SimpleCBOW on "You say goodbye and I say hello.", trained with
 book 2's Trainer and Adam; prints the learned word vectors."""
 
-from _corpus import parse
+from _common import parse
 
 import xpnet
 from xpnet.book2 import Adam, SimpleCBOW, Trainer, convert_one_hot, create_contexts_target, preprocess

@@ -2,7 +2,8 @@
 (or --corpus PATH), then the nearest neighbours and analogies of eval.py. The book's GPU switch is
 --backend cupy; nothing else changes. --quick: one epoch on a small real text."""
 
-from _corpus import load, parse
+from _common import parse
+from _corpus import load
 
 from xpnet.book2 import CBOW, Adam, Trainer, analogy, create_contexts_target, most_similar
 

@@ -14,7 +14,6 @@ import xpnet
 from xpnet.book2 import Adam, AttentionSeq2seq, eval_seq2seq
 from xpnet.cli_rnn import train_seq2seq
 from xpnet.plot import attention_map
-from xpnet.seq2seq import seq2seq_accuracy
 from xpnet.sequence import get_vocab, load_date
 
 p = argparse.ArgumentParser(description=__doc__)
@@ -38,17 +37,9 @@ wordvec_size, hidden_size = 16, (32 if args.quick else 256)
 batch_size, max_grad = 128, 5.0
 max_epoch = 1 if args.quick else args.epochs
 model = AttentionSeq2seq(vocab_size, wordvec_size, hidden_size)
-acc_list = []
 start = time.perf_counter()
-
-
-def evaluate(epoch):
-    acc_list.append(seq2seq_accuracy(model, x_test, t_test))
-    print(f"| epoch {epoch + 1} | val acc {acc_list[-1] * 100:.3f}% | {time.perf_counter() - start:.0f} s")
-
-
-train_seq2seq(model, Adam(), x_train, t_train, max_epoch=max_epoch, batch_size=batch_size, max_grad=max_grad,
-              callback=evaluate)  # fmt: skip
+_, acc_list = train_seq2seq(model, Adam(), x_train, t_train, max_epoch=max_epoch, batch_size=batch_size,
+                            max_grad=max_grad, validation=(x_test, t_test))  # fmt: skip
 for i in range(3):
     eval_seq2seq(model, x_test[i : i + 1, ...], t_test[i : i + 1, ...], id_to_char, verbose=True, is_reverse=True)
 print(f"attention: validation accuracy {acc_list[-1]:.4f} after {max_epoch} epochs, "

@@ -179,3 +179,17 @@ def test_an_integer_rng_gives_distinct_weights_and_fresh_negatives():
     target = xpnet.asarray(np.arange(8) % 10)
     a, b = (xpnet.asnumpy(sampler.get_negative_sample(target)) for _ in range(2))
     assert not np.array_equal(a, b)
+
+
+def test_word_vectors_round_trip_through_the_checkpoint_code(tmp_path):
+    from xpnet.checkpoint import CheckpointError
+    from xpnet.word2vec import load_word_vectors, save_word_vectors
+
+    vecs = xpnet.asarray(np.arange(6.0).reshape(3, 2))
+    save_word_vectors(tmp_path / "v.npz", vecs, {0: "you", 1: "say", 2: "goodbye"})
+    loaded, word_to_id, id_to_word = load_word_vectors(tmp_path / "v.npz")
+    np.testing.assert_array_equal(xpnet.asnumpy(loaded), xpnet.asnumpy(vecs))
+    assert word_to_id == {"you": 0, "say": 1, "goodbye": 2} and id_to_word[2] == "goodbye"
+    with pytest.raises(CheckpointError, match="non-finite"):
+        save_word_vectors(tmp_path / "w.npz", xpnet.asarray(np.full((3, 2), np.nan)), id_to_word)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v.npz"]

@@ -68,6 +68,7 @@ __all__ = [
     # what the standard lacks
     "index_add",
     "adam_update",
+    "out_buffer",
     "matmul_into",
     "sum_into",
 ]
@@ -625,16 +626,21 @@ def matmul_into(out: Any, a: Any, b: Any) -> None:
         out[...] = a @ b
 
 
+def out_buffer(x: Any) -> Any:
+    """A scratch array shaped like ``x`` where the library computes through ``out=`` (NumPy), else ``None``."""
+    return np.empty_like(x) if type(x) is np.ndarray else None
+
+
 def adam_update(
-    param: Any, grad: Any, m: Any, v: Any, lr_t: float, beta1: float, beta2: float, eps: float, scratch: Any
+    param: Any, grad: Any, m: Any, v: Any, lr_t: float, beta1: float, beta2: float, eps: float, scratch: Any = None
 ) -> None:
     """One Adam step in place: ``m += (1-b1)(g-m)``, ``v += (1-b2)(g*g-v)``, ``param -= lr_t m / (sqrt(v)+eps)``.
 
-    NumPy computes it through ``out=`` into ``scratch`` (shaped like ``param``): no temporary
-    arrays, which for large embeddings is most of the step. Other libraries use the standard
-    expressions (``scratch`` unused).
+    NumPy computes it through ``out=`` into ``scratch`` (from :func:`out_buffer`): no temporary
+    arrays, which for large embeddings is most of the step. Other libraries (or no ``scratch``)
+    use the standard expressions.
     """
-    if type(param) is np.ndarray and type(grad) is np.ndarray:
+    if scratch is not None and type(param) is np.ndarray and type(grad) is np.ndarray:
         t = scratch
         np.subtract(grad, m, out=t)
         t *= 1 - beta1

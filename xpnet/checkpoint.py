@@ -147,16 +147,17 @@ def save_arrays(path: str | os.PathLike, arrays: Mapping[str, Any], *, allow_non
     """Write ``{name: array}`` (arrays of any backend, copied to the host) to the ``.npz`` file ``path``.
 
     Refuses (``CheckpointError``) an array with NaN or infinite values unless ``allow_nonfinite``,
-    naming it, and non-numeric arrays. The file is written beside its destination, flushed to disk and
-    renamed into place, so a crash never leaves a broken file where a good one was. An existing
-    target keeps its permission bits; a new one gets the umask's; a symlink is written through to
-    the file it points to. Operating-system errors are re-raised as ``OSError`` naming ``path``.
+    naming it, and arrays that are neither numbers nor fixed-width text (text: a vocabulary). The
+    file is written beside its destination, flushed to disk and renamed into place, so a crash
+    never leaves a broken file where a good one was. An existing target keeps its permission bits;
+    a new one gets the umask's; a symlink is written through to the file it points to.
+    Operating-system errors are re-raised as ``OSError`` naming ``path``.
     """
     path = os.fspath(path)
     host = {}
     for name, a in arrays.items():
         h = asnumpy(a)
-        if h.dtype.kind not in "fiub" or h.dtype.hasobject:
+        if h.dtype.kind not in "fiubU" or h.dtype.hasobject:
             raise CheckpointError(path, f"array {name!r} has dtype {h.dtype}, which a checkpoint cannot hold")
         if h.dtype.kind == "f" and not allow_nonfinite:
             bad = int(np.count_nonzero(~np.isfinite(h)))

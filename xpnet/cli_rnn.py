@@ -197,19 +197,23 @@ def train_seq2seq(
     batch_size: int,
     max_grad: float | None = None,
     seed: int = 0,
-    callback: Any = None,
-) -> list[float]:
+    validation: tuple[Any, Any] | None = None,
+) -> tuple[list[float], list[float]]:
     """Book 2's ``Trainer.fit`` loop for a seq2seq model: a shuffled pass per epoch, batches gathered with ``take``
-    on the device, gradients clipped; the mean loss of each epoch is read back once. ``callback(epoch)`` runs after
-    each epoch. Returns the per-epoch mean losses."""
+    on the device, gradients clipped; the mean loss of each epoch is read back once. With ``validation=(x, t)``
+    the exact-match accuracy on it is printed after each epoch, as the book's ``train_seq2seq.py`` does.
+    Returns the per-epoch mean losses and validation accuracies."""
     from .backend import device
+    from .seq2seq import seq2seq_accuracy
     from .trainer2 import clip_grads
 
     xp = get_namespace(x, t)
     n = x.shape[0]
     iters = max(n // batch_size, 1)
     rng = np.random.default_rng(seed)
-    losses = []
+    losses: list[float] = []
+    accuracies: list[float] = []
+    start = time.perf_counter()
     for epoch in range(max_epoch):
         order = xp.asarray(rng.permutation(n), device=device(x))
         total = None
@@ -222,14 +226,15 @@ def train_seq2seq(
             optimizer.update(model.params, model.grads)
             total = loss if total is None else total + loss
         losses.append(float(total) / iters)
-        if callback is not None:
-            callback(epoch)
-    return losses
+        if validation is not None:
+            accuracies.append(seq2seq_accuracy(model, *validation))
+            print(f"| epoch {epoch + 1} | val acc {accuracies[-1] * 100:.3f}% | {time.perf_counter() - start:.0f} s")
+    return losses, accuracies
 
 
 def _seq2seq(args: argparse.Namespace) -> int:
     from .optimizers import Adam
-    from .seq2seq import AttentionSeq2seq, PeekySeq2seq, Seq2seq, seq2seq_accuracy
+    from .seq2seq import AttentionSeq2seq, PeekySeq2seq, Seq2seq
     from .sequence import get_vocab, load_addition, load_date
 
     kind = "attention" if args.attention else (args.model or ("peeky" if args.data == "addition" else "attention"))
@@ -250,16 +255,10 @@ def _seq2seq(args: argparse.Namespace) -> int:
     model = cls(V, args.wordvec, H)
     epochs = 1 if args.quick else (args.epochs or (25 if args.data == "addition" else 10))
     max_grad = args.max_grad if args.max_grad is not None else 5.0
-    acc: list[float] = []
-
-    def report(epoch: int) -> None:
-        acc.append(seq2seq_accuracy(model, xt, tt))
-        print(f"| epoch {epoch + 1} | val acc {acc[-1] * 100:.3f}%")
-
     start = time.perf_counter()
-    train_seq2seq(
+    _, acc = train_seq2seq(
         model, Adam(args.lr or 0.001), x, t, max_epoch=epochs, batch_size=args.batch_size or 128,
-        max_grad=max_grad, seed=args.seed, callback=report,
+        max_grad=max_grad, seed=args.seed, validation=(xt, tt),
     )  # fmt: skip
     took = time.perf_counter() - start
     print(

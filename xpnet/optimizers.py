@@ -14,9 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
-from .backend import adam_update, get_namespace
+from .backend import adam_update, get_namespace, out_buffer
 
 __all__ = [
     "Optimizer",
@@ -176,7 +174,7 @@ class Adam(Optimizer):
         self.iter = 0
         self.m: dict = {}
         self.v: dict = {}
-        self._scratch: dict = {}  # NumPy's out= buffers, one per parameter
+        self._scratch: dict = {}  # out= buffers (NumPy), one per parameter; None where the library has none
         self._lr_t = lr
 
     def prepare(self) -> None:
@@ -185,8 +183,9 @@ class Adam(Optimizer):
 
     def update_one(self, key: Any, param: Any, grad: Any) -> None:
         m, v = self.state(self.m, key, param), self.state(self.v, key, param)
-        scratch = self.state(self._scratch, key, param) if type(param) is np.ndarray else None
-        adam_update(param, grad, m, v, self._lr_t, self.beta1, self.beta2, OPT_EPS, scratch)
+        if key not in self._scratch:
+            self._scratch[key] = out_buffer(param)
+        adam_update(param, grad, m, v, self._lr_t, self.beta1, self.beta2, OPT_EPS, self._scratch[key])
 
 
 OPTIMIZERS = {

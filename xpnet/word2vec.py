@@ -15,13 +15,12 @@ one :func:`~xpnet.backend.index_add`, where the book keeps one ``Embedding`` (an
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import Any
 
 import numpy as np
 
 from .backend import asarray, asnumpy, device, get_namespace, host_rng, index_add, randn, random_like
-from .checkpoint import ParamsCheckpoint
+from .checkpoint import ParamsCheckpoint, save_arrays
 from .functions import LOG_EPS, sigmoid
 from .layers import Embedding, Layer, MatMul, SoftmaxWithLoss, _like_weights
 
@@ -356,14 +355,7 @@ def save_word_vectors(file_name: str | os.PathLike, word_vecs: Any, id_to_word: 
     words = np.array([id_to_word[i] for i in range(len(id_to_word))], dtype=str)
     if words.shape[0] != word_vecs.shape[0]:
         raise ValueError(f"save_word_vectors: {words.shape[0]} words for {word_vecs.shape[0]} vectors")
-    fd, tmp = tempfile.mkstemp(prefix=".xpnet-", suffix=".npz.tmp", dir=os.path.dirname(os.path.abspath(path)))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, word_vecs=asnumpy(word_vecs), id_to_word=words)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    save_arrays(path, {"word_vecs": word_vecs, "id_to_word": words})
 
 
 def load_word_vectors(file_name: str | os.PathLike) -> tuple[Any, dict[str, int], dict[int, str]]:
