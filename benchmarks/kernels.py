@@ -60,9 +60,11 @@ def is_view_op(name: str) -> bool:
 
 
 class KernelCounter(TorchDispatchMode):
-    """Counts the aten ops dispatched inside the ``with`` block by overload packet, views left out.
+    """Counts the ops dispatched inside the ``with`` block by overload packet, views left out.
 
-    ``counts`` is a :class:`collections.Counter` of op names; ``total`` their sum.
+    ``counts`` is a :class:`collections.Counter` of op names (``aten`` ops by their bare name,
+    others as ``namespace::name``, e.g. xpnet's fused kernels ``xpnet::lstm_cell_forward``:
+    one op here, one launch on CuPy); ``total`` their sum.
     """
 
     def __init__(self) -> None:
@@ -71,7 +73,9 @@ class KernelCounter(TorchDispatchMode):
 
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         name = func.overloadpacket.__name__
-        if not is_view_op(name):
+        if func.namespace != "aten":
+            self.counts[f"{func.namespace}::{name}"] += 1
+        elif not is_view_op(name):
             self.counts[name] += 1
         return func(*args, **(kwargs or {}))
 
@@ -453,6 +457,7 @@ def run_case(case: Case, quick: bool) -> dict[str, Any]:
         "ratio": xp_n / pt_n,
         "target": case.target,
         "meets": meets(case.target, xp_n, pt_n),
+        "xpnet_fused": sum(n for op, n in xp_ops.items() if op.startswith("xpnet::")),
         "numpy_step_bytes": numpy_bytes,
         "xpnet_ops": dict(xp_ops.most_common()),
         "torch_ops": dict(pt_ops.most_common()),
@@ -490,8 +495,9 @@ def table(rows: dict[str, dict[str, Any]], host: dict[str, float] | None) -> str
         met = {True: "yes", False: "**no**", None: "-"}[r["meets"]]
         extra = "".join(f"; {k}: {v}" for k, v in r.get("torch_alt", {}).items())
         kib = r["numpy_step_bytes"] / 1024
+        fused = f" ({r['xpnet_fused']} fused)" if r.get("xpnet_fused") else ""
         lines.append(
-            f"| {r['label']} | {r['xpnet']} | {r['torch']}{extra} | {r['ratio']:.2f} | {r['target']} | {met} "
+            f"| {r['label']} | {r['xpnet']}{fused} | {r['torch']}{extra} | {r['ratio']:.2f} | {r['target']} | {met} "
             f"| {kib:.1f} KiB |"
         )
     if host is not None:
