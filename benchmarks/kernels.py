@@ -73,10 +73,8 @@ class KernelCounter(TorchDispatchMode):
 
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         name = func.overloadpacket.__name__
-        if func.namespace != "aten":
-            self.counts[f"{func.namespace}::{name}"] += 1
-        elif not is_view_op(name):
-            self.counts[name] += 1
+        if not is_view_op(name):
+            self.counts[name if func.namespace == "aten" else f"{func.namespace}::{name}"] += 1
         return func(*args, **(kwargs or {}))
 
     @property
