@@ -15,6 +15,9 @@ one intra-op thread for both),
 and the bytes that one warm step on the NumPy backend allocates (``tracemalloc`` peak above the
 memory held before the step: 0 means the step could be captured as a CUDA graph on CuPy).
 
+The recurrent models are counted on the portable time loop (the path CuPy runs: PyTorch's own
+LSTM op switched off with ``library_rnn(False)``), and again with it (the torch-only route).
+
 Counts do not depend on the sizes (only on the structure and the number of time steps), so
 ``--quick`` shrinks every size except the time steps of the recurrent models, and times less.
 """
@@ -38,6 +41,11 @@ import xpnet
 import xpnet.book2
 import xpnet.optimizers
 from benchmarks.__main__ import machine, measure
+
+try:
+    from xpnet.backend import library_rnn
+except ImportError:  # before the kernels moved into the backend package
+    from xpnet._rnn_kernels import library_rnn
 
 try:
     import torch
@@ -355,6 +363,7 @@ class Case:
     target: str  # "<=1.0x", "<=1.5x", "<=300", "report"
     alt_torch: Callable[[dict], Callable[[], None]] | None = None  # a second PyTorch contender
     alt_label: str = ""
+    recurrent: bool = False  # counted on the portable time loop, and again with PyTorch's own LSTM op (target <= 3.0x)
 
 
 _LR = {"sgd": 0.1, "adam": 0.001}
@@ -409,6 +418,7 @@ CASES: dict[str, Case] = {
         "<=300",
         alt_torch=lambda c: torch_rnnlm(c, cell=True),
         alt_label="LSTMCell loop",
+        recurrent=True,
     ),
     "better_rnnlm": Case(
         "BetterRnnlm 1000/100/100 (2 LSTMs, dropout 0.5, tied), batch 20, time 35, SGD + clipping",
@@ -417,6 +427,7 @@ CASES: dict[str, Case] = {
         _RNN_FULL,
         _RNN_QUICK,
         "<=300",
+        recurrent=True,
     ),
     "attention": Case(
         "AttentionSeq2seq 59/16/256, batch 128, question 29, answer 11, Adam + clipping",
@@ -425,6 +436,7 @@ CASES: dict[str, Case] = {
         {"sizes": (59, 16, 256, 128, 29, 11)},
         {"sizes": (13, 4, 8, 2, 29, 11)},
         "report",
+        recurrent=True,
     ),
 }
 
@@ -442,7 +454,7 @@ def run_case(case: Case, quick: bool) -> dict[str, Any]:
     """Kernel counts on torch (xpnet and PyTorch) and the NumPy step's bytes for one case."""
     cfg = case.quick if quick else case.full
     torch.manual_seed(0)
-    with xpnet.use_backend("torch", dtype="float32"):
+    with xpnet.use_backend("torch", dtype="float32"), library_rnn(False):  # the portable path, as CuPy runs it
         xp_ops = count_kernels(case.xpnet(cfg))
     pt_ops = count_kernels(case.torch(cfg))
     with xpnet.use_backend("numpy", dtype="float32"):
@@ -462,6 +474,11 @@ def run_case(case: Case, quick: bool) -> dict[str, Any]:
     }
     if case.alt_torch is not None:
         row["torch_alt"] = {case.alt_label: sum(count_kernels(case.alt_torch(cfg)).values())}
+    if case.recurrent:
+        with xpnet.use_backend("torch", dtype="float32"), library_rnn(True):
+            route = count_kernels(case.xpnet(cfg))
+        n = sum(route.values())
+        row["torch_route"] = {"xpnet": n, "ratio": n / pt_n, "meets": n <= 3.0 * pt_n, "xpnet_ops": dict(route)}
     return row
 
 
@@ -494,10 +511,16 @@ def table(rows: dict[str, dict[str, Any]], host: dict[str, float] | None) -> str
         extra = "".join(f"; {k}: {v}" for k, v in r.get("torch_alt", {}).items())
         kib = r["numpy_step_bytes"] / 1024
         fused = f" ({r['xpnet_fused']} fused)" if r.get("xpnet_fused") else ""
+        route = r.get("torch_route")
         lines.append(
             f"| {r['label']} | {r['xpnet']}{fused} | {r['torch']}{extra} | {r['ratio']:.2f} | {r['target']} | {met} "
             f"| {kib:.1f} KiB |"
         )
+        if route:
+            lines.append(
+                f"| same, LSTM by PyTorch's own op (torch-only route) | {route['xpnet']} | {r['torch']} "
+                f"| {route['ratio']:.2f} | <=3.0x | {'yes' if route['meets'] else '**no**'} | |"
+            )
     if host is not None:
         lines.append(
             f"| host overhead, TwoLayerNet 4-4-2, batch 2 (µs/step) | {host['xpnet_us']:.0f} | {host['torch_us']:.0f} "

@@ -183,3 +183,51 @@ def test_get_state_is_a_copy_the_next_step_leaves_alone(backend):
     model.predict(ids)
     assert_close(h, h_then)
     assert not np.allclose(xpnet.asnumpy(model.rnn_layers[0].h), h_then)
+
+
+def _run_lstm(ws, xs, dhs, steps=2):
+    """Outputs, input and weight gradients, state and dh of ``steps`` stateful forward/backward calls, on the host."""
+    layer = TimeLSTM(*(xpnet.asarray(w.copy()) for w in ws), stateful=True)
+    out = []
+    for _ in range(steps):
+        hs = layer.forward(xpnet.asarray(xs))
+        dx = layer.backward(xpnet.asarray(dhs))
+        got = [hs, dx, *layer.grads, layer.h, layer.c, layer.dh]
+        out.append([xpnet.asnumpy(a).copy() for a in got])
+    return out
+
+
+def test_torch_own_lstm_op_equals_the_portable_loop_in_float32():
+    """The torch-only route (``torch.lstm``) against the portable loop, to 1e-6 in float32, over two stateful calls."""
+    pytest.importorskip("torch")
+    r = np.random.default_rng(7)
+    D, Hh, n, t = 5, 6, 4, 7
+    ws = [(r.standard_normal(s) * 0.5).astype("f") for s in ((D, 4 * Hh), (Hh, 4 * Hh), (4 * Hh,))]
+    xs, dhs = r.standard_normal((n, t, D)).astype("f"), r.standard_normal((n, t, Hh)).astype("f")
+    with xpnet.use_backend("torch", dtype="float32"):
+        with k.library_rnn(True):
+            assert k.has_lstm_sequence(xpnet.asarray(xs))
+            route = _run_lstm(ws, xs, dhs)
+        with k.library_rnn(False):
+            assert not k.has_lstm_sequence(xpnet.asarray(xs))
+            loop = _run_lstm(ws, xs, dhs)
+    for step_route, step_loop in zip(route, loop):
+        for a, b in zip(step_route, step_loop):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+
+
+def test_the_route_is_torch_only_and_can_be_switched_off():
+    torch = pytest.importorskip("torch")
+    from benchmarks.kernels import count_kernels
+
+    layer = TimeLSTM(torch.randn(3, 8), torch.randn(2, 8), torch.zeros(8))
+    xs, dhs = torch.randn(2, 4, 3), torch.randn(2, 4, 2)
+
+    def step():
+        layer.forward(xs)
+        layer.backward(dhs)
+
+    assert "xpnet::lstm_cell_forward" not in count_kernels(step)
+    with k.library_rnn(False):
+        assert count_kernels(step)["xpnet::lstm_cell_forward"] == 4
+    assert not k.has_lstm_sequence(np.zeros((2, 4, 3)))

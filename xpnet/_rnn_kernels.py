@@ -21,7 +21,16 @@ import numpy as np
 
 from .backend import get_namespace
 
-__all__ = ["lstm_cell_forward", "lstm_cell_backward", "matmul_into"]
+__all__ = [
+    "lstm_cell_forward",
+    "lstm_cell_backward",
+    "matmul_into",
+    "has_lstm_sequence",
+    "lstm_sequence_forward",
+    "lstm_sequence_backward",
+    "library_rnn",
+    "library_rnn_enabled",
+]
 
 
 # --- reference (the Array API standard) -----------------------------------------------------------------
@@ -256,6 +265,92 @@ def _lstm_cell_forward_cupy(a, hw, c_prev, gates, c, h) -> None:
 
 def _lstm_cell_backward_cupy(dh_up, dh_rec, dc, gates, c, c_prev, da) -> None:
     _cupy_kernel("backward")(dh_up, dh_rec, gates, c, c_prev, c.shape[-1], da, dc)
+
+
+# --- a whole sequence in one op: the library's own LSTM, where it has one (PyTorch) ----------------------
+
+_LIBRARY_RNN = [True]
+
+
+def library_rnn_enabled() -> bool:
+    """Whether ``TimeLSTM`` hands whole sequences to the library's own LSTM op where it has one (PyTorch)."""
+    return _LIBRARY_RNN[-1]
+
+
+class library_rnn:  # noqa: N801 - used as a context manager, like a function
+    """``with library_rnn(False):`` runs ``TimeLSTM`` on the portable time loop (the path CuPy and NumPy take) even
+    where the library has its own LSTM op; ``library_rnn(True)`` (the default) lets PyTorch run the sequence."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = bool(enabled)
+
+    def __enter__(self) -> None:
+        _LIBRARY_RNN.append(self.enabled)
+
+    def __exit__(self, *exc: Any) -> None:
+        _LIBRARY_RNN.pop()
+
+
+def _torch_gate_order(H: int, like: Any) -> tuple[Any, Any]:
+    """Row indices taking the book's gate order f, g, i, o to PyTorch's i, f, g, o, and back."""
+    import torch
+
+    ar = torch.arange(H, device=like.device)
+    to_torch = torch.cat([ar + 2 * H, ar, ar + H, ar + 3 * H])
+    return to_torch, torch.argsort(to_torch)
+
+
+_ORDERS: dict[tuple[int, Any, Any], tuple[Any, Any, Any]] = {}
+
+
+def _lstm_sequence_forward_torch(xs, Wx, Wh, b, h0, c0):
+    import torch
+
+    H = Wh.shape[0]
+    key = (H, xs.device, b.dtype)
+    if key not in _ORDERS:  # the gate orders, and the zero second bias torch.lstm takes beside b
+        _ORDERS[key] = (*_torch_gate_order(H, xs), torch.zeros_like(b))
+    order, back, zero_bias = _ORDERS[key]
+    # PyTorch's layout made outside the graph (contiguous (4H, .) rows: nothing for the op to copy again);
+    # backward takes the gradients back to the book's layout itself
+    leaves = [torch.index_select(W.T, 0, order) for W in (Wx, Wh)] + [torch.index_select(b, 0, order)]
+    leaves = [t.requires_grad_() for t in leaves] + [t.detach().requires_grad_() for t in (h0, xs)]
+    w_ih, w_hh, b_ih, h0_, x = leaves
+    with torch.enable_grad():
+        hs, hT, cT = torch.lstm(
+            x, (h0_[None], c0[None]), [w_ih, w_hh, b_ih, zero_bias], True, 1, 0.0, True, False, True
+        )
+    return hs.detach(), hT[0].detach(), cT[0].detach(), (hs, leaves, back)
+
+
+def _lstm_sequence_backward_torch(ctx, dhs):
+    import torch
+
+    hs, inputs, back = ctx
+    dw_ih, dw_hh, db, dh0, dxs = torch.autograd.grad(hs, inputs, dhs)
+    dWx, dWh, db = (torch.index_select(g, 0, back) for g in (dw_ih, dw_hh, db))
+    return dWx.T, dWh.T, db, dh0, dxs
+
+
+def has_lstm_sequence(xs: Any) -> bool:
+    """Whether :func:`lstm_sequence_forward` can run ``xs``'s library's own LSTM op (and it is not switched off)."""
+    return library_rnn_enabled() and _library(xs) == "torch"
+
+
+def lstm_sequence_forward(xs: Any, Wx: Any, Wh: Any, b: Any, h0: Any, c0: Any) -> Any:
+    """The whole LSTM sequence by the library's own op, where :func:`has_lstm_sequence`.
+
+    ``xs`` ``(N, T, D)``, weights in the book's layout and gate order, initial states ``h0``,
+    ``c0`` ``(N, H)``. Returns ``(hs (N, T, H), h_T, c_T, ctx)``; ``ctx`` goes to
+    :func:`lstm_sequence_backward`. On PyTorch this is ``torch.lstm`` (cuDNN on CUDA, oneDNN on
+    the CPU), its backward by autograd; tested equal to the portable loop.
+    """
+    return _lstm_sequence_forward_torch(xs, Wx, Wh, b, h0, c0)
+
+
+def lstm_sequence_backward(ctx: Any, dhs: Any) -> tuple[Any, Any, Any, Any, Any]:
+    """``(dWx, dWh, db, dh0, dxs)`` of the sequence :func:`lstm_sequence_forward` ran, given ``dhs`` ``(N, T, H)``."""
+    return _lstm_sequence_backward_torch(ctx, dhs)
 
 
 # --- dispatch by the arrays' library ------------------------------------------------------------------

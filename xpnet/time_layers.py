@@ -23,7 +23,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._rnn_kernels import lstm_cell_backward, lstm_cell_forward, matmul_into
+from ._rnn_kernels import (
+    has_lstm_sequence,
+    lstm_cell_backward,
+    lstm_cell_forward,
+    lstm_sequence_backward,
+    lstm_sequence_forward,
+    matmul_into,
+)
 from .backend import add_at_labels, device, exp_inplace, get_namespace, random_like
 from .functions import sigmoid
 from .layers import (
@@ -334,6 +341,11 @@ class TimeLSTM(_Recurrent):
         _check_seq(xs, Wx, "TimeLSTM")
         xs = _like_weights(xp, xs, Wx, "TimeLSTM")
         T = xs.shape[1]
+        if has_lstm_sequence(xs):  # the library's own LSTM op (PyTorch)
+            h0, c0 = self._initial(xp, xs, self.h), self._initial(xp, xs, self.c)
+            hs, self.h, self.c, ctx = lstm_sequence_forward(xs, Wx, Wh, b, h0, c0)
+            self.cache = (xs, ctx)
+            return hs
         w = self._workspace(xp, xs)
         A, G, hs, cs, hw = w["A"], w["G"], w["hs"], w["cs"], w["hw"]
         A2 = _flat(xp, A)
@@ -353,6 +365,11 @@ class TimeLSTM(_Recurrent):
         Wx, Wh, _ = self.params
         xs, w = self.cache
         xp = get_namespace(dhs, Wh)
+        if not isinstance(w, dict):  # the library's own LSTM op ran forward
+            *grads, self.dh, dxs = lstm_sequence_backward(w, dhs)
+            for i, g in enumerate(grads):
+                _store_grad(self.grads, i, g)
+            return dxs if input_grad else None
         T = xs.shape[1]
         G, cs, dA, dh, dc = w["G"], w["cs"], w["dA"], w["dh"], w["dc"]
         dh[...] = 0.0

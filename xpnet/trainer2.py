@@ -35,7 +35,7 @@ def clip_grads(grads: list[Any], max_norm: float) -> None:
         total = total + xp.sum(g * g)
     rate = xp.minimum(max_norm / (xp.sqrt(total) + 1e-6), 1.0)
     for g in grads:
-        g *= xp.astype(rate, g.dtype)
+        g *= xp.astype(rate, g.dtype, copy=False)  # the grads share one dtype as a rule: no copy per grad
 
 
 def _unique(params: list[Any], grads: list[Any]) -> tuple[list[Any], list[Any]]:
