@@ -9,10 +9,11 @@ before the loop, and the weight gradients ``dWx``, ``dWh``, ``db`` and the input
 are single products after the backward loop. Only ``h @ Wh`` and the element-wise gate
 arithmetic run once per step.
 
-The LSTM's four gates (the book's order ``f, g, i, o`` in ``Wx``, ``Wh`` and ``b``) take one
-``tanh`` per step: ``sigmoid(a) = (tanh(a/2) + 1) / 2``, so the pre-activations are scaled by
-``(1/2, 1, 1/2, 1/2)`` per gate, one ``tanh`` covers all four, and the gate derivatives
-are ``(1 - tanh^2) * (1/4, 1, 1/4, 1/4)`` (also stable for large ``|a|``).
+``TimeLSTM`` runs each time step as two kernels forward (``h @ Wh`` into a buffer, then one
+fused kernel for all the gates' element-wise work, from :mod:`xpnet._rnn_kernels`) and two
+backward, with every array of the loop in a workspace that warm steps reuse. On PyTorch the
+whole sequence goes to ``torch.lstm`` instead (cuDNN on CUDA), unless switched off with
+``library_rnn(False)``; both are tested equal.
 
 ``stateful=True`` carries the last hidden (and cell) state into the next ``forward``
 (truncated BPTT: no gradient flows back across calls); ``set_state``/``reset_state`` as
