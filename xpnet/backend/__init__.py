@@ -18,8 +18,8 @@ What is where (private files behind this package):
 * ``_random.py``: the host generator and :func:`random_like` (drawn on the device on GPUs);
 * ``_kernels.py``: :class:`Kernels`, the kernels the standard lacks (:func:`index_add`,
   :func:`matmul_into`, :func:`adam_update`, ...) written once on the standard, and how to add one;
-* ``_registry.py``: ``LIBRARIES``, the table of backends, and :class:`~._registry.Library`, what a
-  backend's file provides;
+* ``_registry.py``: ``LIBRARIES``, the table of backends, :class:`~._registry.Library`, what a
+  backend's file provides, and the errors :class:`BackendUnavailableError`, :class:`BackendMismatchError`;
 * one file per library, ``numpy.py``, ``cupy.py``, ``torch.py``, ``array_api_strict.py``: importing
   it, its namespace, its devices, moves to and from the host, its generator, its kernels.
 
@@ -32,8 +32,6 @@ one line ``"<name>": "<name>"`` to ``LIBRARIES`` in ``_registry.py``. No other f
 from ._arrays import asarray, asnumpy, randn, to_backend, zeros
 from ._context import (
     BACKENDS,
-    BackendMismatchError,
-    BackendUnavailableError,
     active_device,
     active_namespace,
     active_numpy_module,
@@ -62,6 +60,7 @@ from ._kernels import (
     sum_into,
 )
 from ._random import host_rng, random_like
+from ._registry import BackendMismatchError, BackendUnavailableError
 
 device = array_device  # alias, removed when callers are updated
 namespace = active_namespace  # alias, removed when callers are updated

@@ -1,8 +1,7 @@
 """The backend context: which backend and device new arrays are born on, their default dtype, the seed.
 
 One :class:`_Config` per context holds them: :func:`set_backend` replaces the process-wide one,
-:func:`use_backend` installs a copy for a block (a ``ContextVar``). The errors of backend
-selection live here too.
+:func:`use_backend` installs a copy for a block (a ``ContextVar``).
 """
 
 from __future__ import annotations
@@ -16,17 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from ._registry import LIBRARIES, Library, library
+from ._registry import LIBRARIES, BackendUnavailableError, Library, library
 
 BACKENDS = tuple(LIBRARIES)
-
-
-class BackendUnavailableError(RuntimeError):
-    """A known backend cannot be used here (package missing, no CUDA device, ...)."""
-
-
-class BackendMismatchError(TypeError):
-    """Arrays of two different backends met in one computation."""
 
 
 class _Backend:

@@ -14,8 +14,8 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from ._context import BackendMismatchError, _config, _lock
-from ._registry import library_of
+from ._context import _config, _lock
+from ._registry import BackendMismatchError, library_of
 
 _NS_CACHE: dict[type, Any] = {}
 

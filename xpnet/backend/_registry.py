@@ -1,4 +1,4 @@
-"""The one table of backends, and :class:`Library`, the contract each backend's file fulfils.
+"""The one table of backends, :class:`Library` (the contract each backend's file fulfils) and the backend errors.
 
 ``LIBRARIES`` maps a backend name to the file (a module of this package) that knows its
 library: how to import it and reach its Array API namespace, which arrays are its own, where
@@ -26,6 +26,14 @@ LIBRARIES = {
 }
 
 
+class BackendUnavailableError(RuntimeError):
+    """A known backend cannot be used here (package missing, no CUDA device, ...)."""
+
+
+class BackendMismatchError(TypeError):
+    """Arrays of two different backends met in one computation."""
+
+
 class Library:
     """What a backend's file provides (one instance, ``LIBRARY``, per file); the defaults suit a host library.
 
@@ -36,6 +44,7 @@ class Library:
     name: str = ""
     install: str = ""  # the pip command that error messages name
     kernels: Any = None  # a Kernels (the reference on the standard, or this library's subclass of it)
+    dlpack_between_devices = False  # its arrays can be made from another library's on an accelerator by DLPack
 
     def owns(self, x: Any) -> bool:
         """True when ``x`` is an array of this library (checked without importing it)."""
@@ -63,7 +72,20 @@ class Library:
     def import_from_device(self, xp: Any, x: Any, device: Any) -> Any:
         """``x``, an array of another library off the host, as one of this library on ``device`` without a
         round trip through the host (DLPack between two accelerators), or ``None`` where that cannot be done."""
-        return None
+        if not self.dlpack_between_devices:
+            return None
+        try:
+            return xp.from_dlpack(x)
+        except Exception:  # noqa: BLE001 - an exporter or device pair without DLPack support: go through the host
+            return None
+
+    def import_library(self, module: str, namespace: str, what: str) -> tuple[Any, Any]:
+        """``(module, its Array API namespace)`` imported, or :class:`BackendUnavailableError` saying it needs
+        ``what`` and how to install it."""
+        try:
+            return importlib.import_module(module), importlib.import_module(namespace)
+        except ImportError as e:
+            raise BackendUnavailableError(f"backend {self.name!r} needs {what}: {self.install}") from e
 
     def draws_on_device(self, x: Any) -> bool:
         """True when random numbers shaped like ``x`` are drawn where ``x`` lives (:meth:`device_rng`)."""

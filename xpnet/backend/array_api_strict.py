@@ -13,7 +13,6 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from ._context import BackendUnavailableError
 from ._kernels import REFERENCE
 from ._registry import Library
 
@@ -32,10 +31,7 @@ class ArrayApiStrictLibrary(Library):
         return namespace is not None and array_api_compat.is_array_api_strict_namespace(namespace())
 
     def resolve(self, device: Any) -> tuple[Any, Any]:
-        try:
-            xp = _strict()
-        except ImportError as e:
-            raise BackendUnavailableError(f"backend 'array_api_strict' needs array-api-strict: {self.install}") from e
+        _, xp = self.import_library("array_api_strict", "array_api_strict", "array-api-strict")
         if isinstance(device, str):
             device = xp.Device(device)
         return xp, device if device is not None else xp.Device("CPU_DEVICE")

@@ -14,9 +14,8 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from ._context import BackendUnavailableError
 from ._kernels import Kernels
-from ._registry import Library
+from ._registry import BackendUnavailableError, Library
 
 
 class DeviceCreatingNamespace:
@@ -98,17 +97,14 @@ class CupyLibrary(Library):
     name = "cupy"
     install = "pip install 'xpnet[cuda12]' (or 'xpnet[cuda13]' for CUDA 13)"
     kernels = CupyKernels()
+    dlpack_between_devices = True
     _namespace: DeviceCreatingNamespace | None = None
 
     def owns(self, x: Any) -> bool:
         return array_api_compat.is_cupy_array(x)
 
     def resolve(self, device: Any) -> tuple[Any, Any]:
-        try:
-            cupy = _cupy()
-            import array_api_compat.cupy as xp
-        except ImportError as e:
-            raise BackendUnavailableError(f"backend 'cupy' needs CuPy, which is not installed: {self.install}") from e
+        cupy, xp = self.import_library("cupy", "array_api_compat.cupy", "CuPy, which is not installed")
         try:
             count = cupy.cuda.runtime.getDeviceCount()
         except Exception as e:  # CUDA driver missing or broken
@@ -135,12 +131,6 @@ class CupyLibrary(Library):
 
     def to_numpy(self, x: Any) -> np.ndarray:
         return x.get()
-
-    def import_from_device(self, xp: Any, x: Any, device: Any) -> Any:
-        try:
-            return xp.from_dlpack(x)
-        except Exception:  # noqa: BLE001 - an exporter or device pair without DLPack support: go through the host
-            return None
 
     def draws_on_device(self, x: Any) -> bool:
         return True

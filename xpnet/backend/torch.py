@@ -13,7 +13,6 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from ._context import BackendUnavailableError
 from ._kernels import Kernels
 from ._registry import Library
 
@@ -44,18 +43,13 @@ class TorchLibrary(Library):
     name = "torch"
     install = "pip install 'xpnet[torch]'"
     kernels = TorchKernels()
+    dlpack_between_devices = True
 
     def owns(self, x: Any) -> bool:
         return array_api_compat.is_torch_array(x)
 
     def resolve(self, device: Any) -> tuple[Any, Any]:
-        try:
-            torch = _torch()
-            import array_api_compat.torch as xp
-        except ImportError as e:
-            raise BackendUnavailableError(
-                f"backend 'torch' needs PyTorch, which is not installed: {self.install}"
-            ) from e
+        torch, xp = self.import_library("torch", "array_api_compat.torch", "PyTorch, which is not installed")
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         return xp, torch.device(device)
@@ -65,12 +59,6 @@ class TorchLibrary(Library):
 
     def to_numpy(self, x: Any) -> np.ndarray:
         return x.detach().cpu().numpy()
-
-    def import_from_device(self, xp: Any, x: Any, device: Any) -> Any:
-        try:
-            return xp.from_dlpack(x)
-        except Exception:  # noqa: BLE001 - an exporter or device pair without DLPack support: go through the host
-            return None
 
     def draws_on_device(self, x: Any) -> bool:
         return x.device.type != "cpu"
