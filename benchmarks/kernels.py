@@ -41,11 +41,7 @@ import xpnet
 import xpnet.book2
 import xpnet.optimizers
 from benchmarks.__main__ import machine, measure
-
-try:
-    from xpnet.backend import library_rnn
-except ImportError:  # before the kernels moved into the backend package
-    from xpnet._rnn_kernels import library_rnn
+from xpnet.backend import library_rnn
 
 try:
     import torch

@@ -10,7 +10,7 @@ are single products after the backward loop. Only ``h @ Wh`` and the element-wis
 arithmetic run once per step.
 
 ``TimeLSTM`` runs each time step as two kernels forward (``h @ Wh`` into a buffer, then one
-fused kernel for all the gates' element-wise work, from :mod:`xpnet._rnn_kernels`) and two
+fused kernel for all the gates' element-wise work, :func:`xpnet.backend.lstm_cell_forward`) and two
 backward, with every array of the loop in a workspace that warm steps reuse. On PyTorch the
 whole sequence goes to ``torch.lstm`` instead (cuDNN on CUDA), unless switched off with
 ``library_rnn(False)``; both are tested equal.
@@ -24,15 +24,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._rnn_kernels import (
-    has_lstm_sequence,
+from .backend import (
+    add_at_labels,
+    device,
+    exp_inplace,
+    get_namespace,
     lstm_cell_backward,
     lstm_cell_forward,
-    lstm_sequence_backward,
-    lstm_sequence_forward,
+    lstm_sequence,
     matmul_into,
+    random_like,
 )
-from .backend import add_at_labels, device, exp_inplace, get_namespace, random_like
 from .functions import sigmoid
 from .layers import (
     Dropout,
@@ -290,7 +292,7 @@ class TimeLSTM(_Recurrent):
     ``Wx`` ``(D, 4H)``, ``Wh`` ``(H, 4H)``, ``b`` ``(4H,)``, gates in the book's order f, g, i, o.
 
     Each time step is two kernels forward (``h @ Wh`` into a buffer, then the fused gate step of
-    :mod:`xpnet._rnn_kernels`) and two backward; ``xs @ Wx + b``, the weight gradients and
+    :func:`xpnet.backend.lstm_cell_forward`) and two backward; ``xs @ Wx + b``, the weight gradients and
     ``dxs`` are single products outside the loop. Every array of the loop lives in a workspace
     made on the first call and reused while ``(N, T)``, the dtype and the device stay the same,
     so a warm step allocates nothing here; the returned ``hs`` and ``dxs`` are workspace arrays,
@@ -321,16 +323,23 @@ class TimeLSTM(_Recurrent):
             w["dxs"] = new(N, T, D)
         return w
 
+    def _carried(self, xs: Any) -> tuple[Any, Any]:
+        """The carried ``(h, c)`` (``None`` for zeros), checked against the batch of ``xs``."""
+        if not self.stateful:
+            return None, None
+        N, H = xs.shape[0], self.params[1].shape[0]
+        for state in (self.h, self.c):
+            if state is not None and tuple(state.shape) != (N, H):
+                raise ValueError(f"TimeLSTM: the carried state of shape {tuple(state.shape)} meets a batch of {N}")
+        return self.h, self.c
+
     def _start(self, xs: Any, w: dict[str, Any]) -> None:
         """The first step's ``h`` into ``hprev[:, 0]`` and ``c`` into ``c0``: the carried state, or zeros."""
-        carried = self.stateful and self.h is not None
+        h, c = self._carried(xs)
+        carried = h is not None
         if carried:
-            N = xs.shape[0]
-            for state in (self.h, self.c):
-                if state is not None and tuple(state.shape) != (N, w["c0"].shape[1]):
-                    raise ValueError(f"TimeLSTM: the carried state of shape {tuple(state.shape)} meets a batch of {N}")
-            w["hprev"][:, 0, :] = self.h
-            w["c0"][...] = self.c if self.c is not None else 0.0
+            w["hprev"][:, 0, :] = h
+            w["c0"][...] = c if c is not None else 0.0
         elif not w["zero_start"]:  # zeros stay zeros: only a carried state writes these two
             w["hprev"][:, 0, :] = 0.0
             w["c0"][...] = 0.0
@@ -342,10 +351,10 @@ class TimeLSTM(_Recurrent):
         _check_seq(xs, Wx, "TimeLSTM")
         xs = _like_weights(xp, xs, Wx, "TimeLSTM")
         T = xs.shape[1]
-        if has_lstm_sequence(xs):  # the library's own LSTM op (PyTorch)
-            h0, c0 = self._initial(xp, xs, self.h), self._initial(xp, xs, self.c)
-            hs, self.h, self.c, ctx = lstm_sequence_forward(xs, Wx, Wh, b, h0, c0)
-            self.cache = (xs, ctx)
+        seq = lstm_sequence(xs, Wx, Wh, b, *self._carried(xs))
+        if seq is not None:  # the library's own LSTM op (PyTorch), unless library_rnn(False)
+            hs, self.h, self.c, backward = seq
+            self.cache = (xs, backward)
             return hs
         w = self._workspace(xp, xs)
         A, G, hs, cs, hw = w["A"], w["G"], w["hs"], w["cs"], w["hw"]
@@ -366,8 +375,8 @@ class TimeLSTM(_Recurrent):
         Wx, Wh, _ = self.params
         xs, w = self.cache
         xp = get_namespace(dhs, Wh)
-        if not isinstance(w, dict):  # the library's own LSTM op ran forward
-            *grads, self.dh, dxs = lstm_sequence_backward(w, dhs)
+        if not isinstance(w, dict):  # the library's own LSTM op ran forward: w is its backward
+            *grads, self.dh, dxs = w(dhs)
             for i, g in enumerate(grads):
                 _store_grad(self.grads, i, g)
             return dxs if input_grad else None

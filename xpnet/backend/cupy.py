@@ -92,6 +92,54 @@ class CupyKernels(Kernels):
         dst[_cupy().arange(dst.shape[0]), t] += value
         return dst
 
+    def lstm_cell_forward(self, a: Any, hw: Any, c_prev: Any, gates: Any, c: Any, h: Any) -> None:
+        _lstm_kernel("forward")(a, hw, c_prev, c.shape[-1], gates, c, h)
+
+    def lstm_cell_backward(self, dh_up: Any, dh_rec: Any, dc: Any, gates: Any, c: Any, c_prev: Any, da: Any) -> None:
+        _lstm_kernel("backward")(dh_up, dh_rec, gates, c, c_prev, c.shape[-1], da, dc)
+
+
+# One thread per (n, j) of the (N, H) state; the (N, 4H) gate arrays are raw, indexed [n, k*H + j].
+_LSTM_FORWARD = """
+const ptrdiff_t n = i / H, j = i % H;
+const T zf = a[{n, j}] + hw[{n, j}], zg = a[{n, H + j}] + hw[{n, H + j}];
+const T zi = a[{n, 2 * H + j}] + hw[{n, 2 * H + j}], zo = a[{n, 3 * H + j}] + hw[{n, 3 * H + j}];
+const T f = tanh(zf * (T)0.5) * (T)0.5 + (T)0.5, g = tanh(zg);
+const T ig = tanh(zi * (T)0.5) * (T)0.5 + (T)0.5, o = tanh(zo * (T)0.5) * (T)0.5 + (T)0.5;
+gates[{n, j}] = f; gates[{n, H + j}] = g; gates[{n, 2 * H + j}] = ig; gates[{n, 3 * H + j}] = o;
+c = f * c_prev + g * ig;
+h = o * tanh(c);
+"""
+_LSTM_BACKWARD = """
+const ptrdiff_t n = i / H, j = i % H;
+const T f = gates[{n, j}], g = gates[{n, H + j}], ig = gates[{n, 2 * H + j}], o = gates[{n, 3 * H + j}];
+const T dht = dh_up + dh_rec, tc = tanh(c);
+const T ds = dc + dht * o * ((T)1 - tc * tc);
+da[{n, j}] = ds * c_prev * f * ((T)1 - f);
+da[{n, H + j}] = ds * ig * ((T)1 - g * g);
+da[{n, 2 * H + j}] = ds * g * ig * ((T)1 - ig);
+da[{n, 3 * H + j}] = dht * tc * o * ((T)1 - o);
+dc = ds * f;
+"""
+_LSTM_KERNELS: dict[str, Any] = {}
+
+
+def _lstm_kernel(which: str) -> Any:
+    if which not in _LSTM_KERNELS:
+        cupy = _cupy()
+        if which == "forward":
+            _LSTM_KERNELS[which] = cupy.ElementwiseKernel(
+                "raw T a, raw T hw, T c_prev, int64 H", "raw T gates, T c, T h", _LSTM_FORWARD, "xpnet_lstm_forward"
+            )
+        else:
+            _LSTM_KERNELS[which] = cupy.ElementwiseKernel(
+                "T dh_up, T dh_rec, raw T gates, T c, T c_prev, int64 H",
+                "raw T da, T dc",
+                _LSTM_BACKWARD,
+                "xpnet_lstm_backward",
+            )
+    return _LSTM_KERNELS[which]
+
 
 class CupyLibrary(Library):
     name = "cupy"
