@@ -115,6 +115,19 @@ def case_add_at_labels(backend: Any, k: Any) -> tuple[list[Any], list[np.ndarray
     return [dst, got], [expected, expected]
 
 
+def case_clip_by_global_norm(backend: Any, k: Any) -> tuple[list[Any], list[np.ndarray]]:
+    """One set of gradients over the limit (scaled down), one under it (left alone)."""
+    big, small = [rand(3, 4), rand(5, seed=1) * 3], [rand(2, 2, seed=2) * 0.01]
+    out, expected = [], []
+    for grads, max_norm in ((big, 1.0), (small, 1.0)):
+        arrays = [on(backend, g) for g in grads]
+        k.clip_by_global_norm(arrays, max_norm)
+        norm = np.sqrt(sum((g * g).sum() for g in grads))
+        out += arrays
+        expected += [g * min(1.0, max_norm / (norm + 1e-6)) for g in grads]
+    return out, expected
+
+
 def _sig(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import asnumpy, device, get_namespace, host_rng
+from .backend import asnumpy, clip_by_global_norm, device, get_namespace, host_rng
 
 __all__ = ["Trainer", "RnnlmTrainer", "clip_grads"]
 
@@ -26,16 +26,7 @@ def clip_grads(grads: list[Any], max_norm: float) -> None:
     ``min(1, max_norm / (norm + 1e-6))`` stays an array and every gradient is multiplied by
     it, so no value leaves the device.
     """
-    grads = [g for g in grads if g is not None]
-    if not grads:
-        return
-    xp = get_namespace(*grads)
-    total = xp.sum(grads[0] * grads[0])
-    for g in grads[1:]:
-        total = total + xp.sum(g * g)
-    rate = xp.minimum(max_norm / (xp.sqrt(total) + 1e-6), 1.0)
-    for g in grads:
-        g *= xp.astype(rate, g.dtype, copy=False)  # the grads share one dtype as a rule: no copy per grad
+    clip_by_global_norm([g for g in grads if g is not None], max_norm)
 
 
 def _unique(params: list[Any], grads: list[Any]) -> tuple[list[Any], list[Any]]:

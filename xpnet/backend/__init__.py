@@ -51,6 +51,7 @@ from ._kernels import (
     Kernels,
     adam_update,
     add_at_labels,
+    clip_by_global_norm,
     exp_inplace,
     index_add,
     kernels_for,
@@ -120,4 +121,5 @@ __all__ = [
     "lstm_cell_backward",
     "lstm_sequence",
     "library_rnn",
+    "clip_by_global_norm",
 ]

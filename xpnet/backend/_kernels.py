@@ -105,6 +105,15 @@ class Kernels:
     def lstm_sequence(self, xs: Any, Wx: Any, Wh: Any, b: Any, h0: Any, c0: Any) -> Any:
         return None  # the standard has no whole-sequence op: the caller runs its time loop
 
+    def clip_by_global_norm(self, grads: list[Any], max_norm: float) -> None:
+        xp = get_namespace(*grads)
+        total = xp.sum(grads[0] * grads[0])
+        for g in grads[1:]:
+            total = total + xp.sum(g * g)
+        rate = xp.minimum(max_norm / (xp.sqrt(total) + 1e-6), 1.0)
+        for g in grads:
+            g *= xp.astype(rate, g.dtype, copy=False)
+
 
 def _sigmoid(xp: Any, z: Any) -> Any:
     return 0.5 * xp.tanh(0.5 * z) + 0.5  # no overflow for large |z|; the overrides compute the same
@@ -253,3 +262,15 @@ def lstm_sequence(xs: Any, Wx: Any, Wh: Any, b: Any, h0: Any, c0: Any) -> Any:
     if not _LIBRARY_RNN[-1]:
         return None
     return kernels_for(xs).lstm_sequence(xs, Wx, Wh, b, h0, c0)
+
+
+def clip_by_global_norm(grads: list[Any], max_norm: float) -> None:
+    """Scale every array in ``grads`` in place by ``min(1, max_norm / (norm + 1e-6))``, ``norm`` their joint L2 norm.
+
+    The factor stays on the device (nothing is read back). torch: ``_foreach_norm`` and
+    ``_foreach_mul_`` (a few kernels for any number of arrays); NumPy: dot products and
+    in-place scaling (nothing allocated); elsewhere one reduction and one scaling per array.
+    ``grads`` share one floating dtype; an empty list does nothing.
+    """
+    if grads:
+        kernels_for(grads[0]).clip_by_global_norm(list(grads), max_norm)

@@ -7,6 +7,7 @@ indexing (:class:`NumpyKernels`).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import array_api_compat
@@ -152,6 +153,15 @@ class NumpyKernels(Kernels):
         dg *= i
         dg *= dc
         dc *= f
+
+    def clip_by_global_norm(self, grads: list[Any], max_norm: float) -> None:
+        total = 0.0
+        for g in grads:
+            flat = g.reshape(-1)  # a view of a contiguous gradient: vdot makes no g * g
+            total += float(np.vdot(flat, flat))
+        rate = min(max_norm / (math.sqrt(total) + 1e-6), 1.0)
+        for g in grads:
+            g *= rate
 
 
 _LSTM_CONSTANTS: dict[tuple[int, Any], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}

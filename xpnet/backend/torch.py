@@ -41,6 +41,11 @@ class TorchKernels(Kernels):
     def matmul_into(self, out: Any, a: Any, b: Any) -> None:
         _torch().matmul(a, b, out=out)
 
+    def clip_by_global_norm(self, grads: list[Any], max_norm: float) -> None:
+        torch = _torch()
+        total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+        torch._foreach_mul_(grads, (max_norm / (total + 1e-6)).clamp_(max=1.0))
+
     def lstm_cell_forward(self, a: Any, hw: Any, c_prev: Any, gates: Any, c: Any, h: Any) -> None:
         _lstm_ops().lstm_cell_forward(a, hw, c_prev, gates, c, h)
 
@@ -56,8 +61,9 @@ class TorchKernels(Kernels):
             order = torch.cat([ar + 2 * H, ar, ar + H, ar + 3 * H])
             _GATE_ORDERS[key] = (order, torch.argsort(order), torch.zeros_like(b))
         order, back, zero_bias = _GATE_ORDERS[key]
-        zeros = torch.zeros((xs.shape[0], H), dtype=b.dtype, device=xs.device)
-        h0, c0 = zeros if h0 is None else h0, zeros if c0 is None else c0
+        if h0 is None or c0 is None:
+            zeros = torch.zeros((xs.shape[0], H), dtype=b.dtype, device=xs.device)
+            h0, c0 = zeros if h0 is None else h0, zeros if c0 is None else c0
         # torch's layout made outside the graph as contiguous (4H, .) rows (nothing for the op to copy again)
         leaves = [torch.index_select(W.T, 0, order) for W in (Wx, Wh)] + [torch.index_select(b, 0, order)]
         leaves = [t.requires_grad_() for t in leaves] + [t.detach().requires_grad_() for t in (h0, xs)]
