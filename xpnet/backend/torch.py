@@ -41,6 +41,9 @@ class TorchKernels(Kernels):
     def matmul_into(self, out: Any, a: Any, b: Any) -> None:
         _torch().matmul(a, b, out=out)
 
+    def sum_into(self, out: Any, a: Any) -> None:
+        _torch().sum(a, dim=0, out=out)
+
     def clip_by_global_norm(self, grads: list[Any], max_norm: float) -> None:
         torch = _torch()
         total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
