@@ -365,22 +365,17 @@ class Case:
 _LR = {"sgd": 0.1, "adam": 0.001}
 _RNN_FULL, _RNN_QUICK = {"sizes": (1000, 100, 100, 20, 35)}, {"sizes": (50, 8, 8, 2, 35)}
 CASES: dict[str, Case] = {
-    "two_layer_sgd": Case(
-        "TwoLayerNet 784-50-10, batch 100, SGD",
-        lambda c: xp_two_layer(c, "sgd"),
-        lambda c: torch_two_layer(c, "sgd"),
-        {"sizes": (784, 50, 10, 100), "lr": _LR},
-        {"sizes": (12, 5, 3, 4), "lr": _LR},
-        "<=1.0x",
-    ),
-    "two_layer_adam": Case(
-        "TwoLayerNet 784-50-10, batch 100, Adam",
-        lambda c: xp_two_layer(c, "adam"),
-        lambda c: torch_two_layer(c, "adam"),
-        {"sizes": (784, 50, 10, 100), "lr": _LR},
-        {"sizes": (12, 5, 3, 4), "lr": _LR},
-        "<=1.0x",
-    ),
+    **{
+        f"two_layer_{opt}": Case(
+            f"TwoLayerNet 784-50-10, batch 100, {name}",
+            lambda c, opt=opt: xp_two_layer(c, opt),
+            lambda c, opt=opt: torch_two_layer(c, opt),
+            {"sizes": (784, 50, 10, 100), "lr": _LR},
+            {"sizes": (12, 5, 3, 4), "lr": _LR},
+            "<=1.0x",
+        )
+        for opt, name in (("sgd", "SGD"), ("adam", "Adam"))
+    },
     "extend": Case(
         "MultiLayerNetExtend 784-100x5-10, BatchNorm + Dropout, batch 100, SGD",
         xp_extend,

@@ -89,8 +89,9 @@ def _input_projection(xp: Any, xs: Any, Wx: Any, b: Any) -> Any:
     return xp.reshape(_flat(xp, xs) @ Wx + b, (N, T, Wx.shape[1]))
 
 
-def _store_seq_grads(layer: Layer, xp: Any, xs: Any, dA: Any, hprev: Any, input_grad: bool) -> Any:
-    """``dWx``, ``dWh``, ``db`` of a recurrence ``a_t = x_t @ Wx + h_{t-1} @ Wh + b`` from all ``da_t`` at once."""
+def _store_seq_grads(layer: Layer, xp: Any, xs: Any, dA: Any, hprev: Any, input_grad: bool, out: Any = None) -> Any:
+    """``dWx``, ``dWh``, ``db`` of a recurrence ``a_t = x_t @ Wx + h_{t-1} @ Wh + b`` from all ``da_t`` at once;
+    returns ``dxs`` (written into ``out`` ``(N, T, D)`` when given) or ``None`` without ``input_grad``."""
     Wx = layer.params[0]
     dA2 = _flat(xp, dA)
     _store_matmul(layer.grads, 0, _flat(xp, xs).T, dA2)
@@ -98,7 +99,10 @@ def _store_seq_grads(layer: Layer, xp: Any, xs: Any, dA: Any, hprev: Any, input_
     _store_sum(layer.grads, 2, dA2)
     if not input_grad:
         return None
-    return xp.reshape(dA2 @ Wx.T, (xs.shape[0], xs.shape[1], Wx.shape[0]))
+    if out is None:
+        return xp.reshape(dA2 @ Wx.T, (xs.shape[0], xs.shape[1], Wx.shape[0]))
+    matmul_into(_flat(xp, out), dA2, Wx.T)
+    return out
 
 
 # --- single steps (the book's RNN, LSTM, GRU) ----------------------------------------------
@@ -372,7 +376,7 @@ class TimeLSTM(_Recurrent):
         return hs
 
     def backward(self, dhs: Any, *, input_grad: bool = True) -> Any:
-        Wx, Wh, _ = self.params
+        Wh = self.params[1]
         xs, w = self.cache
         xp = get_namespace(dhs, Wh)
         if not isinstance(w, dict):  # the library's own LSTM op ran forward: w is its backward
@@ -392,14 +396,7 @@ class TimeLSTM(_Recurrent):
         self.dh = dh
         hprev = w["hprev"]
         hprev[:, 1:, :] = w["hs"][:, : T - 1, :]
-        dA2 = _flat(xp, dA)
-        _store_matmul(self.grads, 0, _flat(xp, xs).T, dA2)
-        _store_matmul(self.grads, 1, _flat(xp, hprev).T, dA2)
-        _store_sum(self.grads, 2, dA2)
-        if not input_grad:
-            return None
-        matmul_into(_flat(xp, w["dxs"]), dA2, Wx.T)
-        return w["dxs"]
+        return _store_seq_grads(self, xp, xs, dA, hprev, input_grad, out=w["dxs"])
 
 
 class TimeGRU(_Recurrent):
