@@ -99,26 +99,27 @@ class CupyKernels(Kernels):
         _lstm_kernel("backward")(dh_up, dh_rec, gates, c, c_prev, c.shape[-1], da, dc)
 
 
-# One thread per (n, j) of the (N, H) state; the (N, 4H) gate arrays are raw, indexed [n, k*H + j].
+# One thread per (n, j) of the (N, H) state; the (N, 4H) gate arrays are raw, read at the C-order element index
+# n * 4H + k * H + j of their logical shape (CuPy's raw indexing follows their strides: time-step views work).
 _LSTM_FORWARD = """
-const ptrdiff_t n = i / H, j = i % H;
-const T zf = a[{n, j}] + hw[{n, j}], zg = a[{n, H + j}] + hw[{n, H + j}];
-const T zi = a[{n, 2 * H + j}] + hw[{n, 2 * H + j}], zo = a[{n, 3 * H + j}] + hw[{n, 3 * H + j}];
+const ptrdiff_t n = i / H, j = i % H, r = n * 4 * H + j;
+const T zf = a[r] + hw[r], zg = a[r + H] + hw[r + H];
+const T zi = a[r + 2 * H] + hw[r + 2 * H], zo = a[r + 3 * H] + hw[r + 3 * H];
 const T f = tanh(zf * (T)0.5) * (T)0.5 + (T)0.5, g = tanh(zg);
 const T ig = tanh(zi * (T)0.5) * (T)0.5 + (T)0.5, o = tanh(zo * (T)0.5) * (T)0.5 + (T)0.5;
-gates[{n, j}] = f; gates[{n, H + j}] = g; gates[{n, 2 * H + j}] = ig; gates[{n, 3 * H + j}] = o;
+gates[r] = f; gates[r + H] = g; gates[r + 2 * H] = ig; gates[r + 3 * H] = o;
 c = f * c_prev + g * ig;
 h = o * tanh(c);
 """
 _LSTM_BACKWARD = """
-const ptrdiff_t n = i / H, j = i % H;
-const T f = gates[{n, j}], g = gates[{n, H + j}], ig = gates[{n, 2 * H + j}], o = gates[{n, 3 * H + j}];
+const ptrdiff_t n = i / H, j = i % H, r = n * 4 * H + j;
+const T f = gates[r], g = gates[r + H], ig = gates[r + 2 * H], o = gates[r + 3 * H];
 const T dht = dh_up + dh_rec, tc = tanh(c);
 const T ds = dc + dht * o * ((T)1 - tc * tc);
-da[{n, j}] = ds * c_prev * f * ((T)1 - f);
-da[{n, H + j}] = ds * ig * ((T)1 - g * g);
-da[{n, 2 * H + j}] = ds * g * ig * ((T)1 - ig);
-da[{n, 3 * H + j}] = dht * tc * o * ((T)1 - o);
+da[r] = ds * c_prev * f * ((T)1 - f);
+da[r + H] = ds * ig * ((T)1 - g * g);
+da[r + 2 * H] = ds * g * ig * ((T)1 - ig);
+da[r + 3 * H] = dht * tc * o * ((T)1 - o);
 dc = ds * f;
 """
 _LSTM_KERNELS: dict[str, Any] = {}
