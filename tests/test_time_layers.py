@@ -6,8 +6,6 @@ import numpy as np
 import pytest
 from helpers import assert_close, layer_gradient_check
 from rnn_helpers import one_torch_thread, sampled_gradient_check  # noqa: F401
-
-import xpnet
 from xpnet.time_layers import (
     GRU,
     LSTM,
@@ -22,6 +20,8 @@ from xpnet.time_layers import (
     TimeSigmoidWithLoss,
     TimeSoftmaxWithLoss,
 )
+
+import xpnet
 
 N, T, D, H = 2, 3, 3, 2
 
@@ -127,13 +127,13 @@ def test_time_lstm_is_the_books_loop_of_lstm_steps(backend):
     hs = time.forward(xs)
     dxs = time.backward(dhs)
     steps = [LSTM(Wx, Wh, b) for _ in range(T)]
-    h = c = xp.zeros((N, H), dtype=Wx.dtype, device=xpnet.backend.device(Wx))
+    h = c = xp.zeros((N, H), dtype=Wx.dtype, device=xpnet.backend.array_device(Wx))
     outs = []
     for t, step in enumerate(steps):
         h, c = step.forward(xs[:, t, :], h, c)
         outs.append(h)
     assert_close(hs, xp.stack(outs, axis=1), rtol=backend.rtol, atol=backend.atol)
-    dh = dc = xp.zeros((N, H), dtype=Wx.dtype, device=xpnet.backend.device(Wx))
+    dh = dc = xp.zeros((N, H), dtype=Wx.dtype, device=xpnet.backend.array_device(Wx))
     dx = [None] * T
     dW = [xp.zeros_like(p) for p in time.params]
     for t in reversed(range(T)):

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import asarray, asnumpy, backend_name, device, get_namespace
+from .backend import array_device, asarray, asnumpy, backend_name, get_namespace
 
 __all__ = [
     "loss_curve",
@@ -208,7 +208,7 @@ def decision_boundary(
     first = _first_param(network)
     if first is not None:
         xp = get_namespace(first)
-        grid = xp.asarray(grid, dtype=first.dtype, device=device(first))
+        grid = xp.asarray(grid, dtype=first.dtype, device=array_device(first))
     else:  # a network without a params dict: the active backend
         grid = asarray(grid.astype(xs.dtype))
     scores = asnumpy(network.predict(grid))

@@ -13,19 +13,27 @@ import time
 from collections import Counter
 from typing import Any
 
-from .backend import BACKENDS, BackendUnavailableError, asnumpy, get_backend, get_device, set_backend, set_default_dtype
+from ..backend import (
+    BACKENDS,
+    BackendUnavailableError,
+    active_device,
+    asnumpy,
+    get_backend,
+    set_backend,
+    set_default_dtype,
+)
 
 PTB_QUERIES = ["you", "year", "car", "toyota"]  # book 2, ch04/eval.py
 
 
 def _positive_int(text: str) -> int:
-    from .cli import _positive
+    from . import _positive
 
     return _positive(int)(text)
 
 
 def _positive_float(text: str) -> float:
-    from .cli import _positive
+    from . import _positive
 
     return _positive(float)(text)
 
@@ -66,8 +74,8 @@ def _queries(args: argparse.Namespace, corpus: Any, word_to_id: dict[str, int], 
 
 def run(args: argparse.Namespace) -> int:
     """Train as book 2's ``ch04/train.py`` (Adam, batches of 100), print neighbours as ``ch04/eval.py``."""
-    from .cli import UsageError
-    from .datasets import DatasetError
+    from ..data.datasets import DatasetError
+    from . import UsageError
 
     try:
         return _run(args)
@@ -77,13 +85,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from . import backend, ptb, text
-    from .optimizers import Adam
-    from .trainer2 import Trainer
-    from .word2vec import CBOW, SkipGram, save_word_vectors
+    from .. import backend
+    from ..data import ptb, text
+    from ..models.word2vec import CBOW, SkipGram, save_word_vectors
+    from ..training.optimizers import Adam
+    from ..training.trainer2 import Trainer
 
     if args.save:  # before training: a path that cannot be written must not cost the run
-        from .cli import check_output
+        from . import check_output
 
         check_output(args.save, "--save")
     if args.backend:
@@ -105,7 +114,7 @@ def _run(args: argparse.Namespace) -> int:
     took = time.perf_counter() - start
     print(
         f"xpnet: {args.model} on {args.corpus} ({corpus.shape[0]} words, vocabulary {len(word_to_id)}), "
-        f"{args.epochs} epochs in {took:.1f} s on {get_backend()} ({get_device()}, {args.dtype})"
+        f"{args.epochs} epochs in {took:.1f} s on {get_backend()} ({active_device()}, {args.dtype})"
     )
     for query in _queries(args, corpus, word_to_id, id_to_word):
         text.most_similar(query, word_to_id, id_to_word, model.word_vecs, top=args.top)

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import (
+from ..backend import (
     BACKENDS,
     BackendUnavailableError,
     asarray,
@@ -32,7 +32,7 @@ from .backend import (
     set_backend,
     set_default_dtype,
 )
-from .backend import seed as set_seed
+from ..backend import seed as set_seed
 
 __all__ = ["add_parser", "run", "train_seq2seq"]
 
@@ -103,7 +103,7 @@ def _words(path: Path) -> list[str]:
 def _corpus(name: str, quick: bool) -> tuple[np.ndarray, np.ndarray, int, dict[int, str], float | None]:
     """(train ids, test ids, vocabulary size, id -> word, true perplexity when known)."""
     if name == "markov":
-        from .rnnlm import markov_corpus
+        from ..models.rnnlm import markov_corpus
 
         n = 4000 if quick else 100_000
         train, true_ppl = markov_corpus(n, seed=0)
@@ -111,7 +111,7 @@ def _corpus(name: str, quick: bool) -> tuple[np.ndarray, np.ndarray, int, dict[i
         return train, test, 10, {i: f"s{i}" for i in range(10)}, true_ppl
     if name == "ptb":
         try:
-            from . import ptb  # type: ignore[attr-defined]
+            from ..data import ptb
         except ImportError:
             raise UsageError("--corpus ptb needs xpnet.ptb (book 2's PTB loader), missing here") from None
         train, word_to_id, id_to_word = ptb.load_data("train")
@@ -133,9 +133,9 @@ def _corpus(name: str, quick: bool) -> tuple[np.ndarray, np.ndarray, int, dict[i
 
 
 def _rnnlm(args: argparse.Namespace) -> int:
-    from .optimizers import SGD, Adam
-    from .rnnlm import BetterRnnlmGen, RnnlmGen, SimpleRnnlm, eval_perplexity
-    from .trainer2 import RnnlmTrainer
+    from ..models.rnnlm import BetterRnnlmGen, RnnlmGen, SimpleRnnlm, eval_perplexity
+    from ..training.optimizers import SGD, Adam
+    from ..training.trainer2 import RnnlmTrainer
 
     train, test, V, id_to_word, true_ppl = _corpus(args.corpus, args.quick)
     small = args.corpus == "markov" or args.quick
@@ -203,9 +203,9 @@ def train_seq2seq(
     on the device, gradients clipped; the mean loss of each epoch is read back once. With ``validation=(x, t)``
     the exact-match accuracy on it is printed after each epoch, as the book's ``train_seq2seq.py`` does.
     Returns the per-epoch mean losses and validation accuracies."""
-    from .backend import device
-    from .seq2seq import seq2seq_accuracy
-    from .trainer2 import clip_grads
+    from ..backend import array_device
+    from ..models.seq2seq import seq2seq_accuracy
+    from ..training.trainer2 import clip_grads
 
     xp = get_namespace(x, t)
     n = x.shape[0]
@@ -215,7 +215,7 @@ def train_seq2seq(
     accuracies: list[float] = []
     start = time.perf_counter()
     for epoch in range(max_epoch):
-        order = xp.asarray(rng.permutation(n), device=device(x))
+        order = xp.asarray(rng.permutation(n), device=array_device(x))
         total = None
         for i in range(iters):
             idx = order[i * batch_size : min((i + 1) * batch_size, n)]
@@ -233,9 +233,9 @@ def train_seq2seq(
 
 
 def _seq2seq(args: argparse.Namespace) -> int:
-    from .optimizers import Adam
-    from .seq2seq import AttentionSeq2seq, PeekySeq2seq, Seq2seq
-    from .sequence import get_vocab, load_addition, load_date
+    from ..data.sequence import get_vocab, load_addition, load_date
+    from ..models.seq2seq import AttentionSeq2seq, PeekySeq2seq, Seq2seq
+    from ..training.optimizers import Adam
 
     kind = "attention" if args.attention else (args.model or ("peeky" if args.data == "addition" else "attention"))
     if args.attention and args.model not in (None, "attention"):
@@ -273,7 +273,7 @@ def _seq2seq(args: argparse.Namespace) -> int:
 
 
 def _attention_plot(model: Any, xt: Any, tt: Any, id_to_char: dict, reverse: bool, path: str) -> None:
-    from .plot import attention_map
+    from ..plot import attention_map
 
     q, a = xt[:1, ...], tt[:1, ...]
     model.forward(q, a)

@@ -23,35 +23,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .backend import add_at_labels, device, exp_inplace, get_namespace, random_like
+from ..backend import array_device, get_namespace
+from .base import Layer, like_weights, slot, store_grad, store_matmul, store_sum, zeros_like_all
 from .functions import sigmoid
-from .layers import (
-    Dropout,
-    Embedding,
-    Layer,
-    SigmoidWithLoss,
-    _like_weights,
-    _slot,
-    _store_grad,
-    _store_matmul,
-    _store_sum,
-    _zeros_like_all,
-)
 
-__all__ = [
-    "RNN",
-    "TimeRNN",
-    "LSTM",
-    "TimeLSTM",
-    "GRU",
-    "TimeGRU",
-    "TimeEmbedding",
-    "TimeAffine",
-    "TimeSoftmaxWithLoss",
-    "TimeDropout",
-    "TimeBiLSTM",
-    "TimeSigmoidWithLoss",
-]
+__all__ = ["RNN", "TimeRNN", "LSTM", "TimeLSTM", "GRU", "TimeGRU"]
 
 
 def _check_seq(xs: Any, Wx: Any, layer: str) -> None:
@@ -82,9 +58,9 @@ def _store_seq_grads(layer: Layer, xp: Any, xs: Any, dA: Any, hprev: Any, input_
     """``dWx``, ``dWh``, ``db`` of a recurrence ``a_t = x_t @ Wx + h_{t-1} @ Wh + b`` from all ``da_t`` at once."""
     Wx = layer.params[0]
     dA2 = _flat(xp, dA)
-    _store_matmul(layer.grads, 0, _flat(xp, xs).T, dA2)
-    _store_matmul(layer.grads, 1, _flat(xp, hprev).T, dA2)
-    _store_sum(layer.grads, 2, dA2)
+    store_matmul(layer.grads, 0, _flat(xp, xs).T, dA2)
+    store_matmul(layer.grads, 1, _flat(xp, hprev).T, dA2)
+    store_sum(layer.grads, 2, dA2)
     if not input_grad:
         return None
     return xp.reshape(dA2 @ Wx.T, (xs.shape[0], xs.shape[1], Wx.shape[0]))
@@ -98,7 +74,7 @@ class _Cell(Layer):
 
     def __init__(self, Wx: Any, Wh: Any, b: Any) -> None:
         self.params = [Wx, Wh, b]
-        self.grads = _zeros_like_all(self.params)
+        self.grads = zeros_like_all(self.params)
         self.cache = None
 
 
@@ -112,7 +88,7 @@ class RNN(_Cell):
     def forward(self, x: Any, h_prev: Any) -> Any:  # type: ignore[override]
         Wx, Wh, b = self.params
         xp = get_namespace(x, h_prev, Wx)
-        x = _like_weights(xp, x, Wx, "RNN")
+        x = like_weights(xp, x, Wx, "RNN")
         h_next = xp.tanh(x @ Wx + h_prev @ Wh + b)
         self.cache = (x, h_prev, h_next)
         return h_next
@@ -121,9 +97,9 @@ class RNN(_Cell):
         Wx, Wh, _ = self.params
         x, h_prev, h_next = self.cache
         dt = dh_next * (1.0 - h_next * h_next)
-        _store_matmul(self.grads, 0, x.T, dt)
-        _store_matmul(self.grads, 1, h_prev.T, dt)
-        _store_sum(self.grads, 2, dt)
+        store_matmul(self.grads, 0, x.T, dt)
+        store_matmul(self.grads, 1, h_prev.T, dt)
+        store_sum(self.grads, 2, dt)
         return dt @ Wx.T, dt @ Wh.T
 
 
@@ -137,7 +113,7 @@ class LSTM(_Cell):
     def forward(self, x: Any, h_prev: Any, c_prev: Any) -> tuple[Any, Any]:  # type: ignore[override]
         Wx, Wh, b = self.params
         xp = get_namespace(x, h_prev, c_prev, Wx)
-        x = _like_weights(xp, x, Wx, "LSTM")
+        x = like_weights(xp, x, Wx, "LSTM")
         H = Wh.shape[0]
         a = x @ Wx + h_prev @ Wh + b
         f, g = sigmoid(a[:, :H]), xp.tanh(a[:, H : 2 * H])
@@ -158,9 +134,9 @@ class LSTM(_Cell):
         di = ds * g * i * (1.0 - i)
         do = dh_next * tc * o * (1.0 - o)
         da = xp.concat([df, dg, di, do], axis=1)
-        _store_matmul(self.grads, 0, x.T, da)
-        _store_matmul(self.grads, 1, h_prev.T, da)
-        _store_sum(self.grads, 2, da)
+        store_matmul(self.grads, 0, x.T, da)
+        store_matmul(self.grads, 1, h_prev.T, da)
+        store_sum(self.grads, 2, da)
         return da @ Wx.T, da @ Wh.T, ds * f
 
 
@@ -175,7 +151,7 @@ class GRU(_Cell):
     def forward(self, x: Any, h_prev: Any) -> Any:  # type: ignore[override]
         Wx, Wh, b = self.params
         xp = get_namespace(x, h_prev, Wx)
-        x = _like_weights(xp, x, Wx, "GRU")
+        x = like_weights(xp, x, Wx, "GRU")
         H = Wh.shape[0]
         ax = x @ Wx + b
         zr = sigmoid(ax[:, : 2 * H] + h_prev @ Wh[:, : 2 * H])
@@ -196,9 +172,9 @@ class GRU(_Cell):
         dzr = xp.concat([dz, dr], axis=1)
         dh_prev = dh_next * (1.0 - z) + drh * r + dzr @ Wh[:, : 2 * H].T
         da = xp.concat([dzr, dt], axis=1)
-        _store_matmul(self.grads, 0, x.T, da)
-        _store_grad(self.grads, 1, xp.concat([h_prev.T @ dzr, (r * h_prev).T @ dt], axis=1))
-        _store_sum(self.grads, 2, da)
+        store_matmul(self.grads, 0, x.T, da)
+        store_grad(self.grads, 1, xp.concat([h_prev.T @ dzr, (r * h_prev).T @ dt], axis=1))
+        store_sum(self.grads, 2, da)
         return da @ Wx.T, dh_prev
 
 
@@ -208,12 +184,12 @@ class GRU(_Cell):
 class _Recurrent(Layer):
     """What ``TimeRNN``, ``TimeLSTM`` and ``TimeGRU`` share: parameters, state, ``set_state``/``reset_state``."""
 
-    Wx, Wh, b = _slot("Wx", "params", 0), _slot("Wh", "params", 1), _slot("b", "params", 2)
+    Wx, Wh, b = slot("Wx", "params", 0), slot("Wh", "params", 1), slot("b", "params", 2)
     n_states = 1
 
     def __init__(self, Wx: Any, Wh: Any, b: Any, stateful: bool = False) -> None:
         self.params = [Wx, Wh, b]
-        self.grads = _zeros_like_all(self.params)
+        self.grads = zeros_like_all(self.params)
         self.stateful = stateful
         self.h = self.c = None
         self.dh = None
@@ -236,7 +212,7 @@ class _Recurrent(Layer):
                 name = type(self).__name__
                 raise ValueError(f"{name}: the carried state of shape {tuple(state.shape)} meets a batch of {N}")
             return state
-        return xp.zeros((N, H), dtype=Wh.dtype, device=device(xs))
+        return xp.zeros((N, H), dtype=Wh.dtype, device=array_device(xs))
 
 
 class TimeRNN(_Recurrent):
@@ -246,11 +222,11 @@ class TimeRNN(_Recurrent):
         Wx, Wh, b = self.params
         xp = get_namespace(xs, Wx)
         _check_seq(xs, Wx, "TimeRNN")
-        xs = _like_weights(xp, xs, Wx, "TimeRNN")
+        xs = like_weights(xp, xs, Wx, "TimeRNN")
         N, T, _ = xs.shape
         A = _input_projection(xp, xs, Wx, b)
         h0 = h = self._initial(xp, xs, self.h)
-        hs = xp.empty((N, T, Wh.shape[0]), dtype=Wh.dtype, device=device(xs))
+        hs = xp.empty((N, T, Wh.shape[0]), dtype=Wh.dtype, device=array_device(xs))
         for t in range(T):
             h = xp.tanh(A[:, t, :] + h @ Wh)
             hs[:, t, :] = h
@@ -266,7 +242,7 @@ class TimeRNN(_Recurrent):
         deriv = 1.0 - hs * hs
         D = deriv * dhs  # the part of each step's (1 - h^2) dL/dh_t that comes from above, for all t at once
         dA = xp.empty_like(hs)
-        dh = xp.zeros((N, H), dtype=hs.dtype, device=device(hs))
+        dh = xp.zeros((N, H), dtype=hs.dtype, device=array_device(hs))
         for t in range(T - 1, -1, -1):
             dt = D[:, t, :] + dh * deriv[:, t, :]
             dA[:, t, :] = dt
@@ -287,10 +263,10 @@ class TimeLSTM(_Recurrent):
         Wx, Wh, b = self.params
         xp = get_namespace(xs, Wx)
         _check_seq(xs, Wx, "TimeLSTM")
-        xs = _like_weights(xp, xs, Wx, "TimeLSTM")
+        xs = like_weights(xp, xs, Wx, "TimeLSTM")
         N, T, _ = xs.shape
         H = Wh.shape[0]
-        dev = device(xs)
+        dev = array_device(xs)
         # Gate scale (1/2 for the sigmoid gates, 1 for g) folded into the products: tanh(a * scale).
         half = xp.full((H,), 0.5, dtype=Wh.dtype, device=dev)
         scale = xp.concat([half, xp.ones_like(half), half, half])
@@ -331,7 +307,7 @@ class TimeLSTM(_Recurrent):
         F = G[..., :H]
         dA = xp.empty_like(TH)
         WhT = Wh.T
-        dh = xp.zeros((N, H), dtype=hs.dtype, device=device(hs))
+        dh = xp.zeros((N, H), dtype=hs.dtype, device=array_device(hs))
         dc = dh
         for t in range(T - 1, -1, -1):
             dht = dhs[:, t, :] + dh
@@ -354,10 +330,10 @@ class TimeGRU(_Recurrent):
         Wx, Wh, b = self.params
         xp = get_namespace(xs, Wx)
         _check_seq(xs, Wx, "TimeGRU")
-        xs = _like_weights(xp, xs, Wx, "TimeGRU")
+        xs = like_weights(xp, xs, Wx, "TimeGRU")
         N, T, _ = xs.shape
         H = Wh.shape[0]
-        dev = device(xs)
+        dev = array_device(xs)
         A = _input_projection(xp, xs, Wx, b)
         Whzr, Whh = Wh[:, : 2 * H], Wh[:, 2 * H :]
         h0 = h = self._initial(xp, xs, self.h)
@@ -386,8 +362,8 @@ class TimeGRU(_Recurrent):
         dzr_fac = ZR * (1.0 - ZR) * xp.concat([HH - hprev, hprev], axis=2)
         dt_fac = Z * (1.0 - HH * HH)
         WhzrT, WhhT = Wh[:, : 2 * H].T, Wh[:, 2 * H :].T
-        dA = xp.empty((N, T, 3 * H), dtype=hs.dtype, device=device(hs))
-        dh = xp.zeros((N, H), dtype=hs.dtype, device=device(hs))
+        dA = xp.empty((N, T, 3 * H), dtype=hs.dtype, device=array_device(hs))
+        dh = xp.zeros((N, H), dtype=hs.dtype, device=array_device(hs))
         for t in range(T - 1, -1, -1):
             dhn = dhs[:, t, :] + dh
             dt = dhn * dt_fac[:, t, :]
@@ -398,186 +374,8 @@ class TimeGRU(_Recurrent):
             dh = dhn * (1.0 - Z[:, t, :]) + drh * R[:, t, :] + dzr @ WhzrT
         self.dh = dh
         dA2 = _flat(xp, dA)
-        _store_matmul(self.grads, 0, _flat(xp, xs).T, dA2)
+        store_matmul(self.grads, 0, _flat(xp, xs).T, dA2)
         dWh = xp.concat([_flat(xp, hprev).T @ dA2[:, : 2 * H], _flat(xp, R * hprev).T @ dA2[:, 2 * H :]], axis=1)
-        _store_grad(self.grads, 1, dWh)
-        _store_sum(self.grads, 2, dA2)
+        store_grad(self.grads, 1, dWh)
+        store_sum(self.grads, 2, dA2)
         return xp.reshape(dA2 @ Wx.T, (N, T, Wx.shape[0])) if input_grad else None
-
-
-class TimeEmbedding(Embedding):
-    """Book 2's ``TimeEmbedding(W)``: word ids ``xs`` ``(N, T)`` -> ``(N, T, D)`` rows of ``W`` ``(V, D)``."""
-
-
-class TimeAffine(Layer):
-    """``x @ W + b`` at every time step: ``(N, T, D)`` -> ``(N, T, M)`` with ``W`` ``(D, M)``, ``b`` ``(M,)``."""
-
-    W, b = _slot("W", "params", 0), _slot("b", "params", 1)
-
-    def __init__(self, W: Any, b: Any) -> None:
-        self.params = [W, b]
-        self.grads = _zeros_like_all(self.params)
-        self.x = None
-
-    def forward(self, x: Any, train_flg: bool = False) -> Any:
-        W, b = self.params
-        xp = get_namespace(x, W)
-        if x.ndim != 3 or x.shape[2] != W.shape[0]:
-            raise ValueError(f"TimeAffine: x must have shape (N, T, {W.shape[0]}), got {tuple(x.shape)}")
-        self.x = x = _like_weights(xp, x, W, "TimeAffine")
-        N, T, _ = x.shape
-        out = _flat(xp, x) @ W
-        out += b  # in place: the (N*T, V) output is the big array of a language model
-        return xp.reshape(out, (N, T, W.shape[1]))
-
-    def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
-        W = self.params[0]
-        xp = get_namespace(dout, W)
-        d2 = _flat(xp, dout)
-        _store_matmul(self.grads, 0, _flat(xp, self.x).T, d2)
-        _store_sum(self.grads, 1, d2)
-        return xp.reshape(d2 @ W.T, self.x.shape) if input_grad else None
-
-
-class TimeSoftmaxWithLoss(Layer):
-    """Softmax and cross-entropy at every time step, averaged over the positions whose label is not ``ignore_label``.
-
-    ``forward(xs, ts)``: scores ``xs`` ``(N, T, V)`` and integer labels ``ts`` ``(N, T)`` (or one-hot
-    ``(N, T, V)``); returns the mean loss as a 0-d array. Labels equal to ``ignore_label``
-    (the book's padding, -1) count neither in the loss nor in the mean.
-    """
-
-    def __init__(self, ignore_label: int = -1) -> None:
-        super().__init__()
-        self.ignore_label = ignore_label
-        self.cache = None
-
-    def forward(self, xs: Any, ts: Any) -> Any:  # type: ignore[override]
-        xp = get_namespace(xs, ts)
-        N, T, V = xs.shape
-        if ts.ndim == 3:
-            ts = xp.argmax(ts, axis=2)
-        if tuple(ts.shape) != (N, T) or not xp.isdtype(ts.dtype, "integral"):
-            raise ValueError(
-                f"TimeSoftmaxWithLoss: labels of shape {tuple(ts.shape)} and dtype {ts.dtype} do not fit scores "
-                f"of shape {tuple(xs.shape)}: give integer labels of shape ({N}, {T})"
-            )
-        x = xp.reshape(xs, (N * T, V))
-        t = xp.reshape(ts, (N * T,))
-        keep = xp.astype(t != self.ignore_label, x.dtype)
-        t = xp.where(t == self.ignore_label, xp.zeros_like(t), t)  # a valid index for the gather below
-        x = x - xp.max(x, axis=1, keepdims=True)  # a new (N*T, V) buffer, reused for exp and the gradient
-        picked = xp.take_along_axis(x, t[:, None], axis=1)[:, 0]
-        e = exp_inplace(x)
-        s = xp.sum(e, axis=1)
-        # log softmax at the labels straight from the shifted scores: x_t - log(sum(exp x)). The softmax itself
-        # (e / s) is only needed by backward, which folds the division into its own scaling pass.
-        logp = picked - xp.log(s)
-        count = xp.maximum(xp.sum(keep), 1.0)
-        self.cache = (e, s, t, keep, count, xs.shape)
-        return -xp.sum(logp * keep) / count
-
-    def backward(self, dout: Any = 1) -> Any:
-        """``dxs`` ``(N, T, V)``. Like the book, the softmax buffer becomes the gradient: call once per ``forward``."""
-        e, s, t, keep, count, shape = self.cache
-        xp = get_namespace(e)
-        w = keep * (dout / count)  # each position's weight in the mean loss (0 where ignored)
-        dx = e
-        dx *= (w / s)[:, None]  # softmax * weight, in one pass
-        add_at_labels(dx, t, -w)
-        self.cache = None
-        return xp.reshape(dx, shape)
-
-
-class TimeDropout(Dropout):
-    """Inverted dropout on sequences (book 2): while training, each unit is kept with probability ``1 - ratio`` and
-    scaled by ``1 / (1 - ratio)``; at test time the input passes unchanged.
-
-    Like the book, the ``train_flg`` attribute (default ``True``) decides; ``forward(xs, train_flg)``
-    overrides it for one call when given.
-    """
-
-    def __init__(self, dropout_ratio: float = 0.5) -> None:
-        super().__init__(dropout_ratio)
-        self.train_flg = True
-
-    def forward(self, xs: Any, train_flg: bool | None = None) -> Any:
-        if train_flg is None:
-            train_flg = self.train_flg
-        if not train_flg:
-            self.mask = None
-            return xs
-        xp = get_namespace(xs)
-        self.mask = xp.astype(random_like(xs) > self.dropout_ratio, xs.dtype) * (1.0 / (1.0 - self.dropout_ratio))
-        return xs * self.mask
-
-    def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
-        return dout if self.mask is None else dout * self.mask
-
-    def forward_many(self, z: Any, train_flg: bool = False) -> Any:
-        if not train_flg:
-            return z
-        if self.mask is None or tuple(self.mask.shape) != tuple(z.shape[1:]):
-            self.forward(z[0, ...], True)
-        return z * self.mask
-
-
-class TimeBiLSTM(Layer):
-    """Bidirectional LSTM (book 2, 8.5.2): one ``TimeLSTM`` reads ``xs`` forwards, another backwards; their
-    ``(N, T, H)`` outputs are concatenated into ``(N, T, 2H)``.
-
-    ``TimeBiLSTM(Wx1, Wh1, b1, Wx2, Wh2, b2, stateful=False)``; ``params`` are the forward
-    LSTM's three then the backward one's.
-    """
-
-    def __init__(self, Wx1: Any, Wh1: Any, b1: Any, Wx2: Any, Wh2: Any, b2: Any, stateful: bool = False) -> None:
-        self.forward_lstm = TimeLSTM(Wx1, Wh1, b1, stateful)
-        self.backward_lstm = TimeLSTM(Wx2, Wh2, b2, stateful)
-        self.params = self.forward_lstm.params + self.backward_lstm.params
-        self.grads = self.forward_lstm.grads + self.backward_lstm.grads
-
-    def _sync_grads(self) -> None:
-        # The sub-layers may rebind a gradient (shape change); keep this layer's list pointing at theirs.
-        self.grads[:] = self.forward_lstm.grads + self.backward_lstm.grads
-
-    def forward(self, xs: Any, train_flg: bool = False) -> Any:
-        xp = get_namespace(xs)
-        o1 = self.forward_lstm.forward(xs)
-        o2 = self.backward_lstm.forward(xp.flip(xs, axis=1))
-        return xp.concat([o1, xp.flip(o2, axis=1)], axis=2)
-
-    def backward(self, dhs: Any, *, input_grad: bool = True) -> Any:
-        xp = get_namespace(dhs)
-        H = dhs.shape[2] // 2
-        dx1 = self.forward_lstm.backward(dhs[..., :H])
-        dx2 = self.backward_lstm.backward(xp.flip(dhs[..., H:], axis=1))
-        self._sync_grads()
-        return dx1 + xp.flip(dx2, axis=1)
-
-    def set_state(self, h: Any, c: Any = None) -> None:
-        self.forward_lstm.set_state(h, c)
-
-    def reset_state(self) -> None:
-        self.forward_lstm.reset_state()
-        self.backward_lstm.reset_state()
-
-
-class TimeSigmoidWithLoss(Layer):
-    """Sigmoid and binary cross-entropy at every position: scores ``xs`` ``(N, T)``, 0/1 labels ``ts`` ``(N, T)``;
-    the loss is the mean over all ``N*T`` positions."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.layer = SigmoidWithLoss()
-        self.xs_shape = None
-
-    def forward(self, xs: Any, ts: Any) -> Any:  # type: ignore[override]
-        xp = get_namespace(xs, ts)
-        if tuple(ts.shape) != tuple(xs.shape):
-            raise ValueError(f"TimeSigmoidWithLoss: labels of shape {tuple(ts.shape)} for scores {tuple(xs.shape)}")
-        self.xs_shape = xs.shape
-        return self.layer.forward(xp.reshape(xs, (-1,)), xp.reshape(ts, (-1,)))
-
-    def backward(self, dout: Any = 1) -> Any:
-        dx = self.layer.backward(dout)
-        return get_namespace(dx).reshape(dx, self.xs_shape)

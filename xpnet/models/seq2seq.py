@@ -14,10 +14,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .attention import TimeAttention
-from .backend import asnumpy, device, get_namespace, randn, zeros
+from ..backend import array_device, asnumpy, get_namespace, randn, zeros
+from ..layers.attention import TimeAttention
+from ..layers.time_layers import TimeAffine, TimeEmbedding, TimeLSTM, TimeSoftmaxWithLoss
 from .rnnlm import BaseModel, _ids
-from .time_layers import TimeAffine, TimeEmbedding, TimeLSTM, TimeSoftmaxWithLoss
 
 __all__ = [
     "Encoder",
@@ -121,7 +121,7 @@ def _start(xp: Any, start_id: Any, N: int, like: Any) -> Any:
     if hasattr(start_id, "shape"):
         start = xp.reshape(xp.astype(_ids(start_id, like), xp.int64), (-1, 1))
         return start if start.shape[0] == N else xp.broadcast_to(start, (N, 1))
-    return xp.full((N, 1), int(start_id), dtype=xp.int64, device=device(like))
+    return xp.full((N, 1), int(start_id), dtype=xp.int64, device=array_device(like))
 
 
 class PeekyDecoder(Decoder):

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .backend import adam_update, get_namespace, out_buffer
+from ..backend import adam_update, get_namespace, out_buffer
 
 __all__ = [
     "Optimizer",

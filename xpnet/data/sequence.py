@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import asarray
+from ..backend import asarray
 
 __all__ = [
     "load_data",

@@ -7,7 +7,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from .backend import asnumpy, device, dtype_name, get_namespace, is_array
+from ..backend import array_device, asnumpy, dtype_name, get_namespace, is_array
 
 __all__ = ["numerical_diff", "numerical_gradient", "numerical_gradient_2d", "gradient_descent", "gradient_check"]
 
@@ -56,9 +56,9 @@ def numerical_gradient(f: Callable[[Any], Any], x: Any) -> Any:
     finally:
         x[...] = original  # restore even when f raised
     if all(isinstance(d, (int, float)) for d in diffs):
-        grad = xp.asarray(diffs, dtype=x.dtype, device=device(x))
+        grad = xp.asarray(diffs, dtype=x.dtype, device=array_device(x))
     else:
-        grad = xp.stack([xp.asarray(d, dtype=x.dtype, device=device(x)) for d in diffs])
+        grad = xp.stack([xp.asarray(d, dtype=x.dtype, device=array_device(x)) for d in diffs])
     return xp.reshape(grad, x.shape)
 
 
@@ -78,7 +78,7 @@ def numerical_gradient_2d(f: Callable[[Any], Any], X: Any) -> Any:
         row = xp.asarray(X[i, ...], copy=True)
         rows.append(numerical_gradient(f, row))
     if not rows:
-        return xp.zeros(X.shape, dtype=X.dtype, device=device(X))
+        return xp.zeros(X.shape, dtype=X.dtype, device=array_device(X))
     return xp.stack(rows)
 
 
@@ -105,7 +105,7 @@ def gradient_descent(
         grad = numerical_gradient(f, x)
         x -= lr * grad
     if return_history:
-        hist = xp.stack(history) if history else xp.zeros((0, *x.shape), dtype=x.dtype, device=device(x))
+        hist = xp.stack(history) if history else xp.zeros((0, *x.shape), dtype=x.dtype, device=array_device(x))
         return x, hist
     return x
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import asarray, get_default_dtype
+from ..backend import asarray, get_default_dtype
 from .checkpoint import clean_stale_temp_files, temp_prefix
 
 __all__ = [

@@ -42,8 +42,8 @@ from typing import Any
 
 import numpy as np
 
-from .backend import asnumpy, backend_name, device, get_namespace, on_host
-from .layers import BatchNormalization
+from ..backend import array_device, asnumpy, backend_name, get_namespace, on_host
+from ..layers import BatchNormalization
 
 __all__ = [
     "DistributedUnavailableError",
@@ -279,7 +279,7 @@ class MpiCommunicator:
         for a in arrays:
             if a is None or _numel(a) == 0:
                 continue
-            groups.setdefault((backend_name(a), str(device(a)), str(a.dtype)), []).append(a)
+            groups.setdefault((backend_name(a), str(array_device(a)), str(a.dtype)), []).append(a)
         for key, group in groups.items():
             xp = get_namespace(group[0])
             total = sum(_numel(a) for a in group)
@@ -319,7 +319,7 @@ class MpiCommunicator:
             )
 
     def _new_pack(self, xp: Any, like: Any, total: int) -> _Pack:
-        buf = xp.empty((total,), dtype=like.dtype, device=device(like))
+        buf = xp.empty((total,), dtype=like.dtype, device=array_device(like))
         if on_host(buf):
             try:
                 view = np.from_dlpack(buf)
@@ -344,7 +344,7 @@ class MpiCommunicator:
     def _unstage(self, pack: _Pack) -> None:
         if pack.host is not None and not pack.shared:
             xp = get_namespace(pack.buf)
-            pack.buf[...] = xp.asarray(pack.host, device=device(pack.buf))
+            pack.buf[...] = xp.asarray(pack.host, device=array_device(pack.buf))
 
     def _allreduce_buffer(self, pack: _Pack) -> None:
         target = self._mpi_target(pack)
@@ -401,7 +401,7 @@ class NcclCommunicator(MpiCommunicator):
                 f"the 'nccl' communicator reduces CuPy arrays, got {backend_name(like)} ones; "
                 "use create_communicator('mpi') for this backend"
             )
-        return _Pack(xp.empty((total,), dtype=like.dtype, device=device(like)), None, shared=False)
+        return _Pack(xp.empty((total,), dtype=like.dtype, device=array_device(like)), None, shared=False)
 
     def _nccl_dtype(self, buf: Any) -> Any:
         name = str(buf.dtype)
@@ -435,7 +435,7 @@ def create_communicator(
     if communicator_name not in ("mpi", "nccl", "auto"):
         raise ValueError(f"unknown communicator {communicator_name!r}; choose 'mpi', 'nccl' or 'auto'")
     if communicator_name == "auto":
-        from .backend import get_backend
+        from ..backend import get_backend
 
         communicator_name = "mpi"
         if get_backend() == "cupy":
@@ -555,7 +555,7 @@ def scatter_dataset(
     shards = []
     for a in arrays:
         xp = get_namespace(a)
-        shards.append(xp.take(a, xp.asarray(idx, device=device(a)), axis=0))
+        shards.append(xp.take(a, xp.asarray(idx, device=array_device(a)), axis=0))
     if isinstance(dataset, (tuple, list)):
         return type(dataset)(shards) if isinstance(dataset, list) else tuple(shards)
     return shards[0]
@@ -594,7 +594,7 @@ class MultiNodeBatchNormalization(BatchNormalization):
     def batch_statistics(self, x: Any) -> tuple[Any, Any, Any]:
         xp = get_namespace(x)
         total = xp.sum(x, axis=0)
-        count = xp.full((1,), x.shape[0], dtype=x.dtype, device=device(x))
+        count = xp.full((1,), x.shape[0], dtype=x.dtype, device=array_device(x))
         self.comm.allreduce_sum([total, count], tag="bn")
         n = count[0]
         mu = total / n
@@ -650,7 +650,7 @@ def init_from_cli(distributed: bool | None = None, communicator: str = "auto") -
     if distributed is False or (distributed is None and not under_mpiexec()):
         return None
     comm = create_communicator(communicator)
-    from .backend import get_backend, set_backend
+    from ..backend import get_backend, set_backend
 
     if get_backend() == "cupy":  # this rank's new arrays go to its own GPU, not to GPU 0
         set_backend("cupy", comm.intra_rank)

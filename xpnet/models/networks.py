@@ -13,11 +13,11 @@ from collections import OrderedDict
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
-from .backend import asarray, device, get_namespace, host_rng, is_array, on_host, randn, zeros
-from .checkpoint import load_state, save_arrays
-from .functions import check_labels, cross_entropy_error, softmax
-from .layers import Affine, BatchNormalization, Convolution, Dropout, Pooling, Relu, Sigmoid, SoftmaxWithLoss
-from .util import conv_output_size
+from ..backend import array_device, asarray, get_namespace, host_rng, is_array, on_host, randn, zeros
+from ..data.checkpoint import load_state, save_arrays
+from ..layers import Affine, BatchNormalization, Convolution, Dropout, Pooling, Relu, Sigmoid, SoftmaxWithLoss
+from ..layers.functions import check_labels, cross_entropy_error, softmax
+from ..layers.util import conv_output_size
 
 __all__ = [
     "SimpleNet",
@@ -154,7 +154,7 @@ class Network:
         if ref is None:
             return asarray(x)
         try:
-            return get_namespace(ref).asarray(x, device=device(ref))
+            return get_namespace(ref).asarray(x, device=array_device(ref))
         except (TypeError, ValueError) as e:
             raise TypeError(f"expected an array (or a list of numbers), got {type(x).__name__}: {e}") from None
 
@@ -262,7 +262,7 @@ class Network:
         perturbations are evaluated together (memory grows linearly with it).
         Dropout layers reuse one mask for the whole gradient, so the result is well defined.
         """
-        from .numgrad import network_numerical_gradient
+        from ..training.numgrad import network_numerical_gradient
 
         return network_numerical_gradient(self, x, t, method=method, chunk_size=chunk_size)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import asnumpy, device, get_namespace, host_rng
+from ..backend import array_device, asnumpy, get_namespace, host_rng
 
 __all__ = ["Trainer", "RnnlmTrainer", "clip_grads"]
 
@@ -115,7 +115,7 @@ class Trainer:
         loss_count = 0
         start_time = time.time()
         for _ in range(max_epoch):
-            order = xp.asarray(rng.permutation(data_size), device=device(x))
+            order = xp.asarray(rng.permutation(data_size), device=array_device(x))
             for iters in range(max_iters):
                 idx = order[iters * batch_size : (iters + 1) * batch_size]
                 loss = self.step(xp.take(x, idx, axis=0), xp.take(t, idx, axis=0), max_grad)
@@ -138,7 +138,7 @@ class Trainer:
         The book calls ``plt.show()``; here the figure is returned (a notebook shows it) and saved
         as PNG when ``path`` is given.
         """
-        from .plot import _figure, _save
+        from ..plot import _figure, _save
 
         fig = _figure()
         ax = fig.add_subplot()
@@ -178,7 +178,7 @@ class RnnlmTrainer:
         size = x.shape[0]
         grid = self._grid
         if grid is None or tuple(grid.shape) != (batch_size, time_size) or grid.dtype != x.dtype:
-            dev = device(x)
+            dev = array_device(x)
             jump = size // batch_size
             grid = xp.arange(batch_size, dtype=x.dtype, device=dev)[:, None] * jump
             grid = grid + xp.arange(time_size, dtype=x.dtype, device=dev)[None, :]
@@ -238,7 +238,7 @@ class RnnlmTrainer:
 
     def plot(self, ylim: tuple[float, float] | None = None, path: Any = None) -> Any:
         """The perplexity curve (one point per ``eval_interval`` steps); saved as PNG when ``path`` is given."""
-        from .plot import _figure, _save
+        from ..plot import _figure, _save
 
         fig = _figure()
         ax = fig.add_subplot()
@@ -257,7 +257,7 @@ def _on_model(model: Any, ids: Any) -> Any:
     try:
         get_namespace(ids, W)
     except TypeError:
-        return get_namespace(W).asarray(asnumpy(ids), device=device(W))
-    if device(ids) != device(W):
-        return get_namespace(W).asarray(asnumpy(ids), device=device(W))
+        return get_namespace(W).asarray(asnumpy(ids), device=array_device(W))
+    if array_device(ids) != array_device(W):
+        return get_namespace(W).asarray(asnumpy(ids), device=array_device(W))
     return ids

@@ -19,12 +19,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .backend import BACKENDS, BackendUnavailableError, backend_status, get_backend, get_device, use_backend
-from .datasets import DATASETS, DatasetError, find_dataset
-from .distributed import DistributedUnavailableError
-from .optimizers import OPTIMIZERS
-from .trainer import TrainingDivergedError
+from .. import __version__
+from ..backend import BACKENDS, BackendUnavailableError, active_device, backend_status, get_backend, use_backend
+from ..data.datasets import DATASETS, DatasetError, find_dataset
+from ..training.distributed import DistributedUnavailableError
+from ..training.optimizers import OPTIMIZERS
+from ..training.trainer import TrainingDivergedError
 
 DATASET_CHOICES = ["spiral", "mnist", "fashion-mnist", "cifar10"]
 MODEL_CHOICES = ["two-layer", "three-layer", "multi-layer", "simple-conv"]
@@ -198,7 +198,7 @@ def check_output(path: str, flag: str) -> None:
 
 def check_plot(path: str) -> None:
     """``--plot PATH`` can work: a writable path, matplotlib importable, a format it knows."""
-    from . import plot
+    from .. import plot
 
     check_output(path, "--plot")
     try:
@@ -261,7 +261,7 @@ def _quiet(loader: Any, quiet: bool) -> dict[str, Any]:
 
 
 def _load(dataset: str, data_dir: str | None, conv: bool, quiet: bool) -> tuple:
-    from . import datasets
+    from ..data import datasets
 
     flatten = not conv
     if dataset == "spiral":
@@ -278,7 +278,7 @@ def _load(dataset: str, data_dir: str | None, conv: bool, quiet: bool) -> tuple:
 
 
 def _network(model: str, hidden: list[int], activation: str, in_shape: tuple, n_out: int, seed: int) -> Any:
-    from . import models
+    from .. import models
 
     n_in = int(math.prod(in_shape))
     if model == "two-layer":
@@ -312,8 +312,8 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
 def make_trainer(args: argparse.Namespace, s: dict[str, Any], net: Any, data: tuple, comm: Any = None) -> Any:
     """The :class:`~xpnet.Trainer` for these settings; with ``comm`` (``mpiexec``), a data-parallel one:
     each rank trains on its shard with ``batch_size / ranks`` samples a step, gradients averaged."""
-    from . import distributed
-    from .trainer import Trainer
+    from ..training import distributed
+    from ..training.trainer import Trainer
 
     (x, t), (xt, tt) = data
     size = comm.size if comm is not None else 1
@@ -338,8 +338,9 @@ def make_trainer(args: argparse.Namespace, s: dict[str, Any], net: Any, data: tu
 def train(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from . import distributed, plot
-    from .backend import set_backend, set_default_dtype
+    from .. import plot
+    from ..backend import set_backend, set_default_dtype
+    from ..training import distributed
 
     if args.save:
         check_output(args.save, "--save")
@@ -389,7 +390,7 @@ def train(args: argparse.Namespace) -> int:
         f"xpnet: {args.dataset} {s['model']} — train acc {trainer.final_train_acc:.4f}, "
         f"test acc {trainer.final_test_acc:.4f} after {trainer.current_iter} iterations "
         f"({trainer.current_iter / trainer.iter_per_epoch:.1f} epochs) in {took:.1f} s "
-        f"on {get_backend()} ({get_device()}, {args.dtype})"
+        f"on {get_backend()} ({active_device()}, {args.dtype})"
         + (" [interrupted]" if trainer.interrupted else "")
         + (" [diverged, rolled back]" if trainer.diverged is not None else "")
     )
@@ -405,7 +406,7 @@ def info() -> int:
     for name, reason in backend_status().items():
         if reason is None:
             with use_backend(name):
-                print(f"  {name:17s} works; new arrays go to {get_device()}")
+                print(f"  {name:17s} works; new arrays go to {active_device()}")
         else:
             print(f"  {name:17s} unavailable: {reason}")
     print("data sets:")
@@ -438,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except TrainingDivergedError as e:
         print(f"xpnet: {e}", file=sys.stderr)
-        from . import distributed
+        from ..training import distributed
 
         distributed.abort(1)  # under mpiexec the other ranks may not have seen it: they would wait forever
         return 1

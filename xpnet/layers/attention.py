@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .backend import get_namespace
+from ..backend import get_namespace
+from .core import Layer
 from .functions import softmax
-from .layers import Layer
 
 __all__ = ["WeightSum", "AttentionWeight", "Attention", "TimeAttention"]
 

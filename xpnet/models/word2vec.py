@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from .backend import asarray, asnumpy, device, get_namespace, host_rng, index_add, randn, random_like
-from .checkpoint import ParamsCheckpoint, save_arrays
-from .functions import LOG_EPS, sigmoid
-from .layers import Embedding, Layer, MatMul, SoftmaxWithLoss, _like_weights
+from ..backend import array_device, asarray, asnumpy, get_namespace, host_rng, index_add, randn, random_like
+from ..data.checkpoint import ParamsCheckpoint, save_arrays
+from ..layers import Embedding, Layer, MatMul, SoftmaxWithLoss, like_weights
+from ..layers.functions import LOG_EPS, sigmoid
 
 __all__ = [
     "SimpleCBOW",
@@ -201,15 +201,15 @@ class UnigramSampler:
     def _table(self, target: Any) -> tuple[Any, Any, Any]:
         """``p``, the cumulative ``cdf`` and ``cdf - p`` on ``target``'s namespace and device (made once per device)."""
         xp = get_namespace(target)
-        key = (type(target), str(device(target)))
+        key = (type(target), str(array_device(target)))
         table = self._tables.get(key)
         if table is None:
             dt = xp.float64
             try:
-                p = xp.asarray(self.word_p, dtype=dt, device=device(target))
+                p = xp.asarray(self.word_p, dtype=dt, device=array_device(target))
             except Exception:  # a device without float64
                 dt = xp.float32
-                p = xp.asarray(self.word_p, dtype=dt, device=device(target))
+                p = xp.asarray(self.word_p, dtype=dt, device=array_device(target))
             cdf = xp.cumulative_sum(p)
             table = self._tables[key] = (p, cdf, cdf - p)
         return table
@@ -221,7 +221,7 @@ class UnigramSampler:
         N, K, V = target.shape[0], self.sample_size, self.vocab_size
         p_t = xp.take(p, target, axis=0)[:, None]
         before_t = xp.take(before, target, axis=0)[:, None]
-        u = random_like(xp.empty((N, K), dtype=p.dtype, device=device(target)), self.rng)
+        u = random_like(xp.empty((N, K), dtype=p.dtype, device=array_device(target)), self.rng)
         x = u * (cdf[V - 1] - p_t)
         x = xp.where(x >= before_t, x + p_t, x)
         s = xp.minimum(xp.searchsorted(cdf, x, side="right"), V - 1)
@@ -256,11 +256,11 @@ class NegativeSamplingLoss(Layer):
         idx = xp.concat([xp.astype(target, negative_sample.dtype)[:, None], negative_sample], axis=1)  # (N, K+1)
         flat = xp.reshape(idx, (-1,))
         rows = xp.reshape(xp.take(W, flat, axis=0), (N, K1, W.shape[1]))
-        h = _like_weights(xp, h, W, "NegativeSamplingLoss")
+        h = like_weights(xp, h, W, "NegativeSamplingLoss")
         score = xp.reshape(rows @ h[:, :, None], (N, K1))
         y = sigmoid(score)
         # label 1 for column 0 (the target), 0 for the negatives
-        label = xp.astype(xp.arange(K1, device=device(y)) == 0, y.dtype)
+        label = xp.astype(xp.arange(K1, device=array_device(y)) == 0, y.dtype)
         self.cache = (h, rows, flat, y, label)
         return -xp.sum(label * xp.log(y + LOG_EPS) + (1.0 - label) * xp.log(1.0 - y + LOG_EPS)) / N
 

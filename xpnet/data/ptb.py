@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import asarray
+from ..backend import asarray
 from .datasets import DATASETS, Dataset, _locate, cache_dir
 
 __all__ = ["load_ptb", "load_text_corpus", "PTB_FILES"]

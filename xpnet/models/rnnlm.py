@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from .backend import asnumpy, device, get_namespace, randn, random_like, zeros
-from .checkpoint import ParamsCheckpoint
-from .functions import softmax
-from .layers import Layer, _like_weights, _store_matmul, _store_sum
-from .time_layers import TimeAffine, TimeDropout, TimeEmbedding, TimeLSTM, TimeRNN, TimeSoftmaxWithLoss
+from ..backend import array_device, asnumpy, get_namespace, randn, random_like, zeros
+from ..data.checkpoint import ParamsCheckpoint
+from ..layers import Layer, like_weights, store_matmul, store_sum
+from ..layers.functions import softmax
+from ..layers.time_layers import TimeAffine, TimeDropout, TimeEmbedding, TimeLSTM, TimeRNN, TimeSoftmaxWithLoss
 
 __all__ = [
     "BaseModel",
@@ -66,7 +66,7 @@ def _ids(xs: Any, like: Any) -> Any:
     try:
         get_namespace(xs, like)
     except TypeError:  # a list, or another backend's array
-        return get_namespace(like).asarray(asnumpy(xs), device=device(like))
+        return get_namespace(like).asarray(asnumpy(xs), device=array_device(like))
     return xs
 
 
@@ -174,7 +174,7 @@ class TiedTimeAffine(Layer):
     def forward(self, x: Any, train_flg: bool = False) -> Any:
         W, b = self.embedding.params[0], self.params[0]
         xp = get_namespace(x, W)
-        self.x = x = _like_weights(xp, x, W, "TiedTimeAffine")
+        self.x = x = like_weights(xp, x, W, "TiedTimeAffine")
         N, T, D = x.shape
         out = xp.reshape(x, (N * T, D)) @ W.T
         out += b
@@ -186,9 +186,9 @@ class TiedTimeAffine(Layer):
         N, T, V = dout.shape
         d2 = xp.reshape(dout, (N * T, V))
         holder = [self.dW]
-        _store_matmul(holder, 0, d2.T, xp.reshape(self.x, (N * T, W.shape[1])))
+        store_matmul(holder, 0, d2.T, xp.reshape(self.x, (N * T, W.shape[1])))
         self.dW = holder[0]
-        _store_sum(self.grads, 0, d2)
+        store_sum(self.grads, 0, d2)
         return xp.reshape(d2 @ W, self.x.shape) if input_grad else None
 
 
@@ -285,7 +285,7 @@ class _Generator:
         """
         W = self.params[0]
         xp = get_namespace(W)
-        dev = device(W)
+        dev = array_device(W)
         V = W.shape[0]
         keep = xp.ones((V,), dtype=W.dtype, device=dev)
         if skip_ids:
@@ -337,7 +337,7 @@ def eval_perplexity(model: Any, corpus: Any, batch_size: int = 10, time_size: in
             f"eval_perplexity: a corpus of {size} words is shorter than one batch of {batch_size} x {time_size} + 1"
         )
     jump = (size - 1) // batch_size
-    dev = device(corpus)
+    dev = array_device(corpus)
     grid = (
         xp.arange(batch_size, dtype=corpus.dtype, device=dev)[:, None] * jump
         + xp.arange(time_size, dtype=corpus.dtype, device=dev)[None, :]

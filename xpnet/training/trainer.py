@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from .backend import asnumpy, device, get_namespace, host_rng
-from .functions import LOG_EPS, check_labels
+from ..backend import array_device, asnumpy, get_namespace, host_rng
+from ..layers.functions import LOG_EPS, check_labels
 from .optimizers import OPTIMIZERS
 
 __all__ = ["Trainer", "TrainingDivergedError", "LOSS_CEILING"]
@@ -201,7 +201,7 @@ class Trainer:
         """One epoch of mini-batch indices, drawn with replacement on the host, sent over once."""
         idx = self.rng.integers(0, self.train_size, size=(self.iter_per_epoch, self.batch_size))
         xp = get_namespace(self.x_train)
-        return xp.asarray(idx, device=device(self.x_train))
+        return xp.asarray(idx, device=array_device(self.x_train))
 
     def train_step(self) -> None:
         """One mini-batch: gradient, update, loss recorded; an evaluation at each epoch start."""

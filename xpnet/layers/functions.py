@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .backend import asarray, device, get_namespace, is_array, on_host, one_hot
+from ..backend import array_device, asarray, get_namespace, is_array, on_host, one_hot
 
 __all__ = [
     "identity_function",
@@ -87,7 +87,7 @@ def sum_squared_error(y: Any, t: Any) -> Any:
     """``0.5 * sum((y - t)**2)`` over all elements, as in the book (no division by the batch size)."""
     y = _arr(y)
     xp = get_namespace(y)
-    t = t if is_array(t) else xp.asarray(t, dtype=y.dtype, device=device(y))
+    t = t if is_array(t) else xp.asarray(t, dtype=y.dtype, device=array_device(y))
     return 0.5 * xp.sum((y - t) ** 2)
 
 
@@ -145,7 +145,7 @@ def cross_entropy_error(y: Any, t: Any, *, soft: bool = False) -> Any:
     y = _arr(y)
     xp = get_namespace(y)
     if not is_array(t):
-        t = xp.asarray(t, device=device(y))
+        t = xp.asarray(t, device=array_device(y))
     if y.ndim == 1:
         y = xp.reshape(y, (1, -1))
         t = xp.reshape(t, (1, -1)) if t.ndim == 1 else xp.reshape(t, (1,))

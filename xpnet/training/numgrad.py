@@ -23,10 +23,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .backend import device, get_namespace, one_hot
-from .functions import LOG_EPS, cross_entropy_of_mask, label_mask
+from ..backend import array_device, get_namespace, one_hot
+from ..layers.functions import LOG_EPS, cross_entropy_of_mask, label_mask
+from ..layers.util import im2col
 from .gradient import H, numerical_gradient
-from .util import im2col
 
 # Elements of float64 work per chunk of perturbations (about 64 MiB per intermediate array).
 DEFAULT_BUDGET = 1 << 23
@@ -126,7 +126,7 @@ def _bulk(net: Any, x: Any, ctx: _Context, chunk_size: int | None) -> dict:
         out = []
         for start in range(0, n, chunk):
             stop = min(start + chunk, n)
-            flat = xp.arange(start, stop, device=device(x))
+            flat = xp.arange(start, stop, device=array_device(x))
             up, down = _steps(xp, p, flat)
             steps = xp.concat([up, down])
             idx = xp.concat([flat, flat])

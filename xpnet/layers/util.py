@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import asnumpy, device, float_dtype, get_namespace, host_rng
+from ..backend import array_device, asnumpy, float_dtype, get_namespace, host_rng
 
 __all__ = [
     "conv_output_size",
@@ -44,7 +44,7 @@ def pad_images(x: Any, pad: int, fill: float = 0.0) -> Any:
         return x
     xp = get_namespace(x)
     N, C, H, W = x.shape
-    img = xp.full((N, C, H + 2 * pad, W + 2 * pad), fill, dtype=x.dtype, device=device(x))
+    img = xp.full((N, C, H + 2 * pad, W + 2 * pad), fill, dtype=x.dtype, device=array_device(x))
     img[:, :, pad : pad + H, pad : pad + W] = x
     return img
 
@@ -95,7 +95,7 @@ def col2im(col: Any, input_shape: tuple[int, ...], filter_h: int, filter_w: int,
     out_w = conv_output_size(W, filter_w, stride, pad)
     col = xp.reshape(col, (N, out_h, out_w, C, filter_h, filter_w))
     col = xp.permute_dims(col, (0, 3, 4, 5, 1, 2))  # (N, C, FH, FW, OH, OW)
-    img = xp.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=col.dtype, device=device(col))
+    img = xp.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=col.dtype, device=array_device(col))
     for y in range(filter_h):
         for x in range(filter_w):
             img[:, :, y : y + stride * (out_h - 1) + 1 : stride, x : x + stride * (out_w - 1) + 1 : stride] += col[
@@ -113,7 +113,7 @@ def shuffle_dataset(x: Any, t: Any, *, rng: Any = None) -> tuple[Any, Any]:
     xp = get_namespace(x, t)
     if x.shape[0] != t.shape[0]:
         raise ValueError(f"x and t must have the same length, got shapes {tuple(x.shape)} and {tuple(t.shape)}")
-    perm = xp.asarray(host_rng(rng).permutation(x.shape[0]), device=device(x))
+    perm = xp.asarray(host_rng(rng).permutation(x.shape[0]), device=array_device(x))
     return xp.take(x, perm, axis=0), xp.take(t, perm, axis=0)
 
 

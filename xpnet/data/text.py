@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import asarray, asnumpy, device, float_dtype, get_namespace, index_add, one_hot
+from ..backend import array_device, asarray, asnumpy, float_dtype, get_namespace, index_add, one_hot
 
 __all__ = [
     "preprocess",
@@ -65,14 +65,14 @@ def create_co_matrix(corpus: Any, vocab_size: int, window_size: int = 1) -> Any:
     """
     xp = _check_corpus(corpus, "create_co_matrix")
     V = vocab_size
-    flat = xp.zeros((V * V,), dtype=xp.int32, device=device(corpus))
+    flat = xp.zeros((V * V,), dtype=xp.int32, device=array_device(corpus))
     corpus = xp.astype(corpus, xp.int64)
     for k in range(1, window_size + 1):
         if k >= corpus.shape[0]:
             break
         a, b = corpus[: corpus.shape[0] - k], corpus[k:]
         pairs = xp.concat([a * V + b, b * V + a])
-        index_add(flat, pairs, xp.ones(pairs.shape, dtype=xp.int32, device=device(corpus)))
+        index_add(flat, pairs, xp.ones(pairs.shape, dtype=xp.int32, device=array_device(corpus)))
     return xp.reshape(flat, (V, V))
 
 
@@ -148,7 +148,7 @@ def ppmi(C: Any, verbose: bool = False, eps: float = 1e-8, *, dtype: Any = None)
     M = xp.log2(M)
     if verbose:
         print("100.0% done")
-    return xp.maximum(M, xp.zeros((), dtype=dt, device=device(M)))
+    return xp.maximum(M, xp.zeros((), dtype=dt, device=array_device(M)))
 
 
 def normalize(x: Any) -> Any:
@@ -233,4 +233,4 @@ def svd(x: Any, full_matrices: bool = True) -> tuple[Any, Any, Any]:
     if linalg is not None and hasattr(linalg, "svd"):
         return tuple(linalg.svd(x, full_matrices=full_matrices))
     U, S, Vh = np.linalg.svd(asnumpy(x), full_matrices=full_matrices)
-    return tuple(xp.asarray(a, dtype=x.dtype, device=device(x)) for a in (U, S, Vh))
+    return tuple(xp.asarray(a, dtype=x.dtype, device=array_device(x)) for a in (U, S, Vh))

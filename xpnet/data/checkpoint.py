@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import asnumpy, device, dtype_name, get_namespace
+from ..backend import array_device, asnumpy, dtype_name, get_namespace
 
 __all__ = [
     "CheckpointError",
@@ -359,7 +359,7 @@ def load_state(
     out = {}
     for k, a in host.items():
         t = templates[k]
-        out[k] = get_namespace(t).asarray(a, dtype=t.dtype, device=device(t))
+        out[k] = get_namespace(t).asarray(a, dtype=t.dtype, device=array_device(t))
     return out
 
 
