@@ -46,10 +46,13 @@ class _BookPathFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return importlib.util.spec_from_loader(fullname, self)
 
     def create_module(self, spec: object) -> object:
-        return importlib.import_module(f"{__name__}.{BOOK_PATHS[spec.name.partition('.')[2]]}")
+        module = importlib.import_module(f"{__name__}.{BOOK_PATHS[spec.name.partition('.')[2]]}")
+        spec.loader_state = module.__spec__  # the import system sets the alias's spec on the module next
+        return module
 
     def exec_module(self, module: object) -> None:
-        """The module ran when its home was imported."""
+        """The module ran when its home was imported: only its own spec is put back."""
+        module.__spec__ = module.__spec__.loader_state
 
 
 if not any(isinstance(f, _BookPathFinder) for f in sys.meta_path):

@@ -33,12 +33,10 @@ from ..backend import (
     set_default_dtype,
 )
 from ..backend import seed as set_seed
+from ..training.seq2seq import train_seq2seq
+from . import UsageError
 
-__all__ = ["add_parser", "run", "train_seq2seq"]
-
-
-class UsageError(Exception):
-    """A mistake in the command line: one line, exit status 2."""
+__all__ = ["add_parser", "run"]
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -185,51 +183,6 @@ def _rnnlm(args: argparse.Namespace) -> int:
 
 
 # --- seq2seq -------------------------------------------------------------------------------
-
-
-def train_seq2seq(
-    model: Any,
-    optimizer: Any,
-    x: Any,
-    t: Any,
-    *,
-    max_epoch: int,
-    batch_size: int,
-    max_grad: float | None = None,
-    seed: int = 0,
-    validation: tuple[Any, Any] | None = None,
-) -> tuple[list[float], list[float]]:
-    """Book 2's ``Trainer.fit`` loop for a seq2seq model: a shuffled pass per epoch, batches gathered with ``take``
-    on the device, gradients clipped; the mean loss of each epoch is read back once. With ``validation=(x, t)``
-    the exact-match accuracy on it is printed after each epoch, as the book's ``train_seq2seq.py`` does.
-    Returns the per-epoch mean losses and validation accuracies."""
-    from ..backend import array_device
-    from ..models.seq2seq import seq2seq_accuracy
-    from ..training.trainer2 import clip_grads
-
-    xp = get_namespace(x, t)
-    n = x.shape[0]
-    iters = max(n // batch_size, 1)
-    rng = np.random.default_rng(seed)
-    losses: list[float] = []
-    accuracies: list[float] = []
-    start = time.perf_counter()
-    for epoch in range(max_epoch):
-        order = xp.asarray(rng.permutation(n), device=array_device(x))
-        total = None
-        for i in range(iters):
-            idx = order[i * batch_size : min((i + 1) * batch_size, n)]
-            loss = model.forward(xp.take(x, idx, axis=0), xp.take(t, idx, axis=0))
-            model.backward()
-            if max_grad is not None:
-                clip_grads(model.grads, max_grad)
-            optimizer.update(model.params, model.grads)
-            total = loss if total is None else total + loss
-        losses.append(float(total) / iters)
-        if validation is not None:
-            accuracies.append(seq2seq_accuracy(model, *validation))
-            print(f"| epoch {epoch + 1} | val acc {accuracies[-1] * 100:.3f}% | {time.perf_counter() - start:.0f} s")
-    return losses, accuracies
 
 
 def _seq2seq(args: argparse.Namespace) -> int:

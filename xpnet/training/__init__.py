@@ -14,3 +14,7 @@
 The rule: nothing in the per-step path reads a value back to the host; what a step needs
 from the device is read every ``eval_interval`` steps at most.
 """
+
+from .seq2seq import train_seq2seq
+
+__all__ = ["train_seq2seq"]

@@ -9,33 +9,15 @@ from __future__ import annotations
 
 import math
 import os
-import time
 from typing import Any
 
 import numpy as np
 
 from ..backend import array_device, asnumpy, get_namespace, host_rng
+from .loop import fit_loop, shuffled_batches
+from .optimizers import clip_grads
 
 __all__ = ["Trainer", "RnnlmTrainer", "clip_grads"]
-
-
-def clip_grads(grads: list[Any], max_norm: float) -> None:
-    """Scale every gradient in place so that their joint L2 norm is at most ``max_norm`` (book 2, 5.5.3).
-
-    The book reads the norm back to decide in Python whether to scale; here the factor
-    ``min(1, max_norm / (norm + 1e-6))`` stays an array and every gradient is multiplied by
-    it, so no value leaves the device.
-    """
-    grads = [g for g in grads if g is not None]
-    if not grads:
-        return
-    xp = get_namespace(*grads)
-    total = xp.sum(grads[0] * grads[0])
-    for g in grads[1:]:
-        total = total + xp.sum(g * g)
-    rate = xp.minimum(max_norm / (xp.sqrt(total) + 1e-6), 1.0)
-    for g in grads:
-        g *= xp.astype(rate, g.dtype)
 
 
 def _unique(params: list[Any], grads: list[Any]) -> tuple[list[Any], list[Any]]:
@@ -109,28 +91,26 @@ class Trainer:
         if max_iters == 0:
             raise ValueError(f"Trainer.fit: {data_size} samples do not fill one batch of {batch_size}")
         self.eval_interval = eval_interval
-        xp = get_namespace(x, t)
         rng = host_rng()
-        total_loss = None
-        loss_count = 0
-        start_time = time.time()
-        for _ in range(max_epoch):
-            order = xp.asarray(rng.permutation(data_size), device=array_device(x))
-            for iters in range(max_iters):
-                idx = order[iters * batch_size : (iters + 1) * batch_size]
-                loss = self.step(xp.take(x, idx, axis=0), xp.take(t, idx, axis=0), max_grad)
-                total_loss = loss if total_loss is None else total_loss + loss
-                loss_count += 1
-                if eval_interval is not None and iters % eval_interval == 0:
-                    avg_loss = float(total_loss) / loss_count  # the one read-back: the book prints here
-                    elapsed_time = time.time() - start_time
-                    print(
-                        f"| epoch {self.current_epoch + 1} |  iter {iters + 1} / {max_iters} "
-                        f"| time {int(elapsed_time)}[s] | loss {avg_loss:.2f}"
-                    )
-                    self.loss_list.append(avg_loss)
-                    total_loss, loss_count = None, 0
+
+        def report(epoch: int, iters: int, avg_loss: float, elapsed: float) -> None:
+            print(
+                f"| epoch {self.current_epoch + 1} |  iter {iters + 1} / {max_iters} "
+                f"| time {int(elapsed)}[s] | loss {avg_loss:.2f}"
+            )
+            self.loss_list.append(avg_loss)
+
+        def next_epoch(*_: Any) -> None:
             self.current_epoch += 1
+
+        fit_loop(
+            lambda bx, bt: self.step(bx, bt, max_grad),
+            lambda: shuffled_batches(x, t, batch_size, rng),
+            max_epoch,
+            eval_interval=eval_interval,
+            report=report,
+            epoch_end=next_epoch,
+        )
 
     def plot(self, ylim: tuple[float, float] | None = None, *, path: str | os.PathLike | None = None) -> Any:
         """The recorded losses against iterations (in units of ``eval_interval``), as a matplotlib ``Figure``.
@@ -214,27 +194,34 @@ class RnnlmTrainer:
         self.time_idx = 0
         self.ppl_list = []
         self.eval_interval = eval_interval
-        total_loss, loss_count = None, 0
-        start = time.time()
-        for _ in range(max_epoch):
-            for iters in range(max_iters):
-                batch_x, batch_t = self.get_batch(xs, ts, batch_size, time_size)
-                loss = model.forward(batch_x, batch_t)
-                model.backward()
-                if max_grad is not None:
-                    clip_grads(model.grads, max_grad)
-                optimizer.update(model.params, model.grads)
-                total_loss = loss if total_loss is None else total_loss + loss
-                loss_count += 1
-                if eval_interval is not None and iters % eval_interval == 0:
-                    ppl = math.exp(float(total_loss) / loss_count)
-                    print(
-                        f"| epoch {self.current_epoch + 1} |  iter {iters + 1} / {max_iters} | "
-                        f"time {int(time.time() - start)}[s] | perplexity {ppl:.2f}"
-                    )
-                    self.ppl_list.append(ppl)
-                    total_loss, loss_count = None, 0
+
+        def step(batch_x: Any, batch_t: Any) -> Any:
+            loss = model.forward(batch_x, batch_t)
+            model.backward()
+            if max_grad is not None:
+                clip_grads(model.grads, max_grad)
+            optimizer.update(model.params, model.grads)
+            return loss
+
+        def report(epoch: int, iters: int, avg_loss: float, elapsed: float) -> None:
+            ppl = math.exp(avg_loss)
+            print(
+                f"| epoch {self.current_epoch + 1} |  iter {iters + 1} / {max_iters} | "
+                f"time {int(elapsed)}[s] | perplexity {ppl:.2f}"
+            )
+            self.ppl_list.append(ppl)
+
+        def next_epoch(*_: Any) -> None:
             self.current_epoch += 1
+
+        fit_loop(
+            step,
+            lambda: (self.get_batch(xs, ts, batch_size, time_size) for _ in range(max_iters)),
+            max_epoch,
+            eval_interval=eval_interval,
+            report=report,
+            epoch_end=next_epoch,
+        )
 
     def plot(self, ylim: tuple[float, float] | None = None, path: Any = None) -> Any:
         """The perplexity curve (one point per ``eval_interval`` steps); saved as PNG when ``path`` is given."""
