@@ -12,7 +12,7 @@ from . import attention, optimizers, rnnlm, seq2seq, text, time_layers, word2vec
 from .data.text import *  # noqa: F403
 from .layers import Affine, Embedding, MatMul, Repeat, Sigmoid, SigmoidWithLoss, Softmax, SoftmaxWithLoss, Sum  # noqa: F401
 from .layers.attention import *  # noqa: F403
-from .layers.recurrent import *  # noqa: F403
+from .layers.time_layers import *  # noqa: F403
 from .models.rnnlm import *  # noqa: F403
 from .models.seq2seq import *  # noqa: F403
 from .models.word2vec import *  # noqa: F403

@@ -30,8 +30,8 @@ DATASET_CHOICES = ["spiral", "mnist", "fashion-mnist", "cifar10"]
 MODEL_CHOICES = ["two-layer", "three-layer", "multi-layer", "simple-conv"]
 
 #: Modules that add a subcommand: each has ``add_parser(subparsers)`` (adds its parser to argparse's
-#: subparsers object) and ``run(args) -> int``. The lead appends names here, e.g. ``"xpnet.cli_word2vec"``.
-SUBCOMMANDS: list[str] = ["xpnet.cli_word2vec", "xpnet.cli_rnn"]
+#: subparsers object) and ``run(args) -> int``.
+SUBCOMMANDS: list[str] = ["xpnet.cli.word2vec", "xpnet.cli.rnn"]
 
 #: The defaults of ``xpnet train``, one row per data set, then one per model for what the model fixes
 #: (a model's row wins over the data set's). Rows name every value; nothing else holds a default.
@@ -77,7 +77,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"xpnet: error: {message} (see '{self.prog} --help')\n")
 
 
-def _positive(kind: type) -> Any:
+def positive(kind: type) -> Any:
+    """An argparse type: a positive (and finite) ``kind``, else a one-line error."""
+
     def parse(text: str) -> Any:
         try:
             value = kind(text)
@@ -91,7 +93,9 @@ def _positive(kind: type) -> Any:
     return parse
 
 
-def _seed(text: str) -> int:
+def seed_value(text: str) -> int:
+    """An argparse type: a non-negative whole number."""
+
     try:
         value = int(text)
     except ValueError:
@@ -99,6 +103,27 @@ def _seed(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text}")
     return value
+
+
+#: The one table of flags: every subcommand adds the ones it takes with :func:`add_flags`, so a flag
+#: means the same, is checked the same way and has the same default under every command.
+FLAGS: dict[str, dict[str, Any]] = {
+    "backend": {"choices": BACKENDS, "default": None, "help": "default: $XPNET_BACKEND or numpy"},
+    "dtype": {"choices": ["float32", "float64"], "default": "float32", "help": "default: float32"},
+    "seed": {"type": seed_value, "default": 0, "help": "seed of the weights and mini-batches (default: 0)"},
+    "epochs": {"type": positive(int), "default": None},
+    "batch-size": {"type": positive(int), "default": None},
+    "lr": {"type": positive(float), "default": None, "help": "learning rate"},
+    "save": {"metavar": "PATH", "default": None, "help": "save the trained parameters (.npz)"},
+    "plot": {"metavar": "PATH", "default": None, "help": "save a figure (PNG)"},
+}
+
+
+def add_flags(parser: Any, *names: str, **changes: dict[str, Any]) -> None:
+    """Add ``--NAME`` for each of ``names`` from :data:`FLAGS`; ``changes`` (keyed ``batch_size`` for
+    ``--batch-size``) overrides a flag's default or help for this command."""
+    for name in names:
+        parser.add_argument(f"--{name}", **{**FLAGS[name], **changes.get(name.replace("-", "_"), {})})
 
 
 def _directory(text: str) -> str:
@@ -145,23 +170,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tr.add_argument("--activation", choices=["relu", "sigmoid"], default=None, help=_depends("activation"))
     tr.add_argument("--optimizer", choices=sorted(OPTIMIZERS), type=str.lower, default=None, help=_depends("optimizer"))
-    tr.add_argument(
-        "--lr", type=_positive(float), default=None,
-        help=f"learning rate; {_depends('lr')}; with another --optimizer, that optimizer's own default",
-    )  # fmt: skip
-    tr.add_argument("--batch-size", type=_positive(int), default=None, help=_depends("batch_size"))
+    add_flags(
+        tr,
+        "lr",
+        lr={"help": f"learning rate; {_depends('lr')}; with another --optimizer, that optimizer's own default"},
+    )
+    add_flags(tr, "batch-size", batch_size={"help": _depends("batch_size")})
     group = tr.add_mutually_exclusive_group()
-    group.add_argument("--epochs", type=_positive(int), default=None, help=_depends("epochs"))
-    group.add_argument("--iters", type=_positive(int), default=None, help="stop after this many iterations")
-    tr.add_argument("--backend", choices=BACKENDS, default=None, help="default: $XPNET_BACKEND or numpy")
-    tr.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="default: float32")
-    tr.add_argument("--seed", type=_seed, default=0, help="seed of the weights and mini-batches (default: 0)")
+    add_flags(group, "epochs", epochs={"help": _depends("epochs")})
+    group.add_argument("--iters", type=positive(int), default=None, help="stop after this many iterations")
+    add_flags(tr, "backend", "dtype", "seed")
     tr.add_argument(
         "--data-dir", type=_directory, default=None,
         help="directory holding the data files (default: $XPNET_DATA_DIR, the cache, system copies)",
     )  # fmt: skip
-    tr.add_argument("--plot", metavar="PATH", default=None, help="save the loss and accuracy curves (PNG)")
-    tr.add_argument("--save", metavar="PATH", default=None, help="save the trained parameters (.npz)")
+    add_flags(tr, "plot", "save", plot={"help": "save the loss and accuracy curves (PNG)"})
     tr.add_argument("--quiet", action="store_true", help="no progress bars, download messages or per-epoch lines")
     tr.add_argument(
         "--distributed", action="store_true", default=None,

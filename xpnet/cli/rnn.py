@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 
 from ..backend import (
-    BACKENDS,
     BackendUnavailableError,
     asarray,
     asnumpy,
@@ -34,21 +33,15 @@ from ..backend import (
 )
 from ..backend import seed as set_seed
 from ..training.seq2seq import train_seq2seq
-from . import UsageError
+from . import UsageError, add_flags, positive
 
 __all__ = ["add_parser", "run"]
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--backend", choices=BACKENDS, default=None, help="default: $XPNET_BACKEND or numpy")
-    p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    p.add_argument("--seed", type=int, default=0, help="initial weights and batch order")
-    p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--max-grad", type=float, default=None, help="clip the gradients' joint norm")
-    p.add_argument("--save", metavar="PATH", default=None, help="write the parameters (.npz)")
-    p.add_argument("--plot", metavar="PATH", default=None, help="write a PNG figure")
+    add_flags(p, "backend", "dtype", "seed", "epochs", "batch-size", "lr")
+    p.add_argument("--max-grad", type=positive(float), default=None, help="clip the gradients' joint norm")
+    add_flags(p, "save", "plot", save={"help": "write the parameters (.npz)"}, plot={"help": "write a PNG figure"})
     p.add_argument("--quick", action="store_true", help="a tiny run (smoke test)")
 
 

@@ -14,7 +14,6 @@ from collections import Counter
 from typing import Any
 
 from ..backend import (
-    BACKENDS,
     BackendUnavailableError,
     active_device,
     asnumpy,
@@ -22,20 +21,9 @@ from ..backend import (
     set_backend,
     set_default_dtype,
 )
+from . import UsageError, add_flags, check_output, positive
 
 PTB_QUERIES = ["you", "year", "car", "toyota"]  # book 2, ch04/eval.py
-
-
-def _positive_int(text: str) -> int:
-    from . import _positive
-
-    return _positive(int)(text)
-
-
-def _positive_float(text: str) -> float:
-    from . import _positive
-
-    return _positive(float)(text)
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -45,19 +33,18 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--corpus", default="ptb", help="'ptb' (book 2's Penn Treebank) or the path of a UTF-8 text file")
     p.add_argument("--model", choices=["cbow", "skipgram"], default="cbow")
-    p.add_argument("--window", type=_positive_int, default=5, help="context words on each side (book: 5)")
-    p.add_argument("--hidden", type=_positive_int, default=100, help="word-vector size (book: 100)")
-    p.add_argument("--epochs", type=_positive_int, default=10)
-    p.add_argument("--batch-size", type=_positive_int, default=100)
-    p.add_argument("--lr", type=_positive_float, default=0.001, help="Adam's learning rate")
-    p.add_argument("--backend", choices=BACKENDS, default=None, help="default: $XPNET_BACKEND or numpy")
-    p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--window", type=positive(int), default=5, help="context words on each side (book: 5)")
+    p.add_argument("--hidden", type=positive(int), default=100, help="word-vector size (book: 100)")
+    add_flags(
+        p, "epochs", "batch-size", "lr",
+        epochs={"default": 10}, batch_size={"default": 100}, lr={"default": 0.001, "help": "Adam's learning rate"},
+    )  # fmt: skip
+    add_flags(p, "backend", "dtype", "seed")
     p.add_argument("--data-dir", default=None, help="directory holding ptb.train.txt etc.")
     p.add_argument("--query", default=None, help="comma-separated words (default: you,year,car,toyota as the book)")
-    p.add_argument("--top", type=_positive_int, default=5)
-    p.add_argument("--eval-interval", type=_positive_int, default=None, help="print the loss every N iterations")
-    p.add_argument("--save", metavar="PATH", default=None, help="save the word vectors and words (.npz)")
+    p.add_argument("--top", type=positive(int), default=5)
+    p.add_argument("--eval-interval", type=positive(int), default=None, help="print the loss every N iterations")
+    add_flags(p, "save", save={"help": "save the word vectors and words (.npz)"})
     p.set_defaults(run=run)
     return p
 
@@ -75,7 +62,6 @@ def _queries(args: argparse.Namespace, corpus: Any, word_to_id: dict[str, int], 
 def run(args: argparse.Namespace) -> int:
     """Train as book 2's ``ch04/train.py`` (Adam, batches of 100), print neighbours as ``ch04/eval.py``."""
     from ..data.datasets import DatasetError
-    from . import UsageError
 
     try:
         return _run(args)
@@ -92,8 +78,6 @@ def _run(args: argparse.Namespace) -> int:
     from ..training.trainer2 import Trainer
 
     if args.save:  # before training: a path that cannot be written must not cost the run
-        from . import check_output
-
         check_output(args.save, "--save")
     if args.backend:
         set_backend(args.backend)

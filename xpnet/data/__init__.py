@@ -2,7 +2,7 @@
 
 ==============  =====================================================================================
 ``io``          cache directory, download, checksum, atomic write: the one way a file is fetched or written
-``checkpoint``  ``.npz`` checkpoints (the hardened reader, ``ParamsCheckpoint``)
+``checkpoint``  ``.npz`` checkpoints (the hardened reader: sizes, shapes, dtypes checked)
 ``datasets``    MNIST, Fashion-MNIST, CIFAR-10, spiral (book 1's ``dataset/mnist.py``)
 ``ptb``         the Penn Treebank (book 2's ``dataset/ptb.py``)
 ``sequence``    the addition and date sets (book 2's ``dataset/sequence.py``)

@@ -3,7 +3,8 @@
 :func:`save_arrays` writes ``{name: array}`` (any backend) to an ``.npz`` file atomically: beside the
 target, then renamed into place, keeping the target's permissions (or the umask's for a new file) and
 writing through a symlink to the file it points to. Temporary files orphaned by a killed writer are
-removed by the next save to that directory (see :func:`clean_stale_temp_files`).
+removed by the next save to that directory (see :func:`clean_stale_temp_files`). The writing is
+:func:`xpnet.data.io.atomic_write`'s, as for every file xpnet writes.
 
 :func:`load_arrays` reads a checkpoint without trusting it: the zip's member list and each ``.npy``
 header (shape and dtype) are checked against what the caller expects *before* any data is read, so
@@ -18,13 +19,8 @@ the file, except operating-system errors, which stay ``OSError`` and name the fi
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import re
-import socket
-import tempfile
-import time
 import zipfile
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -32,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_device, asnumpy, dtype_name, get_namespace
+from .io import STALE_TEMP_SECONDS, atomic_write, clean_stale_temp_files, temp_prefix
 
 __all__ = [
     "CheckpointError",
@@ -42,10 +39,6 @@ __all__ = [
     "temp_prefix",
     "STALE_TEMP_SECONDS",
 ]
-
-# A temporary file older than this is taken for an orphan even when its writer cannot be checked
-# (another machine on a shared file system, or a recycled process id).
-STALE_TEMP_SECONDS = 3600.0
 
 _TEMP_SUFFIX = ".npz.tmp"
 # Temporary names are <stem><pid>@<host>~<random><suffix>; older versions wrote .xpnet-<random>.npz.tmp,
@@ -59,85 +52,6 @@ class CheckpointError(ValueError):
     def __init__(self, path: str, message: str) -> None:
         super().__init__(f"{path}: {message}")
         self.path = path
-
-
-# --- temporary files --------------------------------------------------------------------
-
-
-def _host() -> str:
-    return re.sub(r"[^A-Za-z0-9.-]", "", socket.gethostname())[:64]
-
-
-def temp_prefix(stem: str = ".xpnet-") -> str:
-    """Prefix of this process's temporary files: ``stem`` + ``<pid>@<host>~``, so a later run can tell
-    whether the writer is still alive."""
-    return f"{stem}{os.getpid()}@{_host()}~"
-
-
-def _pid_alive(pid: int) -> bool:
-    if os.name == "nt":  # os.kill(pid, 0) would terminate the process there: rely on the age rule
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True  # exists but belongs to someone else, or cannot be checked: assume alive
-    return True
-
-
-def clean_stale_temp_files(
-    directory: str | os.PathLike,
-    *,
-    stem: str = ".xpnet-",
-    suffix: str = _TEMP_SUFFIX,
-    max_age: float | None = None,
-) -> list[str]:
-    """Remove ``stem*suffix`` temporary files in ``directory`` left by killed writers; returns their paths.
-
-    A file is an orphan when its writer (the ``<pid>@<host>`` in its name) ran on this machine and is
-    no longer alive, or when it was last modified more than ``max_age`` seconds ago (default
-    :data:`STALE_TEMP_SECONDS`; this covers writers on other machines and recycled pids). A live
-    writer's file on this machine is never touched while it is younger than that. Errors are ignored:
-    cleaning is a courtesy, never a reason for a save or download to fail.
-    """
-    max_age = STALE_TEMP_SECONDS if max_age is None else max_age
-    removed = []
-    host, now = _host(), time.time()
-    writer = re.compile(rf"^{re.escape(stem)}(\d+)@([^~/]*)~")
-    try:
-        names = os.listdir(directory)
-    except OSError:
-        return removed
-    for name in names:
-        if not (name.startswith(stem) and name.endswith(suffix)):
-            continue
-        m = writer.match(name)
-        path = os.path.join(directory, name)
-        try:
-            age = now - os.lstat(path).st_mtime
-            pid, writer_host = (int(m.group(1)), m.group(2)) if m else (None, None)
-            dead = pid is not None and writer_host == host and pid != os.getpid() and not _pid_alive(pid)
-            if dead or age > max_age:
-                os.unlink(path)
-                removed.append(path)
-        except (OSError, ValueError):
-            continue
-    return removed
-
-
-def _new_file_mode() -> int:
-    """``0o666`` less the process umask (what ``open`` would give a new file)."""
-    try:
-        with open("/proc/self/status") as f:  # Linux: read without changing it
-            for line in f:
-                if line.startswith("Umask:"):
-                    return 0o666 & ~int(line.split()[1], 8)
-    except OSError:
-        pass
-    mask = os.umask(0o022)  # elsewhere: the usual set-and-restore
-    os.umask(mask)
-    return 0o666 & ~mask
 
 
 # --- saving -------------------------------------------------------------------------------
@@ -168,33 +82,10 @@ def save_arrays(path: str | os.PathLike, arrays: Mapping[str, Any], *, allow_non
                     "training diverged? pass allow_nonfinite=True to save it anyway",
                 )
         host[name] = h
-    target = os.path.realpath(path)  # write through symlinks to the file they point to
-    directory = os.path.dirname(target)
     try:
-        mode = os.stat(target).st_mode & 0o7777
-    except FileNotFoundError:
-        mode = _new_file_mode()
+        atomic_write(path, lambda f: np.savez(f, **host), suffix=_TEMP_SUFFIX)
     except OSError as e:
         raise _os_error(e, path) from e
-    clean_stale_temp_files(directory)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(), suffix=_TEMP_SUFFIX, dir=directory)
-    except OSError as e:
-        raise _os_error(e, path) from e
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if hasattr(os, "fchmod"):
-                os.fchmod(f.fileno(), mode)  # mkstemp makes 0600 whatever the umask
-            np.savez(f, **host)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException as e:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(e, OSError):
-            raise _os_error(e, path) from e
-        raise
 
 
 def _os_error(e: OSError, path: str) -> OSError:
@@ -361,34 +252,3 @@ def load_state(
         t = templates[k]
         out[k] = get_namespace(t).asarray(a, dtype=t.dtype, device=array_device(t))
     return out
-
-
-class ParamsCheckpoint:
-    """``save_params``/``load_params`` for book 2's models, whose ``params`` is a list.
-
-    The arrays are stored under ``param_names`` when the model has them (``"W_in"``, ...), else as
-    ``p0``, ``p1``, ... Saving goes through :func:`save_arrays` (atomic, non-finite refused) and loading
-    through :func:`load_state` (checked and converted first, then written *into* the existing arrays,
-    so shared or tied parameters stay shared, and a failed load changes nothing).
-    """
-
-    params: list[Any]
-
-    def _checkpoint_names(self) -> list[str]:
-        names = getattr(self, "param_names", None)
-        return list(names) if names else [f"p{i}" for i in range(len(self.params))]
-
-    def _checkpoint_path(self, file_name: str | os.PathLike | None) -> str:
-        return os.fspath(file_name) if file_name is not None else type(self).__name__ + ".npz"
-
-    def save_params(self, file_name: str | os.PathLike | None = None, *, allow_nonfinite: bool = False) -> None:
-        """Write ``params`` to an ``.npz`` file (default ``<ClassName>.npz``); no pickle, any backend."""
-        arrays = dict(zip(self._checkpoint_names(), self.params))
-        save_arrays(self._checkpoint_path(file_name), arrays, allow_nonfinite=allow_nonfinite)
-
-    def load_params(self, file_name: str | os.PathLike | None = None) -> None:
-        """Read a file written by :meth:`save_params` into ``params``, in place, all or nothing."""
-        templates = dict(zip(self._checkpoint_names(), self.params))
-        loaded = load_state(self._checkpoint_path(file_name), templates)
-        for name, p in templates.items():
-            p[...] = loaded[name]

@@ -4,20 +4,16 @@ Files are looked for, in order, in ``data_home`` (or ``$XPNET_DATA_DIR``), the u
 directory, and known system directories (Debian's ``dataset-fashion-mnist`` package);
 otherwise they are downloaded (https mirrors first, checksums verified, retries, each file capped
 at its known size, connect/read timeouts and an overall deadline, no partial file left behind,
-temporary files of killed downloads cleaned). IDX and CIFAR-10 binary files are parsed here:
-no pickle.
+temporary files of killed downloads cleaned: :func:`xpnet.data.io.atomic_write`). The loaders
+and parsers are in :mod:`xpnet.data.loaders` and are this module's names too.
 """
 
 from __future__ import annotations
 
-import contextlib
-import gzip
 import hashlib
 import os
 import socket
 import sys
-import tarfile
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -25,10 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ..backend import asarray, get_default_dtype
-from .checkpoint import clean_stale_temp_files, temp_prefix
+from .io import atomic_write, cache_dir, clean_stale_temp_files, file_hash
 
 __all__ = [
     "DatasetError",
@@ -143,13 +136,6 @@ DATASETS: dict[str, Dataset] = {
 }
 
 
-def cache_dir() -> Path:
-    """xpnet's user cache directory for downloaded data."""
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("xpnet"))
-
-
 def _data_home(ds: Dataset, data_home: str | os.PathLike | None) -> Path | None:
     """The directory the user named (``data_home=``, else ``$XPNET_DATA_DIR``); it must exist."""
     if data_home is not None:
@@ -177,14 +163,6 @@ def _search_dirs(ds: Dataset, data_home: str | os.PathLike | None) -> list[Path]
 
 def _hashes(known: str | tuple[str, ...]) -> tuple[str, ...]:
     return (known,) if isinstance(known, str) else tuple(known)
-
-
-def file_hash(path: Path, algorithm: str = "sha256") -> str:
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _verify(path: Path, known: str | tuple[str, ...]) -> None:
@@ -244,15 +222,15 @@ def _set_read_timeout(response: Any, seconds: float) -> None:
 def _fetch(url: str, dest: Path, fname: str, known: str | tuple[str, ...], max_bytes: int, progress: bool) -> Path:
     """Download ``url`` into ``dest/fname`` through a temporary file, verified against ``known``."""
     dest.mkdir(parents=True, exist_ok=True)
-    clean_stale_temp_files(dest, suffix=_PART)  # left by downloads that were killed
     clean_stale_temp_files(dest, stem="tmp", suffix="")  # pooch's, from xpnet versions that used it (age rule)
     hashers = {e.split(":")[0]: hashlib.new(e.split(":")[0]) for e in _hashes(known)}
-    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(), suffix=_PART, dir=dest)
     start = time.monotonic()
     bar = None
-    try:
+
+    def write(f: Any) -> None:
+        nonlocal bar
         request = urllib.request.Request(url, headers={"User-Agent": "xpnet", "Accept-Encoding": "identity"})
-        with os.fdopen(fd, "wb") as f, urllib.request.urlopen(request, timeout=CONNECT_TIMEOUT) as response:
+        with urllib.request.urlopen(request, timeout=CONNECT_TIMEOUT) as response:
             _set_read_timeout(response, READ_TIMEOUT)
             declared = response.headers.get("Content-Length")
             if declared is not None and declared.isdigit() and int(declared) > max_bytes:
@@ -277,20 +255,16 @@ def _fetch(url: str, dest: Path, fname: str, known: str | tuple[str, ...], max_b
                 f.write(chunk)
                 if bar is not None:
                     bar.update(len(chunk))
-            f.flush()
-            os.fsync(f.fileno())
         if not any(hashers[e.split(":")[0]].hexdigest() == e.split(":")[1] for e in _hashes(known)):
             got = ", ".join(f"{a} {h.hexdigest()}" for a, h in hashers.items())
             raise DownloadError(f"hash mismatch: got {got}, expected {' or '.join(_hashes(known))}", True)
-        os.replace(tmp, dest / fname)
-        return dest / fname
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+
+    try:
+        atomic_write(dest / fname, write, suffix=_PART)  # a killed download's .part is removed by the next
     finally:
         if bar is not None:
             bar.close()
+    return dest / fname
 
 
 def _download(ds: Dataset, fname: str, dest: Path, progress: bool = True) -> Path:
@@ -343,7 +317,7 @@ def _progressbar(fname: str, total: int | None) -> Any:
     return tqdm(total=total, desc=fname, unit="B", unit_scale=True, file=sys.stderr, leave=False)
 
 
-def _locate(name: str, data_home: str | os.PathLike | None, download: bool, progress: bool = True) -> dict[str, Path]:
+def locate(name: str, data_home: str | os.PathLike | None, download: bool, progress: bool = True) -> dict[str, Path]:
     """Paths of every file of data set ``name``, verified, downloading what is missing."""
     ds = DATASETS[name]
     cache = cache_dir() / ds.name
@@ -382,183 +356,13 @@ def _not_found(ds: Dataset, data_home: Any, error: Exception | None) -> DatasetN
     return DatasetNotFoundError("\n".join(lines))
 
 
-# --- parsing ---------------------------------------------------------------------------
-
-
-def _read_bytes(path: Path) -> bytes:
-    try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as f:
-                return f.read()
-        return path.read_bytes()
-    except (OSError, EOFError) as e:
-        raise DatasetError(f"{path} could not be read ({e}); it may be truncated") from None
-
-
-def parse_idx(data: bytes, source: str = "<bytes>") -> np.ndarray:
-    """An IDX file (the MNIST format) as a NumPy array of unsigned bytes.
-
-    Header: two zero bytes, a type code (``0x08`` = unsigned byte), the number of
-    dimensions, then each dimension as a big-endian 32-bit integer.
-    """
-    if len(data) < 4 or data[0] != 0 or data[1] != 0:
-        raise DatasetError(f"{source} is not an IDX file (bad magic number)")
-    if data[2] != 0x08:
-        raise DatasetError(f"{source}: IDX type code 0x{data[2]:02x} is not supported (only unsigned bytes)")
-    ndim = data[3]
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise DatasetError(f"{source} is truncated: its header is incomplete")
-    dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    expected = int(np.prod(dims, dtype=np.int64))
-    if len(data) - header != expected:
-        raise DatasetError(
-            f"{source} is truncated or corrupt: header says {dims} = {expected} bytes, found {len(data) - header}"
-        )
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
-
-
-def parse_cifar10_binary(data: bytes, source: str = "<bytes>") -> tuple[np.ndarray, np.ndarray]:
-    """A CIFAR-10 binary batch: records of 1 label byte + 3072 pixel bytes (1024 R, 1024 G, 1024 B).
-
-    Returns ``(images (N, 3, 32, 32) uint8, labels (N,) uint8)``.
-    """
-    record = 1 + 3 * 32 * 32
-    if len(data) == 0 or len(data) % record:
-        raise DatasetError(f"{source} is truncated or not a CIFAR-10 binary batch ({len(data)} bytes)")
-    raw = np.frombuffer(data, dtype=np.uint8).reshape(-1, record)
-    labels = raw[:, 0].copy()
-    if labels.max() > 9:
-        raise DatasetError(f"{source} has labels above 9: not a CIFAR-10 batch")
-    return raw[:, 1:].reshape(-1, 3, 32, 32), labels
-
-
-def _finish(
-    x: np.ndarray, t: np.ndarray, normalize: bool, flatten: bool, one_hot_label: bool, n_classes: int = 10
-) -> tuple[Any, Any]:
-    dtype = get_default_dtype()
-    if normalize:
-        x = x.astype(dtype) / np.asarray(255.0, dtype=dtype)
-    elif not x.flags.writeable:  # parsed straight from the file's bytes
-        x = x.copy()
-    if flatten:
-        x = x.reshape(x.shape[0], -1)
-    t = t.astype(np.int64)
-    if one_hot_label:
-        t = np.eye(n_classes, dtype=dtype)[t]
-    return asarray(x), asarray(t)
-
-
-def _load_idx_set(
-    name: str, normalize: bool, flatten: bool, one_hot_label: bool, data_home: Any, download: bool, progress: bool
-):
-    paths = _locate(name, data_home, download, progress)
-    arrays = {f: parse_idx(_read_bytes(p), str(p)) for f, p in paths.items()}
-    out = []
-    for prefix in ("train", "t10k"):
-        x = arrays[f"{prefix}-images-idx3-ubyte.gz"]
-        t = arrays[f"{prefix}-labels-idx1-ubyte.gz"]
-        if x.shape[0] != t.shape[0]:
-            raise DatasetError(f"{name}: {x.shape[0]} {prefix} images but {t.shape[0]} labels")
-        out.append(_finish(x[:, None, :, :], t, normalize, flatten, one_hot_label))
-    return tuple(out)
-
-
-def _idx_loader(name: str, doc: str) -> Any:
-    def load(
-        normalize: bool = True,
-        flatten: bool = True,
-        one_hot_label: bool = False,
-        *,
-        data_home: str | os.PathLike | None = None,
-        download: bool = True,
-        progress: bool = True,
-    ) -> tuple:
-        return _load_idx_set(name, normalize, flatten, one_hot_label, data_home, download, progress)
-
-    load.__doc__ = doc
-    return load
-
-
-load_mnist = _idx_loader(
-    "mnist",
-    """MNIST as ``((x_train, t_train), (x_test, t_test))`` on the active backend.
-
-    ``x`` is ``(N, 784)`` (``flatten``) or ``(N, 1, 28, 28)``, float in [0, 1] (``normalize``,
-    default dtype) or uint8; ``t`` is int64 labels ``(N,)`` or one-hot ``(N, 10)``.
-    ``data_home`` (or ``$XPNET_DATA_DIR``) is searched first and must exist; ``download=False``
-    never touches the network; ``progress=False`` downloads without printing anything.
-    """,
+# the loaders (book 1's dataset/mnist.py) live in .loaders and are this module's names too
+from .loaders import (  # noqa: E402
+    load_cifar10,
+    load_cifar_10,
+    load_fashion_mnist,
+    load_mnist,
+    load_spiral,
+    parse_cifar10_binary,
+    parse_idx,
 )
-load_mnist.__name__ = load_mnist.__qualname__ = "load_mnist"
-load_fashion_mnist = _idx_loader(
-    "fashion-mnist", """Fashion-MNIST (Zalando), same format and signature as :func:`load_mnist`."""
-)
-load_fashion_mnist.__name__ = load_fashion_mnist.__qualname__ = "load_fashion_mnist"
-
-
-def load_cifar10(
-    normalize: bool = True,
-    flatten: bool = True,
-    one_hot_label: bool = False,
-    grayscale: bool = False,
-    *,
-    data_home: str | os.PathLike | None = None,
-    download: bool = True,
-    progress: bool = True,
-):
-    """CIFAR-10 from its binary distribution, as ``((x_train, t_train), (x_test, t_test))``.
-
-    ``x`` is ``(N, 3072)`` / ``(N, 3, 32, 32)``, or with ``grayscale=True`` (ITU-R 601 luma)
-    ``(N, 1024)`` / ``(N, 1, 32, 32)``, as in the seed notebook.
-    """
-    paths = _locate("cifar10", data_home, download, progress)
-    archive = paths["cifar-10-binary.tar.gz"]
-    names = [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]
-    parts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    try:
-        with tarfile.open(archive, "r:gz") as tar:
-            for member in tar.getmembers():  # read in place: nothing is extracted to disk
-                base = member.name.rsplit("/", 1)[-1]
-                if base in names and member.isfile():
-                    parts[base] = parse_cifar10_binary(tar.extractfile(member).read(), f"{archive}:{member.name}")
-    except (tarfile.TarError, OSError, EOFError) as e:
-        raise DatasetError(f"{archive} could not be read ({e}); it may be truncated") from None
-    missing = [n for n in names if n not in parts]
-    if missing:
-        raise DatasetError(f"{archive} lacks {', '.join(missing)}")
-    x_train = np.concatenate([parts[n][0] for n in names[:5]])
-    t_train = np.concatenate([parts[n][1] for n in names[:5]])
-    x_test, t_test = parts["test_batch.bin"]
-    out = []
-    for x, t in ((x_train, t_train), (x_test, t_test)):
-        if grayscale:
-            luma = np.array([0.299, 0.587, 0.114])[None, :, None, None]
-            x = np.rint((x * luma).sum(axis=1, keepdims=True)).astype(np.uint8)
-        out.append(_finish(x, t, normalize, flatten, one_hot_label))
-    return tuple(out)
-
-
-load_cifar_10 = load_cifar10
-
-
-def load_spiral(seed: int = 1984) -> tuple[Any, Any]:
-    """Book 2's spiral: 3 classes x 100 points in 2-D, ``(x (300, 2), t one-hot (300, 3) int64)``.
-
-    The same points as the book's ``dataset/spiral.py`` (same seed, same draws), without
-    its ``np.int`` and without touching NumPy's global random state.
-    """
-    rs = np.random.RandomState(seed)  # the legacy stream the book draws from
-    n, dim, cls_num = 100, 2, 3
-    x = np.zeros((n * cls_num, dim))
-    t = np.zeros((n * cls_num, cls_num), dtype=np.int64)
-    for j in range(cls_num):
-        for i in range(n):
-            rate = i / n
-            radius = 1.0 * rate
-            theta = j * 4.0 + 4.0 * rate + rs.randn() * 0.2
-            ix = n * j + i
-            x[ix] = (radius * np.sin(theta), radius * np.cos(theta))
-            t[ix, j] = 1
-    xa = asarray(x, dtype=get_default_dtype())
-    return xa, asarray(t)

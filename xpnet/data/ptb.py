@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..backend import asarray
-from .datasets import DATASETS, Dataset, _locate, cache_dir
+from .datasets import DATASETS, Dataset, locate
+from .io import atomic_write, cache_dir
 
 __all__ = ["load_ptb", "load_text_corpus", "PTB_FILES"]
 
@@ -49,20 +49,12 @@ def _words(path: Path) -> list[str]:
         return f.read().replace("\n", " <eos> ").split()
 
 
-def _write_atomic(path: Path, write: Any) -> bool:
-    """Write through a temporary file renamed into place; ``False`` when the directory is not writable."""
+def _write_cache(path: Path, write: Any) -> bool:
+    """Write a cache file atomically; ``False`` when its directory cannot be written (a cache is optional)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".xpnet-", suffix=".tmp", dir=path.parent)
+        atomic_write(path, write, make_dirs=True)
     except OSError:
         return False
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
     return True
 
 
@@ -83,7 +75,7 @@ def _cached(text: Path, name: str, build: Any, save: Any, load: Any) -> Any:
                 return value
     value = build()
     for d in (text.parent, cache_dir() / "ptb"):
-        if _write_atomic(d / name, lambda f: save(f, value, stamp)):
+        if _write_cache(d / name, lambda f: save(f, value, stamp)):
             break
     return value
 
@@ -130,7 +122,7 @@ def load_ptb(
         data_type = "val"
     if data_type not in PTB_FILES:
         raise ValueError(f"load_ptb: data_type must be 'train', 'val' or 'test', not {data_type!r}")
-    paths = _locate("ptb", data_home, download)
+    paths = locate("ptb", data_home, download)
     word_to_id, id_to_word = _vocabulary(paths["ptb.train.txt"])
     text = paths[PTB_FILES[data_type]]
 

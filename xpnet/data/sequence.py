@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import datetime
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..backend import asarray
+from .io import atomic_write
 
 __all__ = [
     "load_data",
@@ -96,7 +96,7 @@ def load_data(file_name: str | os.PathLike = "addition.txt", seed: int | None = 
 
 
 def _dirs(data_home: str | os.PathLike | None) -> list[Path]:
-    from .datasets import cache_dir
+    from .io import cache_dir
 
     dirs = []
     home = data_home if data_home is not None else os.environ.get("XPNET_DATA_DIR")
@@ -113,18 +113,8 @@ def find_sequence_file(file_name: str, data_home: str | os.PathLike | None = Non
     return None
 
 
-def _write_atomic(path: Path, lines: list[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".xpnet-", suffix=".txt.tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write("".join(line + "\n" for line in lines))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+def _write_lines(path: Path, lines: list[str]) -> None:
+    atomic_write(path, lambda f: f.write("".join(line + "\n" for line in lines).encode("utf-8")), make_dirs=True)
 
 
 def generate_addition(n: int = N_LINES, seed: int = 0) -> list[str]:
@@ -178,11 +168,11 @@ def _load(book_name: str, generator: Any, seed: int | None, data_home: Any) -> t
     found = find_sequence_file(book_name, data_home)
     if found is not None:
         return load_data(found, seed=seed)
-    from .datasets import cache_dir
+    from .io import cache_dir
 
     generated = cache_dir() / "sequence" / book_name.replace(".txt", ".generated.txt")
     if not generated.is_file():
-        _write_atomic(generated, generator())
+        _write_lines(generated, generator())
     return load_data(generated, seed=seed)
 
 

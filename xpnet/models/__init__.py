@@ -14,5 +14,26 @@ parameter copy, and saves and loads through :mod:`xpnet.data.checkpoint`.
 ``xpnet.models`` gives book 1's networks, as it always has.
 """
 
-from .networks import *  # noqa: F403
-from .networks import ACTIVATIONS, Network, ParamDict, __all__  # noqa: F401
+from .base import BaseModel, Model, as_ids  # noqa: F401
+from .convnets import DeepConvNet, SimpleConvNet
+from .networks import (  # noqa: F401
+    ACTIVATIONS,
+    MultiLayerNet,
+    MultiLayerNetExtend,
+    Network,
+    ParamDict,
+    SimpleNet,
+    ThreeLayerNet,
+    TwoLayerNet,
+)
+
+__all__ = [
+    "SimpleNet",
+    "Network",
+    "TwoLayerNet",
+    "ThreeLayerNet",
+    "MultiLayerNet",
+    "MultiLayerNetExtend",
+    "SimpleConvNet",
+    "DeepConvNet",
+]

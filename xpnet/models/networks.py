@@ -1,4 +1,4 @@
-"""The book's networks: SimpleNet, TwoLayerNet, ThreeLayerNet, MultiLayerNet(Extend), SimpleConvNet, DeepConvNet.
+"""Book 1's networks: SimpleNet, TwoLayerNet, ThreeLayerNet, MultiLayerNet(Extend); the base ``Network``.
 
 Every network keeps its layers in ``layers`` (an ordered dict, as in book 1) and exposes
 ``params`` as a live view of the layers' parameters: ``net.params["W1"] = new_array``
@@ -8,16 +8,14 @@ rebinds the layer's weight, so the next forward pass uses it.
 from __future__ import annotations
 
 import math
-import os
 from collections import OrderedDict
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 from ..backend import array_device, asarray, get_namespace, host_rng, is_array, on_host, randn, zeros
-from ..data.checkpoint import load_state, save_arrays
-from ..layers import Affine, BatchNormalization, Convolution, Dropout, Pooling, Relu, Sigmoid, SoftmaxWithLoss
+from ..layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss
 from ..layers.functions import check_labels, cross_entropy_error, softmax
-from ..layers.util import conv_output_size
+from .base import Model
 
 __all__ = [
     "SimpleNet",
@@ -26,8 +24,6 @@ __all__ = [
     "ThreeLayerNet",
     "MultiLayerNet",
     "MultiLayerNetExtend",
-    "SimpleConvNet",
-    "DeepConvNet",
 ]
 
 ACTIVATIONS = {"relu": Relu, "sigmoid": Sigmoid}
@@ -115,15 +111,16 @@ def _init_scale(weight_init_std: Any, n_in: int) -> float:
     return float(weight_init_std)
 
 
-class Network:
+class Network(Model):
     """Base of the layer-based networks: ``predict``, ``loss``, ``accuracy``, ``gradient``,
-    ``numerical_gradient``, ``save_params`` and ``load_params``.
+    ``numerical_gradient``; ``save_params`` and ``load_params`` come from :class:`~xpnet.models.base.Model`.
 
     Subclasses fill ``layers`` with :meth:`add_layer`. ``t`` is one-hot ``(N, C)`` or integer
     labels ``(N,)`` everywhere.
     """
 
     eval_batch_size: int | None = None
+    default_file = "params.npz"  # book 1's save_params(file_name="params.npz")
 
     def __init__(self, weight_decay_lambda: float = 0.0) -> None:
         self.params = ParamDict()
@@ -268,7 +265,7 @@ class Network:
 
     # --- checkpoints -----------------------------------------------------------------
 
-    def _state(self) -> dict[str, Any]:
+    def checkpoint_state(self) -> dict[str, Any]:
         """Parameters, then every layer's declared ``buffers`` as ``"layer.attr"`` (``None`` until computed)."""
         state = dict(self.params.items())
         for name, layer in self.layers.items():
@@ -276,45 +273,25 @@ class Network:
                 state[f"{name}.{attr}"] = getattr(layer, attr)
         return state
 
-    def _state_templates(self) -> dict[str, Any]:
-        """Arrays whose shape, dtype, backend and device each checkpoint entry must take.
+    def checkpoint_templates(self) -> tuple[dict[str, Any], list[str]]:
+        """Arrays whose shape, dtype, backend and device each checkpoint entry must take; buffers are optional.
 
         A buffer not computed yet (``None``) takes its layer's first parameter as template: the layers
         with buffers so far (batch norm) keep one statistic per entry of that parameter.
         """
         templates = {}
-        for name, value in self._state().items():
+        for name, value in self.checkpoint_state().items():
             if value is None:
                 owner = self.layers[name.rsplit(".", 1)[0]]
                 if not owner.params:
                     continue  # nothing to shape it by: such a buffer is not loaded before it exists
                 value = owner.params[0]
             templates[name] = value
-        return templates
+        return templates, [k for k in templates if k not in self.params]
 
-    def save_params(self, file_name: str | os.PathLike = "params.npz", *, allow_nonfinite: bool = False) -> None:
-        """Write the parameters (and layers' ``buffers``, e.g. batch-norm statistics) to an ``.npz`` file.
-
-        Atomic (written beside the destination and renamed into place, so a crash never leaves a
-        broken checkpoint where a good one was), no pickle; see :func:`xpnet.checkpoint.save_arrays`.
-        Weights holding NaN or inf are refused (``CheckpointError`` naming the parameter) unless
-        ``allow_nonfinite=True``.
-        """
-        state = {k: v for k, v in self._state().items() if v is not None}
-        save_arrays(file_name, state, allow_nonfinite=allow_nonfinite)
-
-    def load_params(self, file_name: str | os.PathLike = "params.npz") -> None:
-        """Read parameters saved by :meth:`save_params` (from any backend) onto this network's arrays.
-
-        Transactional: every array is checked (names, shapes, real floating dtype, no overflow of this
-        network's dtype) and converted onto this network's backend and device first, and assigned
-        only when all succeeded; any failure raises ``CheckpointError`` (a ``ValueError``) naming the
-        file and leaves the network exactly as it was. Parameters must all be present and nothing
-        else may be; buffers may be missing (they keep their values).
-        """
-        templates = self._state_templates()
-        buffers = [k for k in templates if k not in self.params]
-        loaded = load_state(file_name, templates, optional=buffers)
+    def restore_state(self, loaded: dict[str, Any]) -> None:
+        """Rebind the parameters and buffers to the loaded arrays (``load_params`` of :class:`Model`: all checked
+        first, so a failed load leaves the network exactly as it was)."""
         for name, value in loaded.items():  # nothing below can fail
             if name in self.params:
                 self.params[name] = value
@@ -447,98 +424,3 @@ class ThreeLayerNet(MultiLayerNet):
         super().__init__(
             input_size, [hidden_size, hidden_size2], output_size, activation, weight_init_std, dtype=dtype, rng=rng
         )
-
-
-class SimpleConvNet(Network):
-    """Book 1, 7.5: ``Conv -> ReLU -> Pool(2x2) -> Affine -> ReLU -> Affine -> SoftmaxWithLoss``.
-
-    ``x`` is ``(N, C, H, W)`` with ``input_dim == (C, H, W)``. Parameters ``W1, b1`` (the
-    filters), ``W2, b2``, ``W3, b3``.
-    """
-
-    eval_batch_size = 100
-
-    def __init__(
-        self,
-        input_dim: tuple[int, int, int] = (1, 28, 28),
-        conv_param: dict | None = None,
-        hidden_size: int = 100,
-        output_size: int = 10,
-        weight_init_std: float = 0.01,
-        *,
-        dtype: Any = None,
-        rng: Any = None,
-    ) -> None:
-        super().__init__()
-        rng = _one_generator(rng)
-        conv = {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1, **(conv_param or {})}
-        fn, fs, pad, stride = conv["filter_num"], conv["filter_size"], conv["pad"], conv["stride"]
-        C, H, W = input_dim
-        conv_h = conv_output_size(H, fs, stride, pad)
-        conv_w = conv_output_size(W, fs, stride, pad)
-        pool_out = fn * (conv_h // 2) * (conv_w // 2)
-        s = float(weight_init_std)
-        self.add_layer(
-            "Conv1",
-            Convolution(s * randn((fn, C, fs, fs), dtype=dtype, rng=rng), zeros(fn, dtype=dtype), stride, pad),
-            "W1",
-            "b1",
-        )
-        self.add_layer("Relu1", Relu())
-        self.add_layer("Pool1", Pooling(2, 2, stride=2))
-        self.add_layer(
-            "Affine1",
-            Affine(s * randn((pool_out, hidden_size), dtype=dtype, rng=rng), zeros(hidden_size, dtype=dtype)),
-            "W2",
-            "b2",
-        )
-        self.add_layer("Relu2", Relu())
-        self.add_layer(
-            "Affine2",
-            Affine(s * randn((hidden_size, output_size), dtype=dtype, rng=rng), zeros(output_size, dtype=dtype)),
-            "W3",
-            "b3",
-        )
-
-
-class DeepConvNet(Network):
-    """Book 1, 8.1: six 3x3 convolutions (16-16-32-32-64-64, He init) with three max-pools,
-    ``Affine(50) -> ReLU -> Dropout -> Affine -> Dropout -> SoftmaxWithLoss``; input ``(N, 1, 28, 28)``.
-    """
-
-    eval_batch_size = 100
-
-    def __init__(
-        self,
-        input_dim: tuple[int, int, int] = (1, 28, 28),
-        conv_params: list[dict] | None = None,
-        hidden_size: int = 50,
-        output_size: int = 10,
-        *,
-        dtype: Any = None,
-        rng: Any = None,
-    ) -> None:
-        super().__init__()
-        rng = _one_generator(rng)
-        filters = [16, 16, 32, 32, 64, 64]
-        convs = conv_params or [{"filter_num": f, "filter_size": 3, "pad": 1, "stride": 1} for f in filters]
-        C, H, W = input_dim
-        idx = 1
-        for k, cp in enumerate(convs):
-            fn, fs, pad, stride = cp["filter_num"], cp["filter_size"], cp["pad"], cp["stride"]
-            Wc = math.sqrt(2.0 / (C * fs * fs)) * randn((fn, C, fs, fs), dtype=dtype, rng=rng)
-            self.add_layer(f"Conv{k + 1}", Convolution(Wc, zeros(fn, dtype=dtype), stride, pad), f"W{idx}", f"b{idx}")
-            self.add_layer(f"Relu{k + 1}", Relu())
-            idx += 1
-            C, H, W = fn, conv_output_size(H, fs, stride, pad), conv_output_size(W, fs, stride, pad)
-            if k % 2 == 1:
-                self.add_layer(f"Pool{k // 2 + 1}", Pooling(2, 2, stride=2))
-                H, W = conv_output_size(H, 2, 2), conv_output_size(W, 2, 2)
-        n_in = C * H * W
-        W1 = math.sqrt(2.0 / n_in) * randn((n_in, hidden_size), dtype=dtype, rng=rng)
-        self.add_layer("Affine1", Affine(W1, zeros(hidden_size, dtype=dtype)), f"W{idx}", f"b{idx}")
-        self.add_layer(f"Relu{len(convs) + 1}", Relu())
-        self.add_layer("Dropout1", Dropout(0.5))
-        W2 = math.sqrt(2.0 / hidden_size) * randn((hidden_size, output_size), dtype=dtype, rng=rng)
-        self.add_layer("Affine2", Affine(W2, zeros(output_size, dtype=dtype)), f"W{idx + 1}", f"b{idx + 1}")
-        self.add_layer("Dropout2", Dropout(0.5))

@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_device, asnumpy, get_namespace, randn, random_like, zeros
-from ..data.checkpoint import ParamsCheckpoint
 from ..layers import Layer, like_weights, store_matmul, store_sum
 from ..layers.functions import softmax
 from ..layers.time_layers import TimeAffine, TimeDropout, TimeEmbedding, TimeLSTM, TimeRNN, TimeSoftmaxWithLoss
+from .base import BaseModel, as_ids
 
 __all__ = [
     "BaseModel",
@@ -39,35 +39,8 @@ __all__ = [
 ]
 
 
-class BaseModel(ParamsCheckpoint):
-    """Book 2's ``common/base_model.py``: ``params``/``grads`` lists, ``forward``/``backward``, and checkpoints.
-
-    ``save_params``/``load_params`` use ``.npz`` (no pickle), written atomically, readable
-    on any backend; loading writes into the existing arrays, so shared (tied) parameters
-    stay shared.
-    """
-
-    params: list[Any]
-    grads: list[Any]
-
-    def forward(self, *args: Any) -> Any:
-        raise NotImplementedError
-
-    def backward(self, *args: Any) -> Any:
-        raise NotImplementedError
-
-
 def _init(shape: tuple[int, ...], scale: float, dtype: Any) -> Any:
     return randn(shape, dtype=dtype) * scale
-
-
-def _ids(xs: Any, like: Any) -> Any:
-    """Word ids as an array of ``like``'s backend (book scripts pass NumPy arrays or lists)."""
-    try:
-        get_namespace(xs, like)
-    except TypeError:  # a list, or another backend's array
-        return get_namespace(like).asarray(asnumpy(xs), device=array_device(like))
-    return xs
 
 
 class _LanguageModel(BaseModel):
@@ -86,7 +59,7 @@ class _LanguageModel(BaseModel):
     def predict(self, xs: Any, train_flg: bool = False) -> Any:
         """Scores ``(N, T, V)`` for word ids ``xs`` ``(N, T)``."""
         W = self.params[0]
-        xs = _ids(xs, W)
+        xs = as_ids(xs, W)
         for layer in self.layers:
             xs = layer.forward(xs, train_flg)
         return xs
@@ -94,7 +67,7 @@ class _LanguageModel(BaseModel):
     def forward(self, xs: Any, ts: Any, train_flg: bool = True) -> Any:
         """Mean cross-entropy (0-d array) of next-word targets ``ts`` ``(N, T)`` given ``xs`` ``(N, T)``."""
         score = self.predict(xs, train_flg)
-        return self.loss_layer.forward(score, _ids(ts, score))
+        return self.loss_layer.forward(score, as_ids(ts, score))
 
     def backward(self, dout: Any = 1) -> Any:
         dout = self.loss_layer.backward(dout)
@@ -329,7 +302,7 @@ def eval_perplexity(model: Any, corpus: Any, batch_size: int = 10, time_size: in
     """
     W = model.params[0]
     xp = get_namespace(W)
-    corpus = _ids(corpus, W)
+    corpus = as_ids(corpus, W)
     size = corpus.shape[0]
     max_iters = (size - 1) // (batch_size * time_size)
     if max_iters < 1:

@@ -17,7 +17,7 @@ from typing import Any
 from ..backend import array_device, asnumpy, get_namespace, randn, zeros
 from ..layers.attention import TimeAttention
 from ..layers.time_layers import TimeAffine, TimeEmbedding, TimeLSTM, TimeSoftmaxWithLoss
-from .rnnlm import BaseModel, _ids
+from .base import BaseModel, as_ids
 
 __all__ = [
     "Encoder",
@@ -61,7 +61,7 @@ class Encoder(BaseModel):
         self.hs = None
 
     def forward(self, xs: Any) -> Any:
-        hs = self.lstm.forward(self.embed.forward(_ids(xs, self.params[0])))
+        hs = self.lstm.forward(self.embed.forward(as_ids(xs, self.params[0])))
         self.hs = hs
         return hs[:, hs.shape[1] - 1, :]
 
@@ -119,7 +119,7 @@ class Decoder(BaseModel):
 def _start(xp: Any, start_id: Any, N: int, like: Any) -> Any:
     """The first decoder input ``(N, 1)``: ``start_id`` may be an int or an id array (book: ``correct[0]``)."""
     if hasattr(start_id, "shape"):
-        start = xp.reshape(xp.astype(_ids(start_id, like), xp.int64), (-1, 1))
+        start = xp.reshape(xp.astype(as_ids(start_id, like), xp.int64), (-1, 1))
         return start if start.shape[0] == N else xp.broadcast_to(start, (N, 1))
     return xp.full((N, 1), int(start_id), dtype=xp.int64, device=array_device(like))
 
@@ -181,7 +181,7 @@ class Seq2seq(BaseModel):
 
     def forward(self, xs: Any, ts: Any) -> Any:
         W = self.params[0]
-        xs, ts = _ids(xs, W), _ids(ts, W)
+        xs, ts = as_ids(xs, W), as_ids(ts, W)
         T = ts.shape[1]
         h = self.encoder.forward(xs)
         score = self.decoder.forward(ts[:, : T - 1], h)
@@ -192,7 +192,7 @@ class Seq2seq(BaseModel):
 
     def generate_batch(self, xs: Any, start_id: Any, sample_size: int) -> Any:
         """Greedy answers ``(N, sample_size)`` (on the device) for questions ``xs`` ``(N, Tq)``."""
-        return self.decoder.generate_batch(self.encoder.forward(_ids(xs, self.params[0])), start_id, sample_size)
+        return self.decoder.generate_batch(self.encoder.forward(as_ids(xs, self.params[0])), start_id, sample_size)
 
     def generate(self, xs: Any, start_id: Any, sample_size: int) -> list[int]:
         """The book's ``generate``: the answer ids to one question ``xs`` ``(1, Tq)`` as a list."""
@@ -212,7 +212,7 @@ class AttentionEncoder(Encoder):
     """The encoder whose ``forward(xs)`` returns every hidden state ``(N, T, H)``; ``backward(dhs)`` takes them all."""
 
     def forward(self, xs: Any) -> Any:
-        self.hs = self.lstm.forward(self.embed.forward(_ids(xs, self.params[0])))
+        self.hs = self.lstm.forward(self.embed.forward(as_ids(xs, self.params[0])))
         return self.hs
 
     def backward(self, dhs: Any) -> None:
@@ -302,7 +302,7 @@ def seq2seq_accuracy(model: Any, questions: Any, answers: Any, batch_size: int =
     start with the separator), decoded ``batch_size`` questions at a time: ``eval_seq2seq`` for a whole set."""
     W = model.params[0]
     xp = get_namespace(W)
-    questions, answers = _ids(questions, W), _ids(answers, W)
+    questions, answers = as_ids(questions, W), as_ids(answers, W)
     n, T = answers.shape
     right = None
     for s in range(0, n, batch_size):

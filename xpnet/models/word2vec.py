@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_device, asarray, asnumpy, get_namespace, host_rng, index_add, randn, random_like
-from ..data.checkpoint import ParamsCheckpoint, save_arrays
+from ..data.checkpoint import save_arrays
 from ..layers import Embedding, Layer, MatMul, SoftmaxWithLoss, like_weights
 from ..layers.functions import LOG_EPS, sigmoid
+from .base import Model
 
 __all__ = [
     "SimpleCBOW",
@@ -50,7 +51,7 @@ def _weights(shape: tuple[int, int], dtype: Any, rng: Any) -> Any:
     return W
 
 
-class _Model(ParamsCheckpoint):
+class _Model(Model):
     """``params``/``grads`` lists with each shared array once, ``word_vecs``, and ``.npz`` checkpoints."""
 
     param_names: tuple[str, ...] = ("W_in", "W_out")

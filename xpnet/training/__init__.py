@@ -8,7 +8,8 @@
 ``optimizers``   ``SGD`` ... ``Adam``, ``clip_grads`` (``common/optimizer.py``)
 ``gradient``     numerical gradient of one array (``common/gradient.py``)
 ``numgrad``      numerical gradients of a whole network in bulk
-``distributed``  data-parallel training over MPI (and NCCL)
+``distributed``  data-parallel training: the MPI and NCCL communicators
+``multinode``    ChainerMN's wrappers: ``MultiNodeOptimizer``, ``scatter_dataset``, ...
 ===============  ===================================================================================
 
 The rule: nothing in the per-step path reads a value back to the host; what a step needs

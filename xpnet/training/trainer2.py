@@ -118,16 +118,16 @@ class Trainer:
         The book calls ``plt.show()``; here the figure is returned (a notebook shows it) and saved
         as PNG when ``path`` is given.
         """
-        from ..plot import _figure, _save
+        from ..plot import new_figure, save_figure
 
-        fig = _figure()
+        fig = new_figure()
         ax = fig.add_subplot()
         if ylim is not None:
             ax.set_ylim(*ylim)
         ax.plot(np.arange(len(self.loss_list)), self.loss_list, label="train")
         ax.set_xlabel(f"iterations (x{self.eval_interval})")
         ax.set_ylabel("loss")
-        return _save(fig, path)
+        return save_figure(fig, path)
 
 
 # --- RnnlmTrainer (book 2, chapter 5) ---------------------------------------------------------
@@ -225,9 +225,9 @@ class RnnlmTrainer:
 
     def plot(self, ylim: tuple[float, float] | None = None, path: Any = None) -> Any:
         """The perplexity curve (one point per ``eval_interval`` steps); saved as PNG when ``path`` is given."""
-        from ..plot import _figure, _save
+        from ..plot import new_figure, save_figure
 
-        fig = _figure()
+        fig = new_figure()
         ax = fig.add_subplot()
         x = [i * (self.eval_interval or 1) for i in range(len(self.ppl_list))]
         ax.plot(x, self.ppl_list, label="train")
@@ -235,7 +235,7 @@ class RnnlmTrainer:
         ax.set_ylabel("perplexity")
         if ylim is not None:
             ax.set_ylim(*ylim)
-        return _save(fig, path)
+        return save_figure(fig, path)
 
 
 def _on_model(model: Any, ids: Any) -> Any:
