@@ -26,13 +26,6 @@ from .io import atomic_write, cache_dir, clean_stale_temp_files, file_hash
 __all__ = [
     "DatasetError",
     "DatasetNotFoundError",
-    "load_mnist",
-    "load_fashion_mnist",
-    "load_cifar10",
-    "load_cifar_10",
-    "load_spiral",
-    "parse_idx",
-    "parse_cifar10_binary",
     "find_dataset",
     "DATASETS",
 ]
@@ -357,12 +350,7 @@ def _not_found(ds: Dataset, data_home: Any, error: Exception | None) -> DatasetN
 
 
 # the loaders (book 1's dataset/mnist.py) live in .loaders and are this module's names too
-from .loaders import (  # noqa: E402
-    load_cifar10,
-    load_cifar_10,
-    load_fashion_mnist,
-    load_mnist,
-    load_spiral,
-    parse_cifar10_binary,
-    parse_idx,
-)
+from .loaders import *  # noqa: E402, F403
+from .loaders import __all__ as _LOADERS  # noqa: E402
+
+__all__ += _LOADERS

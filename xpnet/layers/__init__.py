@@ -19,45 +19,22 @@ import *`` gives what book 1's ``from common.layers import *`` gives: the layers
 functions and ``im2col``/``col2im``.
 """
 
+from . import conv, core, embedding, normalization
 from .base import Layer, like_weights, slot, store_grad, store_matmul, store_sum, zeros_like_all  # noqa: F401
-from .conv import Convolution, Pooling
-from .core import (
-    AddLayer,
-    Affine,
-    MatMul,
-    MulLayer,
-    Relu,
-    Repeat,
-    Sigmoid,
-    SigmoidWithLoss,
-    Softmax,
-    SoftmaxWithLoss,
-    Sum,
-)
-from .embedding import Embedding
+from .conv import *  # noqa: F403
+from .core import *  # noqa: F403
+from .embedding import *  # noqa: F403
 from .functions import *  # noqa: F403 - as book 1's common/layers.py does: its `*` brings softmax, sigmoid, ...
 from .functions import __all__ as _FUNCTIONS
-from .normalization import BatchNormalization, Dropout
+from .normalization import *  # noqa: F403
 from .util import col2im, im2col
 
 __all__ = [
     "Layer",
-    "MulLayer",
-    "AddLayer",
-    "Relu",
-    "Sigmoid",
-    "Affine",
-    "Softmax",
-    "SoftmaxWithLoss",
-    "SigmoidWithLoss",
-    "MatMul",
-    "Repeat",
-    "Sum",
-    "Dropout",
-    "BatchNormalization",
-    "Convolution",
-    "Pooling",
-    "Embedding",
+    *core.__all__,
+    *normalization.__all__,
+    *conv.__all__,
+    *embedding.__all__,
     # `from common.layers import *` in book 1 also gives common.functions' names and im2col/col2im
     "im2col",
     "col2im",

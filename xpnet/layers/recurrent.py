@@ -195,6 +195,13 @@ class _Recurrent(Layer):
         self.dh = None
         self.cache = None
 
+    def _inputs(self, xs: Any, layer: str) -> tuple[Any, Any, list[Any]]:
+        """The namespace, ``xs`` checked and in the weights' dtype, and the parameters, for ``forward``."""
+        Wx = self.params[0]
+        xp = get_namespace(xs, Wx)
+        _check_seq(xs, Wx, layer)
+        return xp, like_weights(xp, xs, Wx, layer), self.params
+
     def set_state(self, h: Any, c: Any = None) -> None:
         """Start the next ``forward`` from hidden state ``h`` ``(N, H)`` (and cell state ``c`` for the LSTM)."""
         self.h = h
@@ -219,10 +226,7 @@ class TimeRNN(_Recurrent):
     """``T`` RNN steps over ``xs`` ``(N, T, D)``; returns ``hs`` ``(N, T, H)``; ``backward(dhs)`` returns ``dxs``."""
 
     def forward(self, xs: Any, train_flg: bool = False) -> Any:
-        Wx, Wh, b = self.params
-        xp = get_namespace(xs, Wx)
-        _check_seq(xs, Wx, "TimeRNN")
-        xs = like_weights(xp, xs, Wx, "TimeRNN")
+        xp, xs, (Wx, Wh, b) = self._inputs(xs, "TimeRNN")
         N, T, _ = xs.shape
         A = _input_projection(xp, xs, Wx, b)
         h0 = h = self._initial(xp, xs, self.h)
@@ -260,10 +264,7 @@ class TimeLSTM(_Recurrent):
     n_states = 2
 
     def forward(self, xs: Any, train_flg: bool = False) -> Any:
-        Wx, Wh, b = self.params
-        xp = get_namespace(xs, Wx)
-        _check_seq(xs, Wx, "TimeLSTM")
-        xs = like_weights(xp, xs, Wx, "TimeLSTM")
+        xp, xs, (Wx, Wh, b) = self._inputs(xs, "TimeLSTM")
         N, T, _ = xs.shape
         H = Wh.shape[0]
         dev = array_device(xs)
@@ -327,10 +328,7 @@ class TimeGRU(_Recurrent):
     """
 
     def forward(self, xs: Any, train_flg: bool = False) -> Any:
-        Wx, Wh, b = self.params
-        xp = get_namespace(xs, Wx)
-        _check_seq(xs, Wx, "TimeGRU")
-        xs = like_weights(xp, xs, Wx, "TimeGRU")
+        xp, xs, (Wx, Wh, b) = self._inputs(xs, "TimeGRU")
         N, T, _ = xs.shape
         H = Wh.shape[0]
         dev = array_device(xs)

@@ -14,8 +14,9 @@ parameter copy, and saves and loads through :mod:`xpnet.data.checkpoint`.
 ``xpnet.models`` gives book 1's networks, as it always has.
 """
 
+from . import convnets, networks
 from .base import BaseModel, Model, as_ids  # noqa: F401
-from .convnets import DeepConvNet, SimpleConvNet
+from .convnets import *  # noqa: F403
 from .networks import (  # noqa: F401
     ACTIVATIONS,
     MultiLayerNet,
@@ -27,13 +28,4 @@ from .networks import (  # noqa: F401
     TwoLayerNet,
 )
 
-__all__ = [
-    "SimpleNet",
-    "Network",
-    "TwoLayerNet",
-    "ThreeLayerNet",
-    "MultiLayerNet",
-    "MultiLayerNetExtend",
-    "SimpleConvNet",
-    "DeepConvNet",
-]
+__all__ = [*networks.__all__, *convnets.__all__]

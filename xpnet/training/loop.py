@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..backend import array_device, get_namespace
+from .optimizers import clip_grads
 
-__all__ = ["fit_loop", "shuffled_batches"]
+__all__ = ["fit_loop", "shuffled_batches", "train_step"]
 
 
 def shuffled_batches(x: Any, t: Any, batch_size: int, rng: Any) -> Iterable[tuple[Any, Any]]:
@@ -26,6 +27,17 @@ def shuffled_batches(x: Any, t: Any, batch_size: int, rng: Any) -> Iterable[tupl
     for i in range(max(n // batch_size, 1)):
         idx = order[i * batch_size : min((i + 1) * batch_size, n)]
         yield xp.take(x, idx, axis=0), xp.take(t, idx, axis=0)
+
+
+def train_step(model: Any, optimizer: Any, batch_x: Any, batch_t: Any, max_grad: float | None = None) -> Any:
+    """Book 2's step: ``loss = model.forward(x, t)``, ``model.backward()``, gradients clipped to joint norm
+    ``max_grad`` when given, ``optimizer.update(model.params, model.grads)``; returns the loss (a device array)."""
+    loss = model.forward(batch_x, batch_t)
+    model.backward()
+    if max_grad is not None:
+        clip_grads(model.grads, max_grad)
+    optimizer.update(model.params, model.grads)
+    return loss
 
 
 def fit_loop(

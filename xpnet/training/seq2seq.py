@@ -7,8 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..models.seq2seq import seq2seq_accuracy
-from .loop import fit_loop, shuffled_batches
-from .optimizers import clip_grads
+from .loop import fit_loop, shuffled_batches, train_step
 
 __all__ = ["train_seq2seq"]
 
@@ -36,19 +35,17 @@ def train_seq2seq(
     losses: list[float] = []
     accuracies: list[float] = []
 
-    def step(batch_x: Any, batch_t: Any) -> Any:
-        loss = model.forward(batch_x, batch_t)
-        model.backward()
-        if max_grad is not None:
-            clip_grads(model.grads, max_grad)
-        optimizer.update(model.params, model.grads)
-        return loss
-
     def epoch_end(epoch: int, total: Any, steps: int, elapsed: float) -> None:
         losses.append(float(total) / steps)
         if validation is not None:
             accuracies.append(seq2seq_accuracy(model, *validation))
             print(f"| epoch {epoch + 1} | val acc {accuracies[-1] * 100:.3f}% | {elapsed:.0f} s")
 
-    fit_loop(step, lambda: shuffled_batches(x, t, batch_size, rng), max_epoch, epoch_end=epoch_end, epoch_loss=True)
+    fit_loop(
+        lambda bx, bt: train_step(model, optimizer, bx, bt, max_grad),
+        lambda: shuffled_batches(x, t, batch_size, rng),
+        max_epoch,
+        epoch_end=epoch_end,
+        epoch_loss=True,
+    )
     return losses, accuracies

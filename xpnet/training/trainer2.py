@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_device, asnumpy, get_namespace, host_rng
-from .loop import fit_loop, shuffled_batches
+from .loop import fit_loop, shuffled_batches, train_step
 from .optimizers import clip_grads
 
 __all__ = ["Trainer", "RnnlmTrainer", "clip_grads"]
@@ -93,23 +93,13 @@ class Trainer:
         self.eval_interval = eval_interval
         rng = host_rng()
 
-        def report(epoch: int, iters: int, avg_loss: float, elapsed: float) -> None:
-            print(
-                f"| epoch {self.current_epoch + 1} |  iter {iters + 1} / {max_iters} "
-                f"| time {int(elapsed)}[s] | loss {avg_loss:.2f}"
-            )
-            self.loss_list.append(avg_loss)
-
-        def next_epoch(*_: Any) -> None:
-            self.current_epoch += 1
-
         fit_loop(
             lambda bx, bt: self.step(bx, bt, max_grad),
             lambda: shuffled_batches(x, t, batch_size, rng),
             max_epoch,
             eval_interval=eval_interval,
-            report=report,
-            epoch_end=next_epoch,
+            report=_reporter(self, max_iters, "loss", lambda loss: loss, self.loss_list),
+            epoch_end=_next_epoch(self),
         )
 
     def plot(self, ylim: tuple[float, float] | None = None, *, path: str | os.PathLike | None = None) -> Any:
@@ -194,33 +184,13 @@ class RnnlmTrainer:
         self.time_idx = 0
         self.ppl_list = []
         self.eval_interval = eval_interval
-
-        def step(batch_x: Any, batch_t: Any) -> Any:
-            loss = model.forward(batch_x, batch_t)
-            model.backward()
-            if max_grad is not None:
-                clip_grads(model.grads, max_grad)
-            optimizer.update(model.params, model.grads)
-            return loss
-
-        def report(epoch: int, iters: int, avg_loss: float, elapsed: float) -> None:
-            ppl = math.exp(avg_loss)
-            print(
-                f"| epoch {self.current_epoch + 1} |  iter {iters + 1} / {max_iters} | "
-                f"time {int(elapsed)}[s] | perplexity {ppl:.2f}"
-            )
-            self.ppl_list.append(ppl)
-
-        def next_epoch(*_: Any) -> None:
-            self.current_epoch += 1
-
         fit_loop(
-            step,
+            lambda bx, bt: train_step(model, optimizer, bx, bt, max_grad),
             lambda: (self.get_batch(xs, ts, batch_size, time_size) for _ in range(max_iters)),
             max_epoch,
             eval_interval=eval_interval,
-            report=report,
-            epoch_end=next_epoch,
+            report=_reporter(self, max_iters, "perplexity", math.exp, self.ppl_list),
+            epoch_end=_next_epoch(self),
         )
 
     def plot(self, ylim: tuple[float, float] | None = None, path: Any = None) -> Any:
@@ -236,6 +206,27 @@ class RnnlmTrainer:
         if ylim is not None:
             ax.set_ylim(*ylim)
         return save_figure(fig, path)
+
+
+def _reporter(trainer: Any, max_iters: int, what: str, value_of: Any, out: list[float]) -> Any:
+    """The book's progress line, every ``eval_interval`` steps: ``value_of(mean loss)`` printed and kept in ``out``."""
+
+    def report(epoch: int, iters: int, avg_loss: float, elapsed: float) -> None:
+        value = value_of(avg_loss)
+        print(
+            f"| epoch {trainer.current_epoch + 1} |  iter {iters + 1} / {max_iters} "
+            f"| time {int(elapsed)}[s] | {what} {value:.2f}"
+        )
+        out.append(value)
+
+    return report
+
+
+def _next_epoch(trainer: Any) -> Any:
+    def next_epoch(*_: Any) -> None:
+        trainer.current_epoch += 1
+
+    return next_epoch
 
 
 def _on_model(model: Any, ids: Any) -> Any:
