@@ -25,11 +25,11 @@ import time
 from typing import Any
 
 import numpy as np
-from xpnet.optimizers import SGD
 
 import xpnet
 from xpnet import distributed
 from xpnet.models import MultiLayerNet
+from xpnet.optimizers import SGD
 
 CASES = {
     "two_layer": [784, 50, 10],  # TwoLayerNet(784, 50, 10): 39,760 parameters

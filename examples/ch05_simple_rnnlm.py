@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from xpnet.rnnlm import markov_corpus
 
 import xpnet
 from xpnet.book2 import SGD, SimpleRnnlm
+from xpnet.rnnlm import markov_corpus
 
 p = argparse.ArgumentParser(description=__doc__)
 p.add_argument("--backend", default="numpy", choices=xpnet.backend.BACKENDS)

@@ -8,10 +8,9 @@ set of the same format. Prints the validation accuracy per epoch and three sampl
 import argparse
 import time
 
-from xpnet.sequence import get_vocab, load_addition
-
 import xpnet
 from xpnet.book2 import Adam, PeekySeq2seq, Seq2seq, eval_seq2seq
+from xpnet.sequence import get_vocab, load_addition
 from xpnet.training import train_seq2seq
 
 p = argparse.ArgumentParser(description=__doc__)

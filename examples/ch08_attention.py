@@ -9,11 +9,11 @@ import argparse
 import time
 
 import numpy as np
-from xpnet.sequence import get_vocab, load_date
 
 import xpnet
 from xpnet.book2 import Adam, AttentionSeq2seq, eval_seq2seq
 from xpnet.plot import attention_map
+from xpnet.sequence import get_vocab, load_date
 from xpnet.training import train_seq2seq
 
 p = argparse.ArgumentParser(description=__doc__)

@@ -14,11 +14,10 @@ from __future__ import annotations
 import argparse
 import time
 
-from xpnet.optimizers import OPTIMIZERS
-
 import xpnet
 from xpnet import distributed
 from xpnet.models import MultiLayerNetExtend, TwoLayerNet
+from xpnet.optimizers import OPTIMIZERS
 
 p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 p.add_argument("--backend", default="numpy", choices=xpnet.backend.BACKENDS)

@@ -1,9 +1,9 @@
 """Seed 004: TwoLayerNet on Fashion-MNIST (784 inputs) and on grayscale CIFAR-10 (1,024 inputs)."""
 
 from _common import parse, train
-from xpnet.datasets import DatasetNotFoundError
 
 import xpnet
+from xpnet.datasets import DatasetNotFoundError
 
 args = parse(__doc__)
 iters = 200 if args.quick else 10000

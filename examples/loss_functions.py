@@ -1,9 +1,9 @@
 """Seed 003: sum of squared errors and cross-entropy of two predictions (book 1, 4.2)."""
 
 from _common import parse
-from xpnet.functions import cross_entropy_error, mean_squared_error
 
 import xpnet
+from xpnet.functions import cross_entropy_error, mean_squared_error
 
 parse(__doc__)
 t = xpnet.asarray([0, 0, 1, 0, 0, 0, 0, 0, 0, 0], dtype="float64")

@@ -1,9 +1,9 @@
 """Seed 001 / book 2, 1.4: a two-layer net with sigmoid units learns the spiral; its decision boundary."""
 
 from _common import parse
-from xpnet.datasets import load_spiral
 
 import xpnet
+from xpnet.datasets import load_spiral
 
 args = parse(__doc__, plot=True)
 x, t = load_spiral()

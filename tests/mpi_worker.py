@@ -11,11 +11,11 @@ import os
 import sys
 
 import numpy as np
-from xpnet.optimizers import SGD, Momentum
 
 import xpnet
 from xpnet import distributed
 from xpnet.models import MultiLayerNetExtend, SimpleConvNet, TwoLayerNet
+from xpnet.optimizers import SGD, Momentum
 
 BATCH = 100
 STEPS = 3

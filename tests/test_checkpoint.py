@@ -12,10 +12,10 @@ import zipfile
 
 import numpy as np
 import pytest
-from xpnet.checkpoint import CheckpointError, clean_stale_temp_files, load_state, save_arrays
 
 import xpnet
 from xpnet import TwoLayerNet
+from xpnet.checkpoint import CheckpointError, clean_stale_temp_files, load_state, save_arrays
 
 SHAPES = {"W1": (6, 5), "b1": (5,), "W2": (5, 3), "b2": (3,)}
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from xpnet.word2vec import load_word_vectors
 
 import xpnet
 from xpnet.cli import word2vec as cli_word2vec
+from xpnet.word2vec import load_word_vectors
 
 GPL = Path("/usr/share/common-licenses/GPL-3")
 

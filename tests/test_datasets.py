@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import assert_on
-from xpnet.datasets import Dataset, DatasetError, DatasetNotFoundError, parse_cifar10_binary, parse_idx
 
 import xpnet
 from xpnet import datasets
+from xpnet.datasets import Dataset, DatasetError, DatasetNotFoundError, parse_cifar10_binary, parse_idx
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 

@@ -21,12 +21,12 @@ import numpy as np
 import pytest
 from helpers import assert_close
 from test_no_sync import needs_guard, no_host_sync
-from xpnet.distributed import DistributedUnavailableError, MpiCommunicator, MultiNodeBatchNormalization
-from xpnet.optimizers import SGD, Momentum
 
 import xpnet
 from xpnet import distributed
+from xpnet.distributed import DistributedUnavailableError, MpiCommunicator, MultiNodeBatchNormalization
 from xpnet.models import MultiLayerNetExtend
+from xpnet.optimizers import SGD, Momentum
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = Path(__file__).with_name("mpi_worker.py")

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 from helpers import assert_close
-from xpnet.optimizers import OPTIMIZERS, SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
 
 import xpnet
+from xpnet.optimizers import OPTIMIZERS, SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
 
 
 def reference(name, w, g, steps):

@@ -12,15 +12,15 @@ import pkgutil
 
 import numpy as np
 import pytest
+from helpers import assert_close
+from test_distributed import FakeComm
+
+import xpnet
 import xpnet.attention
 import xpnet.distributed
 import xpnet.rnnlm
 import xpnet.time_layers
 import xpnet.word2vec
-from helpers import assert_close
-from test_distributed import FakeComm
-
-import xpnet
 from xpnet.layers import Layer
 
 r = np.random.default_rng(5)

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from helpers import assert_on
 from test_datasets import Server, closed_port_url
+
+import xpnet
+from xpnet import datasets, ptb, text
 from xpnet.datasets import Dataset, DatasetNotFoundError
 from xpnet.optimizers import Adam
 from xpnet.trainer2 import Trainer
 from xpnet.word2vec import CBOW
-
-import xpnet
-from xpnet import datasets, ptb, text
 
 FILES = {
     "ptb.train.txt": " the cat sat on the mat \n the dog sat \n",

@@ -11,11 +11,11 @@ import pytest
 from helpers import assert_close
 from rnn_helpers import one_torch_thread, sampled_gradient_check  # noqa: F401
 from test_no_sync import HostSyncError, needs_guard, no_host_sync
+
+import xpnet
 from xpnet.optimizers import SGD, Adam
 from xpnet.rnnlm import BetterRnnlm, BetterRnnlmGen, Rnnlm, RnnlmGen, SimpleRnnlm, eval_perplexity, sample_ids
 from xpnet.trainer2 import RnnlmTrainer
-
-import xpnet
 
 V = 7
 

@@ -2,11 +2,11 @@
 
 import numpy as np
 from helpers import assert_on
-from xpnet.datasets import load_spiral
-from xpnet.optimizers import SGD
 
 import xpnet
+from xpnet.datasets import load_spiral
 from xpnet.layers import Affine, Relu, Sigmoid, SoftmaxWithLoss
+from xpnet.optimizers import SGD
 
 
 class Book2TwoLayerNet:

@@ -10,13 +10,13 @@ import pytest
 from helpers import assert_close
 from rnn_helpers import one_torch_thread, sampled_gradient_check  # noqa: F401
 from test_no_sync import needs_guard, no_host_sync
+
+import xpnet
+from xpnet import sequence
 from xpnet.attention import Attention, AttentionWeight, TimeAttention, WeightSum
 from xpnet.optimizers import Adam
 from xpnet.seq2seq import AttentionSeq2seq, PeekySeq2seq, Seq2seq, eval_seq2seq, seq2seq_accuracy
 from xpnet.trainer2 import clip_grads
-
-import xpnet
-from xpnet import sequence
 
 N, T, H = 2, 4, 3
 

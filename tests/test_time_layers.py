@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 from helpers import assert_close, layer_gradient_check
 from rnn_helpers import one_torch_thread, sampled_gradient_check  # noqa: F401
+
+import xpnet
 from xpnet.time_layers import (
     GRU,
     LSTM,
@@ -20,8 +22,6 @@ from xpnet.time_layers import (
     TimeSigmoidWithLoss,
     TimeSoftmaxWithLoss,
 )
-
-import xpnet
 
 N, T, D, H = 2, 3, 3, 2
 

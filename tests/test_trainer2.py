@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from helpers import assert_close
 from test_no_sync import HostSyncError, no_host_sync
-from xpnet.optimizers import SGD, Adam
-from xpnet.word2vec import CBOW, SimpleCBOW
 
 import xpnet
 from xpnet import text
 from xpnet.book2 import Trainer
+from xpnet.optimizers import SGD, Adam
+from xpnet.word2vec import CBOW, SimpleCBOW
 
 TEXT = "You say goodbye and I say hello. " * 8
 

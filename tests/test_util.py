@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from xpnet.util import col2im, conv_output_size, im2col
 
 import xpnet
+from xpnet.util import col2im, conv_output_size, im2col
 
 
 def test_conv_output_size_is_int_and_checked():

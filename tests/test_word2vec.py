@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from helpers import assert_close, assert_on
+
+import xpnet
+from xpnet import text
 from xpnet.word2vec import (
     CBOW,
     EmbeddingDot,
@@ -14,9 +17,6 @@ from xpnet.word2vec import (
     SkipGram,
     UnigramSampler,
 )
-
-import xpnet
-from xpnet import text
 
 V, H = 7, 3
 CORPUS = [0, 1, 2, 3, 4, 1, 5, 6, 0, 1, 2, 2, 5, 3]
