@@ -28,9 +28,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .backend import device, get_namespace, index_add, matmul_into, random_like, sum_into
+from ._lean_kernels import lean
+from .backend import device, get_namespace, index_add, random_like
 from .functions import *  # noqa: F403 - as book 1's common/layers.py does: its `*` brings softmax, sigmoid, ...
-from .functions import BN_EPS, LOG_EPS, cross_entropy_of_mask, label_mask, sigmoid, softmax
+from .functions import BN_EPS, LOG_EPS, check_labels, cross_entropy_of_mask, label_mask, sigmoid, softmax
 from .functions import __all__ as _FUNCTIONS
 from .util import col2im, conv_output_size, im2col, pad_images
 
@@ -84,7 +85,7 @@ def _store_matmul(grads: list, i: int, a: Any, b: Any) -> None:
     """``grads[i] = a @ b``, computed straight into the existing buffer when it fits."""
     g = grads[i]
     if g is not None and g.shape == (a.shape[0], b.shape[1]) and a.dtype == g.dtype and b.dtype == g.dtype:
-        matmul_into(g, a, b)
+        lean(g).matmul_into(g, a, b)
     else:
         grads[i] = a @ b
 
@@ -93,7 +94,7 @@ def _store_sum(grads: list, i: int, a: Any) -> None:
     """``grads[i] = sum(a, axis=0)``, computed straight into the existing buffer when it fits."""
     g = grads[i]
     if g is not None and g.shape == a.shape[1:] and a.dtype == g.dtype:
-        sum_into(g, a)
+        lean(g).sum_into(g, a)
     else:
         grads[i] = get_namespace(a).sum(a, axis=0)
 
@@ -173,27 +174,30 @@ class AddLayer:
 class Relu(Layer):
     """``max(x, 0)``; the gradient at ``x = 0`` is 0.
 
-    ``keep`` holds 1.0 where ``x > 0`` and 0.0 elsewhere (multiplying by it is the cheapest
-    standard way to both apply and differentiate the ReLU); ``mask`` is the book's boolean
-    ``x <= 0``.
+    ``out`` keeps the output: the backward pass lets ``dout`` through where it is positive (one
+    kernel where the library has one). ``mask`` is the book's boolean ``x <= 0``. While training
+    the results go to buffers the layer owns (no allocation when warm, where the library has ``out=``).
     """
 
     elementwise = True
 
     def __init__(self) -> None:
         super().__init__()
-        self.keep = None
+        self.out = None
+        self._bufs: dict = {}
 
     @property
     def mask(self) -> Any:
-        return self.keep == 0.0
+        return self.out <= 0
 
     def forward(self, x: Any, train_flg: bool = False) -> Any:
-        self.keep = get_namespace(x).astype(x > 0, x.dtype)
-        return x * self.keep
+        k = lean(x)
+        self.out = k.relu(x, k.buffer(self._bufs, "out", x.shape, x) if train_flg else None)
+        return self.out
 
     def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
-        return dout * self.keep
+        k = lean(dout)
+        return k.relu_backward(dout, self.out, k.buffer(self._bufs, "dx", dout.shape, dout))
 
     def forward_many(self, z: Any, train_flg: bool = False) -> Any:
         return get_namespace(z).maximum(z, 0.0)
@@ -235,6 +239,7 @@ class Affine(Layer):
         self.grads = _zeros_like_all(self.params)
         self.x = None
         self.original_x_shape = None
+        self._bufs: dict = {}
 
     def forward(self, x: Any, train_flg: bool = False) -> Any:
         W, b = self.params
@@ -249,7 +254,10 @@ class Affine(Layer):
                 f"but W of shape {tuple(W.shape)} expects {W.shape[0]}"
             )
         self.x = x
-        return x @ W + b
+        if b.dtype != W.dtype:
+            return x @ W + b  # mixed precision (a rebound bias): the standard's promotion
+        k = lean(x)
+        return k.affine(x, W, b, k.buffer(self._bufs, "out", (x.shape[0], W.shape[1]), x) if train_flg else None)
 
     def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
         """Gradients of ``W`` and ``b`` into ``grads``; returns ``dx`` (``None`` with ``input_grad=False``,
@@ -258,7 +266,14 @@ class Affine(Layer):
         xp = get_namespace(dout, W)
         _store_matmul(self.grads, 0, self.x.T, dout)
         _store_sum(self.grads, 1, dout)
-        return xp.reshape(dout @ W.T, self.original_x_shape) if input_grad else None
+        if not input_grad:
+            return None
+        k = lean(dout)
+        dx = k.buffer(self._bufs, "dx", (dout.shape[0], W.shape[0]), dout)
+        if dx is None or dx.dtype != W.dtype:
+            return xp.reshape(dout @ W.T, self.original_x_shape)
+        k.matmul_into(dx, dout, W.T)
+        return xp.reshape(dx, self.original_x_shape)
 
 
 class Softmax(Layer):
@@ -292,18 +307,48 @@ class SoftmaxWithLoss(Layer):
     def __init__(self, *, soft: bool = False) -> None:
         super().__init__()
         self.soft = soft
-        self.loss = self.y = self.t = None
+        self.loss = self.t = None
+        self._mask = self._saved = None
+        self._bufs: dict = {}
 
     def forward(self, x: Any, t: Any) -> Any:
-        get_namespace(x, t)  # arrays of two backends are refused here, naming both
+        xp = get_namespace(x, t)  # arrays of two backends are refused here, naming both
         self.t = t
-        self.y = softmax(x)
-        self._mask = label_mask(self.y, t, soft=self.soft)
-        self.loss = cross_entropy_of_mask(self.y, self._mask)
+        if self.soft or x.ndim != 2 or t.ndim not in (1, 2):
+            return self._forward_masked(x, t)
+        k = lean(x)
+        if t.ndim == 2:
+            if tuple(t.shape) != tuple(x.shape):
+                return self._forward_masked(x, t)  # label_mask names the misfit
+            t = xp.argmax(t, axis=-1)  # the book's reading of (N, C) labels: the row's largest entry
+        elif t.shape[0] != x.shape[0] or not xp.isdtype(t.dtype, "integral"):
+            return self._forward_masked(x, t)
+        elif not k.checks_labels:
+            check_labels(t, x.shape[-1])
+        self.loss, self._saved = k.softmax_xent(x, t, self._bufs)
+        self._mask = None
         return self.loss
 
+    def _forward_masked(self, x: Any, t: Any) -> Any:
+        """Soft labels, one sample ``(C,)``, or labels that do not fit (``label_mask`` raises): softmax, mask, loss."""
+        y = softmax(x)
+        self._mask = label_mask(y, t, soft=self.soft)
+        self._saved = y
+        self.loss = cross_entropy_of_mask(y, self._mask)
+        return self.loss
+
+    @property
+    def y(self) -> Any:
+        """The softmax of the last ``forward``'s scores (probabilities, shaped like them)."""
+        if self._mask is not None or self._saved is None:
+            return self._saved
+        return lean(self._saved[0]).softmax_of(self._saved)
+
     def backward(self, dout: Any = 1) -> Any:
-        return (self.y - self._mask) * (dout / self.y.shape[0])
+        if self._mask is not None:
+            y = self._saved
+            return (y - self._mask) * (dout / y.shape[0])
+        return lean(self._saved[0]).softmax_xent_backward(self._saved, dout, self._bufs)
 
 
 class SigmoidWithLoss(Layer):

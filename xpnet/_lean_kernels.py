@@ -1,0 +1,417 @@
+"""Fused kernels of the lean training step: a reference on the Array API standard, overridden per library.
+
+Each kernel is a method of :class:`LeanKernels` (the reference: standard calls only, allocating
+its results) and may be overridden by the library's subclass (:class:`NumpyLean`, :class:`TorchLean`,
+:class:`CupyLean`): fewer kernels (torch's ``addmm``, ``threshold_backward``, ``log_softmax``, fused
+optimizer updates; CuPy's ``ElementwiseKernel``) and results written into caller-owned buffers
+(``out=``) so a warm step allocates nothing. Every override is tested equal to the reference.
+
+``out`` arguments are buffers of the result's shape and dtype, owned by the caller (a layer); the
+reference ignores them. :func:`lean` picks the kernels of an array's library.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+from .backend import device, get_namespace
+
+__all__ = ["LeanKernels", "lean", "LOSS_EPS"]
+
+#: The book's guard inside the cross-entropy's log (``functions.LOG_EPS``).
+LOSS_EPS = 1e-7
+
+
+class LeanKernels:
+    """The reference: standard Array API calls; ``out`` buffers are ignored (results are new arrays)."""
+
+    #: whether :meth:`buffer` gives persistent buffers (libraries that write through ``out=``)
+    writes_out = False
+    #: whether :meth:`softmax_xent` itself refuses labels outside ``[0, C)`` on the host (else the caller checks)
+    checks_labels = False
+
+    def buffer(self, store: dict, name: str, shape: tuple, like: Any, dtype: Any = None) -> Any:
+        """``store[name]``, an array of ``shape`` (``like``'s dtype unless given) on ``like``'s device, made once;
+        ``None`` on the reference (it writes no ``out=``)."""
+        if not self.writes_out:
+            return None
+        dtype = like.dtype if dtype is None else dtype
+        b = store.get(name)
+        if b is None or tuple(b.shape) != tuple(shape) or b.dtype != dtype or type(b) is not type(like):
+            b = store[name] = get_namespace(like).empty(shape, dtype=dtype, device=device(like))
+        return b
+
+    def scratch(self, x: Any) -> Any:
+        """A scratch array shaped like ``x`` for kernels that need one (NumPy's ``out=`` chains), else ``None``."""
+        return None
+
+    # --- parameter updates (one call per flat buffer) ---
+
+    def axpy(self, y: Any, a: float, x: Any, scratch: Any = None) -> None:
+        """``y += a * x`` in place."""
+        y += a * x
+
+    def adam(self, p: Any, g: Any, m: Any, v: Any, lr_t: float, b1: float, b2: float, eps: float, scratch: Any) -> None:
+        """One Adam step in place: ``m += (1-b1)(g-m)``, ``v += (1-b2)(g*g-v)``, ``p -= lr_t m / (sqrt(v)+eps)``."""
+        m += (1 - b1) * (g - m)
+        v += (1 - b2) * (g * g - v)
+        p -= lr_t * m / (get_namespace(v).sqrt(v) + eps)
+
+    # --- layers ---
+
+    def matmul_into(self, out: Any, a: Any, b: Any) -> None:
+        """``out[...] = a @ b``."""
+        out[...] = a @ b
+
+    def sum_into(self, out: Any, a: Any) -> None:
+        """``out[...] = sum(a, axis=0)``."""
+        out[...] = get_namespace(a).sum(a, axis=0)
+
+    def affine(self, x: Any, W: Any, b: Any, out: Any = None) -> Any:
+        """``x @ W + b`` for ``x`` ``(N, D)``, ``W`` ``(D, H)``, ``b`` ``(H,)``."""
+        return x @ W + b
+
+    def relu(self, x: Any, out: Any = None) -> Any:
+        """``max(x, 0)``."""
+        return get_namespace(x).maximum(x, 0.0)
+
+    def relu_backward(self, dout: Any, y: Any, out: Any = None) -> Any:
+        """``dout`` where the ReLU's output ``y`` is positive, 0 elsewhere."""
+        xp = get_namespace(dout, y)
+        return dout * xp.astype(y > 0, dout.dtype)
+
+    def softmax_xent(self, x: Any, t: Any, store: dict) -> tuple[Any, Any]:
+        """Softmax of scores ``x`` ``(N, C)`` and the mean cross-entropy ``-sum(log(y[n, t_n] + 1e-7)) / N``
+        against integer labels ``t`` ``(N,)`` (ids in ``[0, C)``; not checked here).
+
+        Returns ``(loss, saved)``: the loss a new 0-d array, ``saved`` what :meth:`softmax_xent_backward`
+        needs (may live in ``store``'s buffers). :meth:`softmax_of` reads the probabilities from it.
+        """
+        xp = get_namespace(x, t)
+        z = x - xp.max(x, axis=-1, keepdims=True)
+        e = xp.exp(z)
+        y = e / xp.sum(e, axis=-1, keepdims=True)
+        mask = xp.astype(t[:, None] == xp.arange(x.shape[-1], dtype=t.dtype, device=device(t)), y.dtype)
+        loss = -xp.sum(mask * xp.log(y + LOSS_EPS)) / x.shape[0]
+        return loss, (y, mask)
+
+    def softmax_of(self, saved: Any) -> Any:
+        """The probabilities ``(N, C)`` kept by :meth:`softmax_xent`."""
+        return saved[0]
+
+    def softmax_xent_backward(self, saved: Any, dout: Any, store: dict) -> Any:
+        """``(y - onehot(t)) * dout / N``: the gradient of :meth:`softmax_xent` with respect to ``x`` (as the book)."""
+        y, mask = saved
+        return (y - mask) * (dout / y.shape[0])
+
+    # --- CUDA graphs ---
+
+    def capture_step(self, step: Any, like: Any) -> Any:
+        """``step`` (a function of no arguments whose arrays all live at fixed addresses) recorded once as a
+        graph of ``like``'s device, returned as a function that replays it; raises :class:`CaptureRefusedError`
+        where the library or device cannot (the reference: always)."""
+        raise CaptureRefusedError("this backend runs on the host: there is no graph to capture")
+
+
+class CaptureRefusedError(RuntimeError):
+    """A step cannot be captured as a graph here (CPU backend, library without capture, capture failed)."""
+
+
+class NumpyLean(LeanKernels):
+    """NumPy: every result written through ``out=`` into caller-owned buffers (no allocation when warm)."""
+
+    writes_out = True
+
+    def scratch(self, x: Any) -> Any:
+        return np.empty_like(x)
+
+    def axpy(self, y: Any, a: float, x: Any, scratch: Any = None) -> None:
+        if scratch is None:
+            y += a * x
+            return
+        np.multiply(x, a, out=scratch)
+        y += scratch
+
+    def adam(self, p: Any, g: Any, m: Any, v: Any, lr_t: float, b1: float, b2: float, eps: float, scratch: Any) -> None:
+        if scratch is None:
+            return super().adam(p, g, m, v, lr_t, b1, b2, eps, scratch)
+        t = scratch
+        np.subtract(g, m, out=t)
+        t *= 1 - b1
+        m += t
+        np.multiply(g, g, out=t)
+        t -= v
+        t *= 1 - b2
+        v += t
+        np.sqrt(v, out=t)
+        t += eps
+        np.divide(m, t, out=t)
+        t *= lr_t
+        p -= t
+
+    def matmul_into(self, out: Any, a: Any, b: Any) -> None:
+        np.matmul(a, b, out=out)
+
+    def sum_into(self, out: Any, a: Any) -> None:
+        np.add.reduce(a, axis=0, out=out)
+
+    def affine(self, x: Any, W: Any, b: Any, out: Any = None) -> Any:
+        out = np.matmul(x, W, out=out)
+        out += b
+        return out
+
+    def relu(self, x: Any, out: Any = None) -> Any:
+        return np.maximum(x, 0.0, out=out, dtype=x.dtype)
+
+    def relu_backward(self, dout: Any, y: Any, out: Any = None) -> Any:
+        out = np.sign(y, out=out)  # y >= 0: its sign is the 0/1 mask
+        out *= dout
+        return out
+
+    def softmax_xent(self, x: Any, t: Any, store: dict) -> tuple[Any, Any]:
+        N, C = x.shape
+        y = self.buffer(store, "y", (N, C), x)
+        row = self.buffer(store, "row", (N, 1), x)
+        col = self.buffer(store, "col", (N,), x)
+        flat = self.buffer(store, "flat", (N,), t, np.intp)
+        np.maximum.reduce(x, axis=1, keepdims=True, out=row)
+        np.subtract(x, row, out=y)
+        np.exp(y, out=y)
+        np.add.reduce(y, axis=1, keepdims=True, out=row)
+        y /= row
+        rows = store.get("rows")
+        if rows is None or rows.shape[0] != N or rows[-1] != (N - 1) * C:
+            rows = store["rows"] = np.arange(N, dtype=np.intp) * C
+        np.add(rows, t, out=flat, casting="unsafe")  # index of each label's probability in y.ravel()
+        np.take(y.reshape(-1), flat, out=col)
+        col += LOSS_EPS
+        np.log(col, out=col)
+        loss = np.empty((), dtype=x.dtype)  # new each step: callers keep losses (the trainer reads them later)
+        np.add.reduce(col, out=loss)
+        loss *= -1.0 / N
+        return loss, (y, flat)
+
+    def softmax_xent_backward(self, saved: Any, dout: Any, store: dict) -> Any:
+        y, flat = saved
+        dx = self.buffer(store, "dx", y.shape, y)
+        col = self.buffer(store, "col", (y.shape[0],), y)
+        np.copyto(dx, y)
+        np.take(y.reshape(-1), flat, out=col)
+        col -= 1.0
+        np.put(dx.reshape(-1), flat, col)
+        dx *= dout / y.shape[0]
+        return dx
+
+
+class TorchLean(LeanKernels):
+    """PyTorch: one aten kernel where the reference takes several, results through ``out=``."""
+
+    writes_out = True
+    checks_labels = True  # nll_loss refuses them on the CPU (on a GPU the caller would not check either)
+
+    def axpy(self, y: Any, a: float, x: Any, scratch: Any = None) -> None:
+        y.add_(x, alpha=a)
+
+    def adam(self, p: Any, g: Any, m: Any, v: Any, lr_t: float, b1: float, b2: float, eps: float, scratch: Any) -> None:
+        import torch
+
+        m.lerp_(g, 1 - b1)
+        v.mul_(b2).addcmul_(g, g, value=1 - b2)
+        denom = torch.sqrt(v).add_(eps)
+        p.addcdiv_(m, denom, value=-lr_t)
+
+    def matmul_into(self, out: Any, a: Any, b: Any) -> None:
+        import torch
+
+        torch.matmul(a, b, out=out)
+
+    def sum_into(self, out: Any, a: Any) -> None:
+        import torch
+
+        torch.sum(a, dim=0, out=out)
+
+    def affine(self, x: Any, W: Any, b: Any, out: Any = None) -> Any:
+        import torch
+
+        if out is None:
+            return torch.addmm(b, x, W)
+        return torch.addmm(b, x, W, out=out)
+
+    def relu(self, x: Any, out: Any = None) -> Any:
+        import torch
+
+        if out is None:
+            return torch.relu(x)
+        return torch.clamp_min(x, 0.0, out=out)
+
+    def relu_backward(self, dout: Any, y: Any, out: Any = None) -> Any:
+        import torch
+
+        if out is None:
+            return torch.ops.aten.threshold_backward(dout, y, 0)
+        return torch.ops.aten.threshold_backward.grad_input(dout, y, 0, grad_input=out)
+
+    def softmax_xent(self, x: Any, t: Any, store: dict) -> tuple[Any, Any]:
+        import torch
+
+        aten = torch.ops.aten
+        if t.dtype != torch.int64:
+            t = t.to(torch.int64)
+        logp = aten._log_softmax(x, 1, False)
+        floor = store.get("floor")
+        if floor is None or floor.dtype != x.dtype or floor.device != x.device:
+            floor = store["floor"] = torch.tensor(math.log(LOSS_EPS), dtype=x.dtype, device=x.device)
+        # log(y + eps) = logaddexp(log y, log eps); nll_loss: -mean of each row's label entry
+        guarded = torch.logaddexp(logp, floor)
+        try:
+            loss, total = aten.nll_loss_forward(guarded, t, None, 1, _IGNORE)
+        except (IndexError, RuntimeError):  # a label out of range (checked by the kernel on the host)
+            from .functions import check_labels
+
+            check_labels(t, x.shape[1], sync=True)  # raises the ValueError naming the range
+            raise
+        return loss, (logp, t, total)
+
+    def softmax_of(self, saved: Any) -> Any:
+        return saved[0].exp()
+
+    def softmax_xent_backward(self, saved: Any, dout: Any, store: dict) -> Any:
+        import torch
+
+        aten = torch.ops.aten
+        logp, t, total = saved
+        if isinstance(dout, (int, float)):
+            key = ("dout", float(dout))
+            g = store.get(key)
+            if g is None or g.dtype != logp.dtype or g.device != logp.device:
+                g = store[key] = torch.tensor(float(dout), dtype=logp.dtype, device=logp.device)
+            dout = g
+        # nll_loss_backward: -dout/N at each row's label, 0 elsewhere; the log-softmax's backward adds y * dout/N
+        onehot = aten.nll_loss_backward(dout, logp, t, None, 1, _IGNORE, total)
+        return aten._log_softmax_backward_data(onehot, logp, 1, logp.dtype)
+
+    def capture_step(self, step: Any, like: Any) -> Any:
+        import torch
+
+        if like.device.type != "cuda":
+            raise CaptureRefusedError(f"torch on {like.device.type}: CUDA graphs need a CUDA device")
+        try:
+            side = torch.cuda.Stream(device=like.device)
+            side.wait_stream(torch.cuda.current_stream(like.device))
+            with torch.cuda.stream(side):
+                step()  # one more warm-up on a side stream, as torch.cuda.graphs asks
+            torch.cuda.current_stream(like.device).wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                step()
+        except Exception as e:  # noqa: BLE001 - any refusal (an op that syncs, an allocation pattern) falls back
+            raise CaptureRefusedError(f"torch refused to capture the step: {e}") from e
+        return graph.replay
+
+
+# ``ignore_index`` of nll_loss: no label takes it (torch's default, -100, would silently skip such labels)
+_IGNORE = -(2**62)
+
+
+class CupyLean(NumpyLean):
+    """CuPy: NumPy's ``out=`` paths (CuPy has the same signatures) and fused elementwise kernels."""
+
+    _kernels: dict[str, Any] = {}
+
+    def scratch(self, x: Any) -> Any:
+        return None
+
+    def matmul_into(self, out: Any, a: Any, b: Any) -> None:
+        import cupy
+
+        cupy.matmul(a, b, out=out)
+
+    def sum_into(self, out: Any, a: Any) -> None:
+        a.sum(axis=0, out=out)
+
+    def affine(self, x: Any, W: Any, b: Any, out: Any = None) -> Any:
+        import cupy
+
+        out = cupy.matmul(x, W, out=out)
+        out += b
+        return out
+
+    def relu(self, x: Any, out: Any = None) -> Any:
+        import cupy
+
+        return cupy.maximum(x, x.dtype.type(0), out=out)
+
+    @classmethod
+    def _kernel(cls, name: str, params: str, result: str, body: str) -> Any:
+        k = cls._kernels.get(name)
+        if k is None:
+            import cupy
+
+            k = cls._kernels[name] = cupy.ElementwiseKernel(params, result, body, f"xpnet_{name}")
+        return k
+
+    def axpy(self, y: Any, a: float, x: Any, scratch: Any = None) -> None:
+        self._kernel("axpy", "T x, T a", "T y", "y += a * x")(x, y.dtype.type(a), y)
+
+    def adam(self, p: Any, g: Any, m: Any, v: Any, lr_t: float, b1: float, b2: float, eps: float, scratch: Any) -> None:
+        k = self._kernel(
+            "adam",
+            "T g, T c1, T c2, T lr, T eps",
+            "T p, T m, T v",
+            "m += c1 * (g - m); v += c2 * (g * g - v); p -= lr * m / (sqrt(v) + eps)",
+        )
+        t = p.dtype.type
+        k(g, t(1 - b1), t(1 - b2), t(lr_t), t(eps), p, m, v)
+
+    def relu_backward(self, dout: Any, y: Any, out: Any = None) -> Any:
+        k = self._kernel("relu_backward", "T dout, T y", "T dx", "dx = y > 0 ? dout : (T)0")
+        return k(dout, y, out) if out is not None else k(dout, y)
+
+    def softmax_xent(self, x: Any, t: Any, store: dict) -> tuple[Any, Any]:
+        return LeanKernels.softmax_xent(self, x, t, store)
+
+    def softmax_xent_backward(self, saved: Any, dout: Any, store: dict) -> Any:
+        return LeanKernels.softmax_xent_backward(self, saved, dout, store)
+
+    def capture_step(self, step: Any, like: Any) -> Any:
+        import cupy
+
+        stream = cupy.cuda.Stream(non_blocking=True)
+        stream.wait_event(cupy.cuda.get_current_stream().record())
+        try:
+            with stream:
+                stream.begin_capture()
+                try:
+                    step()
+                finally:
+                    graph = stream.end_capture()
+        except Exception as e:  # noqa: BLE001 - a refusal (an allocation, a host sync) falls back
+            raise CaptureRefusedError(f"CuPy refused to capture the step: {e}") from e
+
+        def replay() -> None:
+            graph.launch(stream=cupy.cuda.get_current_stream())  # ordered with the batch copies around it
+
+        return replay
+
+
+_REFERENCE = LeanKernels()
+_BY_TYPE: dict[type, LeanKernels] = {np.ndarray: NumpyLean()}
+
+
+def lean(x: Any) -> LeanKernels:
+    """The lean kernels of ``x``'s library (the reference for a library without overrides)."""
+    t = type(x)
+    k = _BY_TYPE.get(t)
+    if k is None:
+        if array_api_compat.is_torch_array(x):
+            k = TorchLean()
+        elif array_api_compat.is_cupy_array(x):
+            k = CupyLean()
+        else:
+            k = _REFERENCE
+        _BY_TYPE[t] = k
+    return k
