@@ -6,8 +6,10 @@ its results) and may be overridden by the library's subclass (:class:`NumpyLean`
 optimizer updates; CuPy's ``ElementwiseKernel``) and results written into caller-owned buffers
 (``out=``) so a warm step allocates nothing. Every override is tested equal to the reference.
 
-``out`` arguments are buffers of the result's shape and dtype, owned by the caller (a layer); the
-reference ignores them. :func:`lean` picks the kernels of an array's library.
+``store`` arguments are dicts owned by the caller (a layer), in which a library keeps the buffers
+its results are written into (:meth:`LeanKernels.buffer`); with ``store=None`` (inference) or on the
+reference, results are new arrays. A result in a buffer is overwritten by the next call with the
+same store. :func:`lean` picks the kernels of an array's library.
 """
 
 from __future__ import annotations
@@ -34,10 +36,10 @@ class LeanKernels:
     #: whether :meth:`softmax_xent` itself refuses labels outside ``[0, C)`` on the host (else the caller checks)
     checks_labels = False
 
-    def buffer(self, store: dict, name: str, shape: tuple, like: Any, dtype: Any = None) -> Any:
+    def buffer(self, store: dict | None, name: str, shape: tuple, like: Any, dtype: Any = None) -> Any:
         """``store[name]``, an array of ``shape`` (``like``'s dtype unless given) on ``like``'s device, made once;
-        ``None`` on the reference (it writes no ``out=``)."""
-        if not self.writes_out:
+        ``None`` on the reference (it writes no ``out=``) or without a store."""
+        if not self.writes_out or store is None:
             return None
         dtype = like.dtype if dtype is None else dtype
         b = store.get(name)
@@ -71,15 +73,15 @@ class LeanKernels:
         """``out[...] = sum(a, axis=0)``."""
         out[...] = get_namespace(a).sum(a, axis=0)
 
-    def affine(self, x: Any, W: Any, b: Any, out: Any = None) -> Any:
-        """``x @ W + b`` for ``x`` ``(N, D)``, ``W`` ``(D, H)``, ``b`` ``(H,)``."""
+    def affine(self, x: Any, W: Any, b: Any, store: dict | None = None) -> Any:
+        """``x @ W + b`` for ``x`` ``(N, D)``, ``W`` ``(D, H)``, ``b`` ``(H,)`` (all of one dtype)."""
         return x @ W + b
 
-    def relu(self, x: Any, out: Any = None) -> Any:
+    def relu(self, x: Any, store: dict | None = None) -> Any:
         """``max(x, 0)``."""
         return get_namespace(x).maximum(x, 0.0)
 
-    def relu_backward(self, dout: Any, y: Any, out: Any = None) -> Any:
+    def relu_backward(self, dout: Any, y: Any, store: dict | None = None) -> Any:
         """``dout`` where the ReLU's output ``y`` is positive, 0 elsewhere."""
         xp = get_namespace(dout, y)
         return dout * xp.astype(y > 0, dout.dtype)
@@ -159,16 +161,27 @@ class NumpyLean(LeanKernels):
     def sum_into(self, out: Any, a: Any) -> None:
         np.add.reduce(a, axis=0, out=out)
 
-    def affine(self, x: Any, W: Any, b: Any, out: Any = None) -> Any:
-        out = np.matmul(x, W, out=out)
-        out += b
+    def rows(self, store: dict, name: str, v: Any, shape: tuple) -> Any:
+        """``v`` broadcast to ``shape`` in buffer ``name`` (NumPy's broadcasting ufuncs allocate a temporary
+        of the output's size; a broadcasting copy into a buffer, then a same-shape ufunc, allocate nothing)."""
+        r = self.buffer(store, name, shape, v)
+        np.copyto(r, v)
+        return r
+
+    def affine(self, x: Any, W: Any, b: Any, store: dict | None = None) -> Any:
+        shape = (x.shape[0], W.shape[1])
+        out = np.matmul(x, W, out=self.buffer(store, "out", shape, x))
+        if store is None:
+            out += b
+        else:
+            out += self.rows(store, "bias", b, shape)
         return out
 
-    def relu(self, x: Any, out: Any = None) -> Any:
-        return np.maximum(x, 0.0, out=out, dtype=x.dtype)
+    def relu(self, x: Any, store: dict | None = None) -> Any:
+        return np.maximum(x, 0.0, out=self.buffer(store, "out", x.shape, x), dtype=x.dtype)
 
-    def relu_backward(self, dout: Any, y: Any, out: Any = None) -> Any:
-        out = np.sign(y, out=out)  # y >= 0: its sign is the 0/1 mask
+    def relu_backward(self, dout: Any, y: Any, store: dict | None = None) -> Any:
+        out = np.sign(y, out=self.buffer(store, "dx", y.shape, dout))  # y >= 0: its sign is the 0/1 mask
         out *= dout
         return out
 
@@ -179,10 +192,10 @@ class NumpyLean(LeanKernels):
         col = self.buffer(store, "col", (N,), x)
         flat = self.buffer(store, "flat", (N,), t, np.intp)
         np.maximum.reduce(x, axis=1, keepdims=True, out=row)
-        np.subtract(x, row, out=y)
+        np.subtract(x, self.rows(store, "wide", row, (N, C)), out=y)
         np.exp(y, out=y)
         np.add.reduce(y, axis=1, keepdims=True, out=row)
-        y /= row
+        y /= self.rows(store, "wide", row, (N, C))
         rows = store.get("rows")
         if rows is None or rows.shape[0] != N or rows[-1] != (N - 1) * C:
             rows = store["rows"] = np.arange(N, dtype=np.intp) * C
@@ -234,23 +247,22 @@ class TorchLean(LeanKernels):
 
         torch.sum(a, dim=0, out=out)
 
-    def affine(self, x: Any, W: Any, b: Any, out: Any = None) -> Any:
+    def affine(self, x: Any, W: Any, b: Any, store: dict | None = None) -> Any:
         import torch
 
-        if out is None:
-            return torch.addmm(b, x, W)
-        return torch.addmm(b, x, W, out=out)
+        out = self.buffer(store, "out", (x.shape[0], W.shape[1]), x)
+        return torch.addmm(b, x, W) if out is None else torch.addmm(b, x, W, out=out)
 
-    def relu(self, x: Any, out: Any = None) -> Any:
+    def relu(self, x: Any, store: dict | None = None) -> Any:
         import torch
 
-        if out is None:
-            return torch.relu(x)
-        return torch.clamp_min(x, 0.0, out=out)
+        out = self.buffer(store, "out", x.shape, x)
+        return torch.relu(x) if out is None else torch.clamp_min(x, 0.0, out=out)
 
-    def relu_backward(self, dout: Any, y: Any, out: Any = None) -> Any:
+    def relu_backward(self, dout: Any, y: Any, store: dict | None = None) -> Any:
         import torch
 
+        out = self.buffer(store, "dx", y.shape, dout)
         if out is None:
             return torch.ops.aten.threshold_backward(dout, y, 0)
         return torch.ops.aten.threshold_backward.grad_input(dout, y, 0, grad_input=out)
@@ -333,17 +345,17 @@ class CupyLean(NumpyLean):
     def sum_into(self, out: Any, a: Any) -> None:
         a.sum(axis=0, out=out)
 
-    def affine(self, x: Any, W: Any, b: Any, out: Any = None) -> Any:
+    def affine(self, x: Any, W: Any, b: Any, store: dict | None = None) -> Any:
         import cupy
 
-        out = cupy.matmul(x, W, out=out)
+        out = cupy.matmul(x, W, out=self.buffer(store, "out", (x.shape[0], W.shape[1]), x))
         out += b
         return out
 
-    def relu(self, x: Any, out: Any = None) -> Any:
+    def relu(self, x: Any, store: dict | None = None) -> Any:
         import cupy
 
-        return cupy.maximum(x, x.dtype.type(0), out=out)
+        return cupy.maximum(x, x.dtype.type(0), out=self.buffer(store, "out", x.shape, x))
 
     @classmethod
     def _kernel(cls, name: str, params: str, result: str, body: str) -> Any:
@@ -367,8 +379,9 @@ class CupyLean(NumpyLean):
         t = p.dtype.type
         k(g, t(1 - b1), t(1 - b2), t(lr_t), t(eps), p, m, v)
 
-    def relu_backward(self, dout: Any, y: Any, out: Any = None) -> Any:
+    def relu_backward(self, dout: Any, y: Any, store: dict | None = None) -> Any:
         k = self._kernel("relu_backward", "T dout, T y", "T dx", "dx = y > 0 ? dout : (T)0")
+        out = self.buffer(store, "dx", y.shape, dout)
         return k(dout, y, out) if out is not None else k(dout, y)
 
     def softmax_xent(self, x: Any, t: Any, store: dict) -> tuple[Any, Any]:

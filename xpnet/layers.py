@@ -191,13 +191,11 @@ class Relu(Layer):
         return self.out <= 0
 
     def forward(self, x: Any, train_flg: bool = False) -> Any:
-        k = lean(x)
-        self.out = k.relu(x, k.buffer(self._bufs, "out", x.shape, x) if train_flg else None)
+        self.out = lean(x).relu(x, self._bufs if train_flg else None)
         return self.out
 
     def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
-        k = lean(dout)
-        return k.relu_backward(dout, self.out, k.buffer(self._bufs, "dx", dout.shape, dout))
+        return lean(dout).relu_backward(dout, self.out, self._bufs)
 
     def forward_many(self, z: Any, train_flg: bool = False) -> Any:
         return get_namespace(z).maximum(z, 0.0)
@@ -256,8 +254,7 @@ class Affine(Layer):
         self.x = x
         if b.dtype != W.dtype:
             return x @ W + b  # mixed precision (a rebound bias): the standard's promotion
-        k = lean(x)
-        return k.affine(x, W, b, k.buffer(self._bufs, "out", (x.shape[0], W.shape[1]), x) if train_flg else None)
+        return lean(x).affine(x, W, b, self._bufs if train_flg else None)
 
     def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
         """Gradients of ``W`` and ``b`` into ``grads``; returns ``dx`` (``None`` with ``input_grad=False``,

@@ -1,0 +1,224 @@
+"""The lean step: fused kernels equal to their reference, the flat store, a warm step that allocates nothing."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+from helpers import assert_close
+
+import xpnet
+from xpnet._lean_kernels import LeanKernels, lean
+from xpnet.flat import FlatStore, flat_buffer_of, store_of
+from xpnet.models import MultiLayerNetExtend, SimpleConvNet, TwoLayerNet
+from xpnet.optimizers import SGD, Adam, Momentum
+
+REF = LeanKernels()
+rng = np.random.default_rng(7)
+
+
+def _arrays(backend, *shapes):
+    return [backend.asarray(rng.standard_normal(s)) for s in shapes]
+
+
+def _tol(backend):
+    return {"rtol": 1e-5 if backend.dtype == "float32" else 1e-12, "atol": 1e-6 if backend.dtype == "float32" else 1e-13}
+
+
+def test_affine_relu_kernels_equal_the_reference(backend):
+    x, W, b, dout = _arrays(backend, (6, 5), (5, 4), (4,), (6, 4))
+    k = lean(x)
+    for store in (None, {}):
+        y = k.affine(x, W, b, store)
+        assert_close(y, REF.affine(x, W, b), **_tol(backend))
+        r = k.relu(y, store)
+        assert_close(r, REF.relu(y), **_tol(backend))
+        assert_close(k.relu_backward(dout, r, store), REF.relu_backward(dout, r), **_tol(backend))
+
+
+def test_matmul_and_sum_into_equal_the_reference(backend):
+    a, b, out, ref = _arrays(backend, (6, 5), (6, 3), (5, 3), (5, 3))
+    k = lean(a)
+    k.matmul_into(out, a.T, b)
+    REF.matmul_into(ref, a.T, b)
+    assert_close(out, ref, **_tol(backend))
+    s, t = _arrays(backend, (6,), (6,))  # the sum over b.T's 3 rows
+    k.sum_into(s, b.T)
+    REF.sum_into(t, b.T)
+    assert_close(s, t, **_tol(backend))
+
+
+@pytest.mark.parametrize("scale", [1.0, 40.0])  # 40: saturated rows, where the 1e-7 guard decides the loss
+def test_softmax_cross_entropy_equals_the_reference(backend, scale):
+    x = backend.asarray(scale * rng.standard_normal((7, 5)))
+    t = xpnet.asarray(rng.integers(0, 5, 7))
+    k = lean(x)
+    store: dict = {}
+    for _ in range(2):  # the second call reuses the buffers
+        loss, saved = k.softmax_xent(x, t, store)
+        ref_loss, ref_saved = REF.softmax_xent(x, t, {})
+        assert_close(loss, ref_loss, **_tol(backend))
+        assert_close(k.softmax_of(saved), REF.softmax_of(ref_saved), **_tol(backend))
+        for dout in (1, 0.5):
+            dx = k.softmax_xent_backward(saved, dout, store)
+            assert_close(dx, REF.softmax_xent_backward(ref_saved, dout, {}), **_tol(backend))
+
+
+def test_axpy_and_adam_equal_the_reference(backend):
+    p, g, m, v = _arrays(backend, (9,), (9,), (9,), (9,))
+    v = v * v
+    xp = xpnet.get_namespace(p)
+    k = lean(p)
+    copies = [xp.asarray(a, copy=True) for a in (p, g, m, v)]
+    k.axpy(p, -0.3, g, k.scratch(p))
+    REF.axpy(copies[0], -0.3, copies[1])
+    assert_close(p, copies[0], **_tol(backend))
+    k.adam(p, g, m, v, 0.01, 0.9, 0.999, 1e-7, k.scratch(p))
+    REF.adam(*copies, 0.01, 0.9, 0.999, 1e-7, None)
+    for a, b in zip((p, m, v), (copies[0], copies[2], copies[3])):
+        assert_close(a, b, **_tol(backend))
+
+
+def test_softmax_with_loss_refuses_labels_out_of_range(backend):
+    if not xpnet.backend.on_host(xpnet.backend.zeros(1)):
+        pytest.skip("labels on an accelerator are checked once by the Trainer, not per step")
+    layer = xpnet.layers.SoftmaxWithLoss()
+    x = backend.asarray(rng.standard_normal((3, 4)))
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 4\)"):
+        layer.forward(x, xpnet.asarray(np.array([0, 4, 1])))
+
+
+# --- the flat store ---------------------------------------------------------------------
+
+
+def test_flat_store_holds_views_and_book_code_writes_through(backend):
+    net = TwoLayerNet(6, 5, 3, dtype=backend.dtype)
+    x, t = backend.asarray(rng.standard_normal((4, 6))), xpnet.asarray(rng.integers(0, 3, 4))
+    before = {k: xpnet.asnumpy(v).copy() for k, v in net.params.items()}
+    store = store_of(net.params)
+    assert store.covers([net.params[k] for k in net.params], [net.params.grad(k) for k in net.params])
+    assert net.layers["Affine1"].W is net.params["W1"] is store.params[0]
+    for k, v in before.items():
+        assert_close(net.params[k], v)
+    grad = net.gradient(x, t)
+    assert grad["W2"] is store.grads[2]
+    net.params["W1"] -= 0.1 * grad["W1"]  # the book's update: in place, on the view
+    (group,) = store.groups
+    assert_close(group.param[:30], (before["W1"] - 0.1 * xpnet.asnumpy(grad["W1"])).reshape(-1), rtol=1e-6)
+    assert flat_buffer_of([grad[k] for k in net.params]) is group.grad
+
+
+def test_rebinding_a_parameter_is_adopted_by_the_store(backend):
+    net = TwoLayerNet(6, 5, 3, dtype=backend.dtype)
+    store = store_of(net.params)
+    new = backend.asarray(np.ones((6, 5)))
+    net.params["W1"] = new
+    assert store_of(net.params) is store
+    assert net.params["W1"] is store.params[0] and net.params["W1"] is not new
+    assert_close(store.groups[0].param[:30], np.ones(30))
+
+
+@pytest.mark.parametrize("make", [lambda: SGD(0.1), lambda: Momentum(0.1), lambda: Adam(0.01)])
+def test_one_pass_update_equals_the_per_parameter_update(backend, make):
+    x, t = backend.asarray(rng.standard_normal((8, 6))), xpnet.asarray(rng.integers(0, 3, 8))
+    nets, opts = [], []
+    for _ in range(2):
+        xpnet.seed(3)
+        nets.append(TwoLayerNet(6, 5, 3, weight_init_std=0.5, dtype=backend.dtype))
+        opts.append(make())
+    for _ in range(3):
+        for i, (net, opt) in enumerate(zip(nets, opts)):
+            grads = net.gradient(x, t)
+            if i == 0:
+                opt.update(net.params, grads)  # one pass over the flat buffer
+            else:  # a plain dict: no store, one update per parameter
+                opt.update(dict(net.params.items()), dict(grads))
+    assert store_of(nets[0].params).groups[0].param is not None
+    for k in nets[0].params:
+        assert_close(nets[0].params[k], nets[1].params[k], **_tol(backend))
+    state = getattr(opts[0], "m", getattr(opts[0], "v", None))
+    if state is not None:  # per-parameter state stays reachable as views of the flat state
+        assert tuple(state["W1"].shape) == (6, 5)
+
+
+def test_a_flat_store_needs_one_gradient_per_parameter():
+    with pytest.raises(ValueError, match="2 parameters but 1 gradients"):
+        FlatStore([np.zeros(2), np.zeros(3)], [np.zeros(2)])
+
+
+# --- a capturable step on NumPy ----------------------------------------------------------
+
+
+def _step(net, opt, x, t):
+    def step():
+        grads = net.gradient(x, t)
+        opt.update(net.params, grads)
+
+    return step
+
+
+def _warm_step_peak(step) -> int:
+    for _ in range(3):
+        step()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        step()
+        return tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+
+
+# The smallest batch-sized array of these steps is 100 x 32 float32 = 12,800 bytes; what a warm step may
+# still allocate is Python objects (views, tuples, the 0-d loss the trainer keeps): about 2 KiB.
+ALLOC_BOUND = 4096
+
+
+@pytest.mark.parametrize("opt", [SGD, Adam])
+def test_a_warm_numpy_step_allocates_nothing(opt):
+    xpnet.seed(0)
+    net = TwoLayerNet(784, 50, 32)
+    x = rng.standard_normal((100, 784)).astype(np.float32)
+    t = rng.integers(0, 32, 100)
+    assert _warm_step_peak(_step(net, opt(), x, t)) < ALLOC_BOUND
+
+
+def test_a_warm_numpy_step_keeps_every_buffer_address():
+    xpnet.seed(0)
+    net = TwoLayerNet(20, 8, 4)
+    x, t = rng.standard_normal((16, 20)).astype(np.float32), rng.integers(0, 4, 16)
+    step = _step(net, Adam(), x, t)
+    step()
+
+    def addresses():
+        arrays = [*net.params.values(), *(net.params.grad(k) for k in net.params)]
+        for layer in [*net.layers.values(), net.last_layer]:
+            arrays += [a for a in getattr(layer, "_bufs", {}).values() if isinstance(a, np.ndarray)]
+        return [a.__array_interface__["data"][0] for a in arrays]
+
+    first = addresses()
+    step()
+    step()
+    assert addresses() == first
+
+
+@pytest.mark.parametrize("name", ["TwoLayerNet", "MultiLayerNetExtend", "SimpleConvNet"])
+def test_training_still_learns_with_the_lean_step(backend, name):
+    xpnet.seed(0)
+    if name == "SimpleConvNet":
+        net = SimpleConvNet((1, 6, 6), {"filter_num": 3, "filter_size": 3}, 8, 3, 0.3, dtype=backend.dtype)
+        x = backend.asarray(rng.standard_normal((12, 1, 6, 6)))
+    elif name == "MultiLayerNetExtend":
+        net = MultiLayerNetExtend(6, [8, 8], 3, use_batchnorm=True, use_dropout=True, dropout_ration=0.1, dtype=backend.dtype)
+        x = backend.asarray(rng.standard_normal((12, 6)))
+    else:
+        net = TwoLayerNet(6, 8, 3, weight_init_std=0.3, dtype=backend.dtype)
+        x = backend.asarray(rng.standard_normal((12, 6)))
+    t = xpnet.asarray(np.arange(12) % 3)
+    opt = Adam(0.05)
+    first = float(net.loss(x, t, train_flg=True))
+    for _ in range(60):
+        opt.update(net.params, net.gradient(x, t))
+    last = sum(float(net.loss(x, t, train_flg=True)) for _ in range(5)) / 5  # dropout: an average
+    assert last < 0.5 * first
