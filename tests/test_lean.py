@@ -23,7 +23,8 @@ def _arrays(backend, *shapes):
 
 
 def _tol(backend):
-    return {"rtol": 1e-5 if backend.dtype == "float32" else 1e-12, "atol": 1e-6 if backend.dtype == "float32" else 1e-13}
+    single = backend.dtype == "float32"
+    return {"rtol": 1e-5 if single else 1e-12, "atol": 1e-6 if single else 1e-13}
 
 
 def test_affine_relu_kernels_equal_the_reference(backend):
@@ -210,7 +211,8 @@ def test_training_still_learns_with_the_lean_step(backend, name):
         net = SimpleConvNet((1, 6, 6), {"filter_num": 3, "filter_size": 3}, 8, 3, 0.3, dtype=backend.dtype)
         x = backend.asarray(rng.standard_normal((12, 1, 6, 6)))
     elif name == "MultiLayerNetExtend":
-        net = MultiLayerNetExtend(6, [8, 8], 3, use_batchnorm=True, use_dropout=True, dropout_ration=0.1, dtype=backend.dtype)
+        kw = {"use_batchnorm": True, "use_dropout": True, "dropout_ration": 0.1}
+        net = MultiLayerNetExtend(6, [8, 8], 3, dtype=backend.dtype, **kw)
         x = backend.asarray(rng.standard_normal((12, 6)))
     else:
         net = TwoLayerNet(6, 8, 3, weight_init_std=0.3, dtype=backend.dtype)
