@@ -224,3 +224,29 @@ def test_training_still_learns_with_the_lean_step(backend, name):
         opt.update(net.params, net.gradient(x, t))
     last = sum(float(net.loss(x, t, train_flg=True)) for _ in range(5)) / 5  # dropout: an average
     assert last < 0.5 * first
+
+
+def test_batchnorm_kernels_equal_the_reference(backend):
+    x, gamma, beta, dout = _arrays(backend, (8, 5), (5,), (5,), (8, 5))
+    xp = xpnet.get_namespace(x)
+    k = lean(x)
+    runs = [[xp.zeros_like(gamma), xp.zeros_like(gamma) + 1.0] for _ in range(2)]
+    out, saved = k.batchnorm_train(x, gamma, beta, tuple(runs[0]), 0.9, 1e-6, {})
+    ref, ref_saved = REF.batchnorm_train(x, gamma, beta, tuple(runs[1]), 0.9, 1e-6, {})
+    assert_close(out, ref, **_tol(backend))
+    for a, b in zip(*runs):
+        assert_close(a, b, **_tol(backend))
+    grads = [xp.zeros_like(gamma) for _ in range(4)]
+    dx = k.batchnorm_backward(dout, gamma, saved, grads[0], grads[1], {})
+    ref_dx = REF.batchnorm_backward(dout, gamma, ref_saved, grads[2], grads[3], {})
+    assert_close(dx, ref_dx, **_tol(backend))
+    assert_close(grads[0], grads[2], **_tol(backend))
+    assert_close(grads[1], grads[3], **_tol(backend))
+
+
+def test_dropout_kernels_equal_the_reference(backend):
+    u, a = _arrays(backend, (6, 4), (6, 4))
+    k = lean(u)
+    store: dict = {}
+    assert_close(k.dropout_mask(u, 0.3, store), REF.dropout_mask(u, 0.3, {}))
+    assert_close(k.multiply(a, u, store, "out"), REF.multiply(a, u, {}, "out"), **_tol(backend))

@@ -110,6 +110,45 @@ class LeanKernels:
         y, mask = saved
         return (y - mask) * (dout / y.shape[0])
 
+    def batchnorm_train(
+        self, x: Any, gamma: Any, beta: Any, running: tuple[Any, Any], momentum: float, eps: float, store: Any
+    ) -> tuple[Any, Any]:
+        """Batch normalisation of ``x`` ``(N, D)`` by its own statistics: ``gamma * (x - mean) / sqrt(var + eps)
+        + beta``; the running mean and (biased) variance ``running`` ``(D,)`` move towards the batch's in place
+        (``r = momentum * r + (1 - momentum) * batch``). Returns ``(out, saved)`` for :meth:`batchnorm_backward`."""
+        xp = get_namespace(x, gamma)
+        mu = xp.mean(x, axis=0)
+        xc = x - mu
+        var = xp.mean(xc * xc, axis=0)
+        std = xp.sqrt(var + eps)
+        xn = xc / std
+        for r, batch in zip(running, (mu, var)):
+            r *= momentum
+            r += (1 - momentum) * batch
+        return gamma * xn + beta, (xc, xn, std)
+
+    def batchnorm_backward(self, dout: Any, gamma: Any, saved: Any, dgamma: Any, dbeta: Any, store: Any) -> Any:
+        """Gradients of :meth:`batchnorm_train`: ``dgamma`` and ``dbeta`` ``(D,)`` written in place, ``dx`` returned."""
+        xp = get_namespace(dout, gamma)
+        xc, xn, std = saved
+        N = dout.shape[0]
+        self.sum_into(dbeta, dout)
+        self.sum_into(dgamma, xn * dout)
+        dxn = gamma * dout
+        dxc = dxn / std
+        dvar = -0.5 * xp.sum((dxn * xc) / (std * std), axis=0) / std
+        dxc = dxc + (2.0 / N) * xc * dvar
+        return dxc - xp.sum(dxc, axis=0) / N
+
+    def dropout_mask(self, u: Any, ratio: float, store: Any) -> Any:
+        """``1.0`` where the uniform numbers ``u`` exceed ``ratio``, else ``0.0``, in ``u``'s dtype."""
+        xp = get_namespace(u)
+        return xp.astype(u > ratio, u.dtype)
+
+    def multiply(self, a: Any, b: Any, store: Any, name: str) -> Any:
+        """``a * b`` (same shapes), into buffer ``name`` of ``store`` where the library writes ``out=``."""
+        return a * b
+
     # --- CUDA graphs ---
 
     def capture_step(self, step: Any, like: Any) -> Any:
@@ -184,6 +223,16 @@ class NumpyLean(LeanKernels):
         out = np.sign(y, out=self.buffer(store, "dx", y.shape, dout))  # y >= 0: its sign is the 0/1 mask
         out *= dout
         return out
+
+    def multiply(self, a: Any, b: Any, store: Any, name: str) -> Any:
+        return np.multiply(a, b, out=self.buffer(store, name, a.shape, a))
+
+    def dropout_mask(self, u: Any, ratio: float, store: Any) -> Any:
+        m = self.buffer(store, "mask", u.shape, u)
+        if m is None:
+            return super().dropout_mask(u, ratio, store)
+        np.greater(u, ratio, out=m)
+        return m
 
     def softmax_xent(self, x: Any, t: Any, store: dict) -> tuple[Any, Any]:
         N, C = x.shape
@@ -305,6 +354,40 @@ class TorchLean(LeanKernels):
         # nll_loss_backward: -dout/N at each row's label, 0 elsewhere; the log-softmax's backward adds y * dout/N
         onehot = aten.nll_loss_backward(dout, logp, t, None, 1, _IGNORE, total)
         return aten._log_softmax_backward_data(onehot, logp, 1, logp.dtype)
+
+    def multiply(self, a: Any, b: Any, store: Any, name: str) -> Any:
+        import torch
+
+        out = self.buffer(store, name, a.shape, a)
+        return a * b if out is None else torch.mul(a, b, out=out)
+
+    def dropout_mask(self, u: Any, ratio: float, store: Any) -> Any:
+        import torch
+
+        m = self.buffer(store, "mask", u.shape, u)
+        return (u > ratio).to(u.dtype) if m is None else torch.gt(u, ratio, out=m)
+
+    def batchnorm_train(
+        self, x: Any, gamma: Any, beta: Any, running: tuple[Any, Any], momentum: float, eps: float, store: Any
+    ) -> tuple[Any, Any]:
+        import torch
+
+        var, mu = torch.var_mean(x, 0, correction=0)
+        torch._foreach_lerp_(list(running), [mu, var], 1 - momentum)
+        out, mean, invstd = torch.ops.aten.native_batch_norm(x, gamma, beta, None, None, True, 0.0, eps)
+        return out, (x, mean, invstd, eps)
+
+    def batchnorm_backward(self, dout: Any, gamma: Any, saved: Any, dgamma: Any, dbeta: Any, store: Any) -> Any:
+        import torch
+
+        x, mean, invstd, eps = saved
+        dx = self.buffer(store, "dx", x.shape, x)
+        if dx is None:
+            dx = torch.empty_like(x)
+        torch.ops.aten.native_batch_norm_backward.out(
+            dout, x, gamma, None, None, mean, invstd, True, eps, [True, True, True], out0=dx, out1=dgamma, out2=dbeta
+        )
+        return dx
 
     def capture_step(self, step: Any, like: Any) -> Any:
         import torch

@@ -442,16 +442,17 @@ class Dropout(Layer):
             raise ValueError(f"dropout_ratio must be in [0, 1), got {dropout_ratio}")
         self.dropout_ratio = dropout_ratio
         self.mask = None
+        self._bufs: dict = {}
 
     def forward(self, x: Any, train_flg: bool = True) -> Any:
         if train_flg:
-            xp = get_namespace(x)
-            self.mask = xp.astype(random_like(x) > self.dropout_ratio, x.dtype)
-            return x * self.mask
+            k = lean(x)
+            self.mask = k.dropout_mask(random_like(x), self.dropout_ratio, self._bufs)
+            return k.multiply(x, self.mask, self._bufs, "out")
         return x * (1.0 - self.dropout_ratio)
 
     def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
-        return dout * self.mask
+        return lean(dout).multiply(dout, self.mask, self._bufs, "dx")
 
     def forward_many(self, z: Any, train_flg: bool = True) -> Any:
         if not train_flg:
@@ -483,6 +484,8 @@ class BatchNormalization(Layer):
         self.input_shape = None
         self.running_mean, self.running_var = running_mean, running_var
         self.batch_size = self.xc = self.xn = self.std = None
+        self._saved = None  # the fused kernel's (lean(x).batchnorm_train) state for backward
+        self._bufs: dict = {}
 
     def forward(self, x: Any, train_flg: bool = True) -> Any:
         self.input_shape = x.shape
@@ -498,6 +501,13 @@ class BatchNormalization(Layer):
         if self.running_mean is None:
             self.running_mean = xp.zeros(x.shape[1], dtype=x.dtype, device=device(x))
             self.running_var = xp.zeros(x.shape[1], dtype=x.dtype, device=device(x))
+        self._saved = None
+        if train_flg and type(self) is BatchNormalization and x.dtype == gamma.dtype:
+            k = lean(x)
+            running = (self.running_mean, self.running_var)
+            out, self._saved = k.batchnorm_train(x, gamma, beta, running, self.momentum, BN_EPS, self._bufs)
+            self.batch_size = x.shape[0]
+            return xp.reshape(out, self.input_shape)
         if train_flg:
             mu, xc, var = self.batch_statistics(x)
             std = xp.sqrt(var + BN_EPS)
@@ -530,6 +540,12 @@ class BatchNormalization(Layer):
         return xp.reshape(gamma * (zc / std) + beta, z.shape)
 
     def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
+        gamma, (dgamma, dbeta) = self.params[0], self.grads
+        if self._saved is not None and dgamma is not None and dbeta is not None and dgamma.shape == gamma.shape:
+            xp = get_namespace(dout, gamma)
+            d2 = xp.reshape(dout, (dout.shape[0], -1)) if dout.ndim != 2 else dout
+            dx = lean(d2).batchnorm_backward(d2, gamma, self._saved, dgamma, dbeta, self._bufs)
+            return xp.reshape(dx, self.input_shape)
         xp, dxn = self.param_grads(dout)
         dxc = dxn / self.std
         dstd = -xp.sum((dxn * self.xc) / (self.std * self.std), axis=0)
