@@ -149,6 +149,41 @@ class LeanKernels:
         """``a * b`` (same shapes), into buffer ``name`` of ``store`` where the library writes ``out=``."""
         return a * b
 
+    def im2col(self, x: Any, fh: int, fw: int, stride: int, pad: int, store: Any) -> Any:
+        """Patches of ``x`` ``(N, C, H, W)`` as rows ``(N*OH*OW, C*fh*fw)`` (:func:`xpnet.util.im2col`'s layout)."""
+        from .util import im2col
+
+        return im2col(x, fh, fw, stride, pad)
+
+    def maxpool(self, x: Any, ph: int, pw: int, stride: int, pad: int, store: Any) -> tuple[Any, Any]:
+        """Max over ``ph x pw`` windows of ``x`` ``(N, C, H, W)`` (padding never wins); ``(out, saved)``."""
+        from .util import conv_output_size, pad_images
+
+        xp = get_namespace(x)
+        N, C, H, W = x.shape
+        keys = _windows(ph, pw, stride, conv_output_size(H, ph, stride, pad), conv_output_size(W, pw, stride, pad))
+        img = pad_images(x, pad, -float("inf"))
+        out = img[keys[0]]
+        for key in keys[1:]:
+            out = xp.maximum(out, img[key])
+        return out, (img, out, keys, tuple(x.shape), pad, stride < ph or stride < pw)
+
+    def maxpool_backward(self, dout: Any, saved: Any, store: Any) -> Any:
+        """Each window's gradient to its first maximal cell; returns ``dx`` shaped like the pooled input."""
+        img, out, keys, (N, C, H, W), pad, overlap = saved
+        xp = get_namespace(dout)
+        dx = xp.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=dout.dtype, device=device(dout))
+        rest = dout
+        for k, key in enumerate(keys):
+            take = rest * xp.astype(img[key] == out, rest.dtype)  # (much faster than where)
+            if overlap:
+                dx[key] += take
+            else:  # each cell belongs to one window at most
+                dx[key] = take
+            if k + 1 < len(keys):
+                rest = rest - take  # what no earlier cell took
+        return dx[:, :, pad : pad + H, pad : pad + W]
+
     # --- CUDA graphs ---
 
     def capture_step(self, step: Any, like: Any) -> Any:
@@ -156,6 +191,15 @@ class LeanKernels:
         graph of ``like``'s device, returned as a function that replays it; raises :class:`CaptureRefusedError`
         where the library or device cannot (the reference: always)."""
         raise CaptureRefusedError("this backend runs on the host: there is no graph to capture")
+
+
+def _windows(ph: int, pw: int, s: int, oh: int, ow: int) -> list[tuple]:
+    """Index of each pooling-window cell's strided view: ``img[key]`` is ``(N, C, OH, OW)``."""
+    return [
+        (slice(None), slice(None), slice(i, i + s * (oh - 1) + 1, s), slice(j, j + s * (ow - 1) + 1, s))
+        for i in range(ph)
+        for j in range(pw)
+    ]
 
 
 class CaptureRefusedError(RuntimeError):
@@ -226,6 +270,35 @@ class NumpyLean(LeanKernels):
 
     def multiply(self, a: Any, b: Any, store: Any, name: str) -> Any:
         return np.multiply(a, b, out=self.buffer(store, name, a.shape, a))
+
+    def im2col(self, x: Any, fh: int, fw: int, stride: int, pad: int, store: Any) -> Any:
+        """One strided view of the (padded) images, copied once into the buffer."""
+        if store is None or not self._floating(x):
+            return super().im2col(x, fh, fw, stride, pad, store)
+        N, C, H, W = x.shape
+        if pad:
+            img = self.buffer(store, "padded", (N, C, H + 2 * pad, W + 2 * pad), x)
+            img[...] = 0
+            img[:, :, pad : pad + H, pad : pad + W] = x
+            x = img
+        oh, ow = (x.shape[2] - fh) // stride + 1, (x.shape[3] - fw) // stride + 1
+        sn, sc, sh, sw = x.strides
+        view = self._strided(x, (N, oh, ow, C, fh, fw), (sn, sh * stride, sw * stride, sc, sh, sw))
+        col = self.buffer(store, "col", (N * oh * ow, C * fh * fw), x)
+        self._copy(col.reshape(N, oh, ow, C, fh, fw), view)
+        return col
+
+    @staticmethod
+    def _floating(x: Any) -> bool:
+        return x.dtype.kind == "f"
+
+    @staticmethod
+    def _strided(x: Any, shape: tuple, strides: tuple) -> Any:
+        return np.lib.stride_tricks.as_strided(x, shape, strides, writeable=False)
+
+    @staticmethod
+    def _copy(dst: Any, src: Any) -> None:
+        np.copyto(dst, src)
 
     def dropout_mask(self, u: Any, ratio: float, store: Any) -> Any:
         m = self.buffer(store, "mask", u.shape, u)
@@ -367,6 +440,41 @@ class TorchLean(LeanKernels):
         m = self.buffer(store, "mask", u.shape, u)
         return (u > ratio).to(u.dtype) if m is None else torch.gt(u, ratio, out=m)
 
+    def im2col(self, x: Any, fh: int, fw: int, stride: int, pad: int, store: Any) -> Any:
+        import torch
+
+        if not x.is_floating_point():
+            return super().im2col(x, fh, fw, stride, pad, store)
+        if pad:
+            x = torch.constant_pad_nd(x, [pad] * 4, 0.0)
+        N, C, H, W = x.shape
+        oh, ow = (H - fh) // stride + 1, (W - fw) // stride + 1
+        sn, sc, sh, sw = x.stride()
+        view = x.as_strided((N, oh, ow, C, fh, fw), (sn, sh * stride, sw * stride, sc, sh, sw))
+        col = self.buffer(store, "col", (N * oh * ow, C * fh * fw), x)
+        if col is None:
+            return view.reshape(N * oh * ow, C * fh * fw)
+        col.view(N, oh, ow, C, fh, fw).copy_(view)
+        return col
+
+    def maxpool(self, x: Any, ph: int, pw: int, stride: int, pad: int, store: Any) -> tuple[Any, Any]:
+        import torch
+
+        if 2 * pad > min(ph, pw) or not x.is_floating_point():  # torch pools with at most half a window of padding
+            return super().maxpool(x, ph, pw, stride, pad, store)
+        out, idx = torch.ops.aten.max_pool2d_with_indices(x, [ph, pw], [stride, stride], [pad, pad])
+        return out, ("torch", x, idx, (ph, pw, stride, pad))
+
+    def maxpool_backward(self, dout: Any, saved: Any, store: Any) -> Any:
+        import torch
+
+        if saved[0] != "torch":
+            return super().maxpool_backward(dout, saved, store)
+        _, x, idx, (ph, pw, s, pad) = saved
+        return torch.ops.aten.max_pool2d_with_indices_backward(
+            dout, x, [ph, pw], [s, s], [pad, pad], [1, 1], False, idx
+        )
+
     def batchnorm_train(
         self, x: Any, gamma: Any, beta: Any, running: tuple[Any, Any], momentum: float, eps: float, store: Any
     ) -> tuple[Any, Any]:
@@ -448,6 +556,16 @@ class CupyLean(NumpyLean):
 
             k = cls._kernels[name] = cupy.ElementwiseKernel(params, result, body, f"xpnet_{name}")
         return k
+
+    @staticmethod
+    def _strided(x: Any, shape: tuple, strides: tuple) -> Any:
+        import cupy
+
+        return cupy.lib.stride_tricks.as_strided(x, shape, strides)
+
+    @staticmethod
+    def _copy(dst: Any, src: Any) -> None:
+        dst[...] = src
 
     def axpy(self, y: Any, a: float, x: Any, scratch: Any = None) -> None:
         self._kernel("axpy", "T x, T a", "T y", "y += a * x")(x, y.dtype.type(a), y)

@@ -28,12 +28,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._lean_kernels import lean
+from ._lean_kernels import LeanKernels, lean
 from .backend import device, get_namespace, index_add, random_like
 from .functions import *  # noqa: F403 - as book 1's common/layers.py does: its `*` brings softmax, sigmoid, ...
 from .functions import BN_EPS, LOG_EPS, check_labels, cross_entropy_of_mask, label_mask, sigmoid, softmax
 from .functions import __all__ as _FUNCTIONS
-from .util import col2im, conv_output_size, im2col, pad_images
+from .util import col2im, conv_output_size, im2col
 
 __all__ = [
     "Layer",
@@ -116,6 +116,9 @@ def _like_weights(xp: Any, x: Any, W: Any, layer: str) -> Any:
     return xp.astype(x, W.dtype)
 
 
+_REFERENCE = LeanKernels()  # the kernels on the standard (the book's arg_max reads their pooling windows)
+
+
 class Layer:
     """Base of the layers: empty ``params``/``grads``, no ``buffers``, and the default ``forward_many``.
 
@@ -143,7 +146,15 @@ class Layer:
         """The layer applied to each copy in ``z`` of shape ``(P, N, ...)`` (copies folded into the batch)."""
         xp = get_namespace(z)
         P, N = z.shape[0], z.shape[1]
-        out = self.forward(xp.reshape(z, (P * N, *z.shape[2:])), train_flg)
+        bufs = self.__dict__.get("_bufs")
+        self._bufs = None  # new arrays: callers keep the results of several calls (the training buffers are reused)
+        try:
+            out = self.forward(xp.reshape(z, (P * N, *z.shape[2:])), train_flg)
+        finally:
+            if bufs is not None:
+                self._bufs = bufs
+            else:
+                del self._bufs
         return xp.reshape(out, (P, N, *out.shape[1:]))
 
 
@@ -582,6 +593,7 @@ class Convolution(Layer):
         self.grads = _zeros_like_all(self.params)
         self.stride, self.pad = stride, pad
         self.x = self.col = self.col_W = None
+        self._bufs: dict = {}
 
     def forward(self, x: Any, train_flg: bool = False) -> Any:
         W, b = self.params
@@ -596,9 +608,10 @@ class Convolution(Layer):
         N, _, H, Wd = x.shape
         out_h = conv_output_size(H, FH, self.stride, self.pad)
         out_w = conv_output_size(Wd, FW, self.stride, self.pad)
-        col = im2col(x, FH, FW, self.stride, self.pad)
+        k, store = lean(x), self._bufs if train_flg else None
+        col = k.im2col(x, FH, FW, self.stride, self.pad, store)
         col_W = xp.reshape(W, (FN, -1)).T
-        out = col @ col_W + b
+        out = k.affine(col, col_W, b, store) if b.dtype == W.dtype else col @ col_W + b
         self.x, self.col, self.col_W = x, col, col_W
         return xp.permute_dims(xp.reshape(out, (N, out_h, out_w, FN)), (0, 3, 1, 2))
 
@@ -609,7 +622,11 @@ class Convolution(Layer):
         FN, C, FH, FW = W.shape
         dout = xp.reshape(xp.permute_dims(dout, (0, 2, 3, 1)), (-1, FN))
         _store_sum(self.grads, 1, dout)
-        _store_grad(self.grads, 0, xp.reshape((self.col.T @ dout).T, (FN, C, FH, FW)))
+        k, dW = lean(dout), self.grads[0]
+        if k.writes_out and dW is not None and dW.shape == W.shape and dW.dtype == dout.dtype == self.col.dtype:
+            k.matmul_into(xp.reshape(dW, (FN, -1)), dout.T, self.col)  # a view: these libraries reshape in place
+        else:
+            _store_grad(self.grads, 0, xp.reshape(dout.T @ self.col, (FN, C, FH, FW)))
         if not input_grad:
             return None
         return col2im(dout @ self.col_W.T, self.x.shape, FH, FW, self.stride, self.pad)
@@ -627,57 +644,29 @@ class Pooling(Layer):
     def __init__(self, pool_h: int, pool_w: int, stride: int = 2, pad: int = 0) -> None:
         super().__init__()
         self.pool_h, self.pool_w, self.stride, self.pad = pool_h, pool_w, stride, pad
-        self.x_shape = self._img = self._out = None
-
-    def _windows(self, oh: int, ow: int) -> list[tuple]:
-        """Index of each window cell's strided view: ``img[key]`` is ``(N, C, OH, OW)``."""
-        s = self.stride
-        return [
-            (slice(None), slice(None), slice(i, i + s * (oh - 1) + 1, s), slice(j, j + s * (ow - 1) + 1, s))
-            for i in range(self.pool_h)
-            for j in range(self.pool_w)
-        ]
+        self.x_shape = self.x = self._saved = None
+        self._bufs: dict = {}
 
     def forward(self, x: Any, train_flg: bool = False) -> Any:
-        xp = get_namespace(x)
-        N, C, H, W = x.shape
-        oh = conv_output_size(H, self.pool_h, self.stride, self.pad)
-        ow = conv_output_size(W, self.pool_w, self.stride, self.pad)
-        img = pad_images(x, self.pad, -float("inf"))
-        first, *others = self._windows(oh, ow)
-        out = img[first]
-        for key in others:
-            out = xp.maximum(out, img[key])
-        self.x_shape, self._img, self._out = x.shape, img, out
+        self.x_shape, self.x = x.shape, x
+        out, self._saved = lean(x).maxpool(x, self.pool_h, self.pool_w, self.stride, self.pad, self._bufs)
         return out
 
     @property
     def arg_max(self) -> Any:
         """The book's ``arg_max``: index (row-major in the window) of each window's first maximal cell."""
-        xp = get_namespace(self._out)
-        arg = xp.zeros(self._out.shape, dtype=xp.int32, device=device(self._out))
-        for k, key in reversed(list(enumerate(self._windows(*self._out.shape[2:])))):
-            arg = xp.where(self._img[key] == self._out, k, arg)
+        img, out, keys = LeanKernels.maxpool(
+            LeanKernels(), self.x, self.pool_h, self.pool_w, self.stride, self.pad, None
+        )[1][:3]
+        xp = get_namespace(out)
+        arg = xp.zeros(out.shape, dtype=xp.int32, device=device(out))
+        for k, key in reversed(list(enumerate(keys))):
+            arg = xp.where(img[key] == out, k, arg)
         return arg
 
     def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
-        """Each window's gradient goes to its first maximal cell: ``rest`` is what no earlier cell took."""
-        xp = get_namespace(dout)
-        N, C, H, W = self.x_shape
-        pad = self.pad
-        dx = xp.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=dout.dtype, device=device(dout))
-        keys = self._windows(dout.shape[2], dout.shape[3])
-        overlap = self.stride < self.pool_h or self.stride < self.pool_w
-        rest = dout
-        for k, key in enumerate(keys):
-            take = rest * xp.astype(self._img[key] == self._out, rest.dtype)  # (much faster than where)
-            if overlap:
-                dx[key] += take
-            else:  # each cell belongs to one window at most
-                dx[key] = take
-            if k + 1 < len(keys):
-                rest = rest - take
-        return dx[:, :, pad : pad + H, pad : pad + W]
+        """Each window's gradient goes to its first maximal cell."""
+        return lean(dout).maxpool_backward(dout, self._saved, self._bufs)
 
 
 class Embedding(Layer):
