@@ -250,3 +250,36 @@ def test_dropout_kernels_equal_the_reference(backend):
     store: dict = {}
     assert_close(k.dropout_mask(u, 0.3, store), REF.dropout_mask(u, 0.3, {}))
     assert_close(k.multiply(a, u, store, "out"), REF.multiply(a, u, {}, "out"), **_tol(backend))
+
+
+@pytest.mark.parametrize("scale", [1.0, 40.0])
+def test_negative_sampling_loss_kernels_equal_the_reference(backend, scale):
+    score = backend.asarray(scale * rng.standard_normal((5, 4)))
+    k = lean(score)
+    store: dict = {}
+    for _ in range(2):
+        loss, saved = k.sigmoid_xent_first(score, store)
+        ref_loss, ref_saved = REF.sigmoid_xent_first(score, {})
+        # log(1 + eps - y) against log(1 - y + eps): a rounding apart where y is near 1
+        assert_close(loss, ref_loss, rtol=1e-5 if backend.dtype == "float32" else 1e-9)
+        for dout in (1, 0.25):
+            ds = k.sigmoid_xent_first_backward(saved, dout, store)
+            assert_close(ds, REF.sigmoid_xent_first_backward(ref_saved, dout, {}), **_tol(backend))
+
+
+def test_take_rows_equals_the_reference(backend):
+    (W,) = _arrays(backend, (7, 3))
+    idx = xpnet.asarray(np.array([6, 0, 3, 3]))
+    assert_close(lean(W).take_rows(W, idx), REF.take_rows(W, idx))
+
+
+def test_word2vec_weights_share_one_flat_buffer(backend):
+    from xpnet.word2vec import CBOW
+
+    corpus = np.array([0, 1, 2, 3, 1, 2, 0, 3, 2, 1])
+    model = CBOW(4, 3, 1, corpus, sample_size=2, dtype=backend.dtype)
+    store = store_of(model.params)
+    assert store.covers(list(model.params), model.grads)
+    assert model.word_vecs is model.params[0] is model.in_layer.params[0]
+    assert model.ns_loss.params[0] is model.params[1] and model.ns_loss.grads[0] is model.grads[1]
+    assert flat_buffer_of(model.grads) is store.groups[0].grad

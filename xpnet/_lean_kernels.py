@@ -110,6 +110,27 @@ class LeanKernels:
         y, mask = saved
         return (y - mask) * (dout / y.shape[0])
 
+    def take_rows(self, W: Any, idx: Any) -> Any:
+        """``W[idx[i], ...]`` for integer ids ``idx`` ``(M,)`` in ``[0, len(W))``: ``(M, ...)``."""
+        return get_namespace(W, idx).take(W, idx, axis=0)
+
+    def sigmoid_xent_first(self, score: Any, store: Any) -> tuple[Any, Any]:
+        """Binary cross-entropy of ``sigmoid(score)`` ``(N, K)`` against label 1 in column 0 and 0 in the others
+        (negative sampling: the target, then the negatives), summed over the columns and averaged over the rows,
+        with the book's 1e-7 inside each log. Returns ``(loss, saved)``."""
+        from .functions import sigmoid
+
+        xp = get_namespace(score)
+        y = sigmoid(score)
+        label = xp.astype(xp.arange(score.shape[1], device=device(y)) == 0, y.dtype)
+        loss = -xp.sum(label * xp.log(y + LOSS_EPS) + (1.0 - label) * xp.log(1.0 - y + LOSS_EPS)) / score.shape[0]
+        return loss, (y, label)
+
+    def sigmoid_xent_first_backward(self, saved: Any, dout: Any, store: Any) -> Any:
+        """``(sigmoid(score) - label) * dout / N``: the gradient of :meth:`sigmoid_xent_first` (as the book)."""
+        y, label = saved
+        return (y - label) * (dout / y.shape[0])
+
     def batchnorm_train(
         self, x: Any, gamma: Any, beta: Any, running: tuple[Any, Any], momentum: float, eps: float, store: Any
     ) -> tuple[Any, Any]:
@@ -474,6 +495,47 @@ class TorchLean(LeanKernels):
         return torch.ops.aten.max_pool2d_with_indices_backward(
             dout, x, [ph, pw], [s, s], [pad, pad], [1, 1], False, idx
         )
+
+    def _constant(self, store: Any, key: tuple, like: Any, make: Any) -> Any:
+        """``make()`` (a host NumPy array) as a tensor like ``like``, made once per key, dtype and device."""
+        import torch
+
+        full = (*key, like.dtype, like.device)
+        c = store.get(full) if store is not None else None
+        if c is None:
+            c = torch.as_tensor(make(), dtype=like.dtype, device=like.device)
+            if store is not None:
+                store[full] = c
+        return c
+
+    def take_rows(self, W: Any, idx: Any) -> Any:
+        import torch
+
+        return torch.index_select(W, 0, idx)  # (array-api-compat's take also wraps negative ids: 3 more kernels)
+
+    def sigmoid_xent_first(self, score: Any, store: Any) -> tuple[Any, Any]:
+        import torch
+
+        N, K = score.shape
+        y = torch.sigmoid(score)
+        first = np.arange(K) == 0
+        base = self._constant(store, ("base", K), y, lambda: np.where(first, 0.0, 1.0))
+        sign = self._constant(store, ("sign", K), y, lambda: np.where(first, 1.0, -1.0))
+        weight = self._constant(store, ("weight", N * K), y, lambda: np.full(N * K, -1.0 / N))
+        # log(y + eps) in column 0, log(1 - y + eps) elsewhere (eps added last, as the reference: it decides near 1)
+        q = torch.addcmul(base, sign, y).add_(LOSS_EPS).log_()
+        return torch.dot(q.view(-1), weight), (y, store)
+
+    def sigmoid_xent_first_backward(self, saved: Any, dout: Any, store: Any) -> Any:
+        import torch
+
+        y, consts = saved
+        N, K = y.shape
+        if not isinstance(dout, (int, float)):
+            return (y - self._constant(consts, ("label", K), y, lambda: np.arange(K) == 0)) * (dout / N)
+        c = dout / N
+        shift = self._constant(consts, ("shift", K, c), y, lambda: np.where(np.arange(K) == 0, -c, 0.0))
+        return torch.add(shift, y, alpha=c)
 
     def batchnorm_train(
         self, x: Any, gamma: Any, beta: Any, running: tuple[Any, Any], momentum: float, eps: float, store: Any

@@ -34,7 +34,7 @@ from typing import Any
 
 from .backend import backend_name, device, get_namespace
 
-__all__ = ["FlatStore", "FlatGroup", "flat_buffer_of", "store_of"]
+__all__ = ["FlatStore", "FlatGroup", "ParamList", "flat_buffer_of", "store_of"]
 
 _LIVE: weakref.WeakSet = weakref.WeakSet()  # every FlatGroup alive, for flat_buffer_of
 
@@ -106,6 +106,14 @@ class FlatStore:
             return False
         view[...] = array
         return True
+
+
+class ParamList(list):
+    """A model's ``params`` list (book 2) that carries its :class:`FlatStore` as ``flat_store``."""
+
+    def __init__(self, arrays: list[Any], store: FlatStore | None = None) -> None:
+        super().__init__(arrays)
+        self.flat_store = store
 
 
 def store_of(params: Any) -> FlatStore | None:

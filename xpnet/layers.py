@@ -691,9 +691,10 @@ class Embedding(Layer):
         if not xp.isdtype(idx.dtype, "integral"):
             raise TypeError(f"Embedding: word ids must be integers, got dtype {idx.dtype}")
         self.idx = idx
+        k = lean(W)
         if idx.ndim == 1:
-            return xp.take(W, idx, axis=0)
-        out = xp.take(W, xp.reshape(idx, (-1,)), axis=0)
+            return k.take_rows(W, idx)
+        out = k.take_rows(W, xp.reshape(idx, (-1,)))
         return xp.reshape(out, (*idx.shape, W.shape[1]))
 
     def backward(self, dout: Any, *, input_grad: bool = True) -> None:
