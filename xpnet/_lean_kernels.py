@@ -565,13 +565,8 @@ class TorchLean(LeanKernels):
         if like.device.type != "cuda":
             raise CaptureRefusedError(f"torch on {like.device.type}: CUDA graphs need a CUDA device")
         try:
-            side = torch.cuda.Stream(device=like.device)
-            side.wait_stream(torch.cuda.current_stream(like.device))
-            with torch.cuda.stream(side):
-                step()  # one more warm-up on a side stream, as torch.cuda.graphs asks
-            torch.cuda.current_stream(like.device).wait_stream(side)
             graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph):
+            with torch.cuda.graph(graph):  # its own side stream and memory pool (graph temporaries stay private)
                 step()
         except Exception as e:  # noqa: BLE001 - any refusal (an op that syncs, an allocation pattern) falls back
             raise CaptureRefusedError(f"torch refused to capture the step: {e}") from e
@@ -654,12 +649,16 @@ class CupyLean(NumpyLean):
         return LeanKernels.softmax_xent_backward(self, saved, dout, store)
 
     def capture_step(self, step: Any, like: Any) -> Any:
+        """Stream capture with a private memory pool: the graph's temporaries are never handed to arrays made
+        between replays. One real step first fills the pool (so the capture itself allocates nothing new)."""
         import cupy
 
+        pool = cupy.cuda.MemoryPool()
         stream = cupy.cuda.Stream(non_blocking=True)
         stream.wait_event(cupy.cuda.get_current_stream().record())
         try:
-            with stream:
+            with cupy.cuda.using_allocator(pool.malloc), stream:
+                step()
                 stream.begin_capture()
                 try:
                     step()
@@ -667,10 +666,12 @@ class CupyLean(NumpyLean):
                     graph = stream.end_capture()
         except Exception as e:  # noqa: BLE001 - a refusal (an allocation, a host sync) falls back
             raise CaptureRefusedError(f"CuPy refused to capture the step: {e}") from e
+        cupy.cuda.get_current_stream().wait_event(stream.record())
 
         def replay() -> None:
             graph.launch(stream=cupy.cuda.get_current_stream())  # ordered with the batch copies around it
 
+        replay.pool = pool  # type: ignore[attr-defined] - the graph's memory lives as long as its replay
         return replay
 
 

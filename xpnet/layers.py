@@ -447,6 +447,8 @@ class Dropout(Layer):
     when it fits), so a numerical gradient differentiates one well-defined network.
     """
 
+    draws_random = True  # a new mask every training pass (a recorded graph would replay one mask)
+
     def __init__(self, dropout_ratio: float = 0.5) -> None:
         super().__init__()
         if not 0.0 <= dropout_ratio < 1.0:

@@ -158,6 +158,9 @@ class Network:
     """
 
     eval_batch_size: int | None = None
+    #: the gradient step keeps every array's address (``Trainer(capture=True)``; layers that draw random
+    #: numbers, such as ``Dropout``, still refuse)
+    capturable = True
 
     def __init__(self, weight_decay_lambda: float = 0.0) -> None:
         self.params = ParamDict()

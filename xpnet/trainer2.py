@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .backend import asnumpy, device, get_namespace, host_rng
+from .capture import StepCapture
 
 __all__ = ["Trainer", "RnnlmTrainer", "clip_grads"]
 
@@ -70,19 +71,21 @@ class Trainer:
     generator), moves it to ``x``'s device once, and gathers every batch there with ``take``.
     Losses are added up on the device and read back only every ``eval_interval`` iterations, where
     the book prints its line (``eval_interval=None``: never). ``loss_list`` holds those averages.
+    ``capture=True``: the forward and backward pass recorded once as a CUDA graph and replayed
+    (:mod:`xpnet.capture`; the model must declare ``capturable = True``), else one line says why not.
     """
 
-    def __init__(self, model: Any, optimizer: Any) -> None:
+    def __init__(self, model: Any, optimizer: Any, *, capture: bool = False) -> None:
         self.model = model
         self.optimizer = optimizer
         self.loss_list: list[float] = []
         self.eval_interval: int | None = None
         self.current_epoch = 0
+        self._capture = StepCapture(model) if capture else None
 
     def step(self, batch_x: Any, batch_t: Any, max_grad: float | None = None) -> Any:
         """One forward, backward and update on a batch; returns the loss as a device array (no host read)."""
-        loss = self.model.forward(batch_x, batch_t)
-        self.model.backward()
+        loss = _forward_backward(self.model, self._capture, batch_x, batch_t)
         params, grads = _unique(self.model.params, self.model.grads)
         if max_grad is not None:
             clip_grads(grads, max_grad)
@@ -161,11 +164,13 @@ class RnnlmTrainer:
     the batch is gathered on the device with ``take`` from indices computed by array arithmetic
     (the book fills it with a per-element Python loop). Losses stay on the device and are read
     back once per ``eval_interval`` steps, when the perplexity is printed and kept in ``ppl_list``.
+    ``capture=True`` as for :class:`Trainer`.
     """
 
-    def __init__(self, model: Any, optimizer: Any) -> None:
+    def __init__(self, model: Any, optimizer: Any, *, capture: bool = False) -> None:
         self.model = model
         self.optimizer = optimizer
+        self._capture = StepCapture(model) if capture else None
         self.time_idx = 0
         self.ppl_list: list[float] = []
         self.eval_interval: int | None = None
@@ -219,8 +224,7 @@ class RnnlmTrainer:
         for _ in range(max_epoch):
             for iters in range(max_iters):
                 batch_x, batch_t = self.get_batch(xs, ts, batch_size, time_size)
-                loss = model.forward(batch_x, batch_t)
-                model.backward()
+                loss = _forward_backward(model, self._capture, batch_x, batch_t)
                 if max_grad is not None:
                     clip_grads(model.grads, max_grad)
                 optimizer.update(model.params, model.grads)
@@ -249,6 +253,19 @@ class RnnlmTrainer:
         if ylim is not None:
             ax.set_ylim(*ylim)
         return _save(fig, path)
+
+
+def _forward_backward(model: Any, capture: StepCapture | None, x: Any, t: Any) -> Any:
+    """``model.forward(x, t)`` then ``model.backward()``; the loss (a device array), through ``capture`` if given."""
+
+    def step(x: Any, t: Any) -> Any:
+        loss = model.forward(x, t)
+        model.backward()
+        return loss
+
+    if capture is None:
+        return step(x, t)
+    return capture.keep(capture.run(step, x, t))
 
 
 def _on_model(model: Any, ids: Any) -> Any:
