@@ -8,7 +8,7 @@ from helpers import assert_close
 
 import xpnet
 from xpnet import Trainer
-from xpnet._lean_kernels import lean
+from xpnet.backend import kernels_for
 from xpnet.capture import StepCapture
 from xpnet.models import MultiLayerNetExtend, SimpleConvNet, TwoLayerNet
 from xpnet.trainer2 import Trainer as Trainer2
@@ -74,7 +74,7 @@ def test_capture_on_a_host_backend_says_so_once_and_trains_as_without(backend, c
 def test_the_static_buffer_path_trains_as_without_capture(backend, monkeypatch, model):
     """Batches copied into static inputs and the step replayed from them (a stand-in graph) give the same run."""
     plain = _train(backend, False, model)
-    monkeypatch.setattr(type(lean(xpnet.backend.zeros(1))), "capture_step", _stand_in_graph)
+    monkeypatch.setattr(type(kernels_for(xpnet.backend.zeros(1))), "capture_step", _stand_in_graph)
     captured = _train(backend, True, model)
     assert captured[0]._capture.live
     _same_run(captured, plain, backend)

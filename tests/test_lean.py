@@ -9,12 +9,12 @@ import pytest
 from helpers import assert_close
 
 import xpnet
-from xpnet._lean_kernels import LeanKernels, lean
+from xpnet.backend import Kernels, kernels_for
 from xpnet.flat import FlatStore, flat_buffer_of, store_of
 from xpnet.models import MultiLayerNetExtend, SimpleConvNet, TwoLayerNet
 from xpnet.optimizers import SGD, Adam, Momentum
 
-REF = LeanKernels()
+REF = Kernels()
 rng = np.random.default_rng(7)
 
 
@@ -29,7 +29,7 @@ def _tol(backend):
 
 def test_affine_relu_kernels_equal_the_reference(backend):
     x, W, b, dout = _arrays(backend, (6, 5), (5, 4), (4,), (6, 4))
-    k = lean(x)
+    k = kernels_for(x)
     for store in (None, {}):
         y = k.affine(x, W, b, store)
         assert_close(y, REF.affine(x, W, b), **_tol(backend))
@@ -40,7 +40,7 @@ def test_affine_relu_kernels_equal_the_reference(backend):
 
 def test_matmul_and_sum_into_equal_the_reference(backend):
     a, b, out, ref = _arrays(backend, (6, 5), (6, 3), (5, 3), (5, 3))
-    k = lean(a)
+    k = kernels_for(a)
     k.matmul_into(out, a.T, b)
     REF.matmul_into(ref, a.T, b)
     assert_close(out, ref, **_tol(backend))
@@ -54,7 +54,7 @@ def test_matmul_and_sum_into_equal_the_reference(backend):
 def test_softmax_cross_entropy_equals_the_reference(backend, scale):
     x = backend.asarray(scale * rng.standard_normal((7, 5)))
     t = xpnet.asarray(rng.integers(0, 5, 7))
-    k = lean(x)
+    k = kernels_for(x)
     store: dict = {}
     for _ in range(2):  # the second call reuses the buffers
         loss, saved = k.softmax_xent(x, t, store)
@@ -70,13 +70,13 @@ def test_axpy_and_adam_equal_the_reference(backend):
     p, g, m, v = _arrays(backend, (9,), (9,), (9,), (9,))
     v = v * v
     xp = xpnet.get_namespace(p)
-    k = lean(p)
+    k = kernels_for(p)
     copies = [xp.asarray(a, copy=True) for a in (p, g, m, v)]
-    k.axpy(p, -0.3, g, k.scratch(p))
+    k.axpy(p, -0.3, g, k.out_buffer(p))
     REF.axpy(copies[0], -0.3, copies[1])
     assert_close(p, copies[0], **_tol(backend))
-    k.adam(p, g, m, v, 0.01, 0.9, 0.999, 1e-7, k.scratch(p))
-    REF.adam(*copies, 0.01, 0.9, 0.999, 1e-7, None)
+    k.adam_update(p, g, m, v, 0.01, 0.9, 0.999, 1e-7, k.out_buffer(p))
+    REF.adam_update(*copies, 0.01, 0.9, 0.999, 1e-7, None)
     for a, b in zip((p, m, v), (copies[0], copies[2], copies[3])):
         assert_close(a, b, **_tol(backend))
 
@@ -229,7 +229,7 @@ def test_training_still_learns_with_the_lean_step(backend, name):
 def test_batchnorm_kernels_equal_the_reference(backend):
     x, gamma, beta, dout = _arrays(backend, (8, 5), (5,), (5,), (8, 5))
     xp = xpnet.get_namespace(x)
-    k = lean(x)
+    k = kernels_for(x)
     runs = [[xp.zeros_like(gamma), xp.zeros_like(gamma) + 1.0] for _ in range(2)]
     out, saved = k.batchnorm_train(x, gamma, beta, tuple(runs[0]), 0.9, 1e-6, {})
     ref, ref_saved = REF.batchnorm_train(x, gamma, beta, tuple(runs[1]), 0.9, 1e-6, {})
@@ -246,7 +246,7 @@ def test_batchnorm_kernels_equal_the_reference(backend):
 
 def test_dropout_kernels_equal_the_reference(backend):
     u, a = _arrays(backend, (6, 4), (6, 4))
-    k = lean(u)
+    k = kernels_for(u)
     store: dict = {}
     assert_close(k.dropout_mask(u, 0.3, store), REF.dropout_mask(u, 0.3, {}))
     assert_close(k.multiply(a, u, store, "out"), REF.multiply(a, u, {}, "out"), **_tol(backend))
@@ -255,7 +255,7 @@ def test_dropout_kernels_equal_the_reference(backend):
 @pytest.mark.parametrize("scale", [1.0, 40.0])
 def test_negative_sampling_loss_kernels_equal_the_reference(backend, scale):
     score = backend.asarray(scale * rng.standard_normal((5, 4)))
-    k = lean(score)
+    k = kernels_for(score)
     store: dict = {}
     for _ in range(2):
         loss, saved = k.sigmoid_xent_first(score, store)
@@ -270,7 +270,7 @@ def test_negative_sampling_loss_kernels_equal_the_reference(backend, scale):
 def test_take_rows_equals_the_reference(backend):
     (W,) = _arrays(backend, (7, 3))
     idx = xpnet.asarray(np.array([6, 0, 3, 3]))
-    assert_close(lean(W).take_rows(W, idx), REF.take_rows(W, idx))
+    assert_close(kernels_for(W).take_rows(W, idx), REF.take_rows(W, idx))
 
 
 def test_word2vec_weights_share_one_flat_buffer(backend):

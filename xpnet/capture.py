@@ -20,8 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ._lean_kernels import CaptureRefusedError, lean
-from .backend import get_namespace
+from .backend import CaptureRefusedError, get_namespace, kernels_for
 
 __all__ = ["StepCapture", "capture_refusal", "CaptureRefusedError"]
 
@@ -96,7 +95,7 @@ class StepCapture:
             self.outputs = fn(*static)
 
         try:
-            self.replay = lean(static[0]).capture_step(record, static[0])
+            self.replay = kernels_for(static[0]).capture_step(record, static[0])
         except CaptureRefusedError as e:
             self._refuse(str(e))
             return fn(*static)

@@ -28,8 +28,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._lean_kernels import LeanKernels, lean
-from .backend import device, get_namespace, index_add, random_like
+from .backend import Kernels, device, get_namespace, index_add, kernels_for, random_like
 from .functions import *  # noqa: F403 - as book 1's common/layers.py does: its `*` brings softmax, sigmoid, ...
 from .functions import BN_EPS, LOG_EPS, check_labels, cross_entropy_of_mask, label_mask, sigmoid, softmax
 from .functions import __all__ as _FUNCTIONS
@@ -85,7 +84,7 @@ def _store_matmul(grads: list, i: int, a: Any, b: Any) -> None:
     """``grads[i] = a @ b``, computed straight into the existing buffer when it fits."""
     g = grads[i]
     if g is not None and g.shape == (a.shape[0], b.shape[1]) and a.dtype == g.dtype and b.dtype == g.dtype:
-        lean(g).matmul_into(g, a, b)
+        kernels_for(g).matmul_into(g, a, b)
     else:
         grads[i] = a @ b
 
@@ -94,7 +93,7 @@ def _store_sum(grads: list, i: int, a: Any) -> None:
     """``grads[i] = sum(a, axis=0)``, computed straight into the existing buffer when it fits."""
     g = grads[i]
     if g is not None and g.shape == a.shape[1:] and a.dtype == g.dtype:
-        lean(g).sum_into(g, a)
+        kernels_for(g).sum_into(g, a)
     else:
         grads[i] = get_namespace(a).sum(a, axis=0)
 
@@ -116,7 +115,7 @@ def _like_weights(xp: Any, x: Any, W: Any, layer: str) -> Any:
     return xp.astype(x, W.dtype)
 
 
-_REFERENCE = LeanKernels()  # the kernels on the standard (the book's arg_max reads their pooling windows)
+_REFERENCE = Kernels()  # the kernels on the standard (the book's arg_max reads their pooling windows)
 
 
 class Layer:
@@ -202,11 +201,11 @@ class Relu(Layer):
         return self.out <= 0
 
     def forward(self, x: Any, train_flg: bool = False) -> Any:
-        self.out = lean(x).relu(x, self._bufs if train_flg else None)
+        self.out = kernels_for(x).relu(x, self._bufs if train_flg else None)
         return self.out
 
     def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
-        return lean(dout).relu_backward(dout, self.out, self._bufs)
+        return kernels_for(dout).relu_backward(dout, self.out, self._bufs)
 
     def forward_many(self, z: Any, train_flg: bool = False) -> Any:
         return get_namespace(z).maximum(z, 0.0)
@@ -265,7 +264,7 @@ class Affine(Layer):
         self.x = x
         if b.dtype != W.dtype:
             return x @ W + b  # mixed precision (a rebound bias): the standard's promotion
-        return lean(x).affine(x, W, b, self._bufs if train_flg else None)
+        return kernels_for(x).affine(x, W, b, self._bufs if train_flg else None)
 
     def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
         """Gradients of ``W`` and ``b`` into ``grads``; returns ``dx`` (``None`` with ``input_grad=False``,
@@ -276,7 +275,7 @@ class Affine(Layer):
         _store_sum(self.grads, 1, dout)
         if not input_grad:
             return None
-        k = lean(dout)
+        k = kernels_for(dout)
         dx = k.buffer(self._bufs, "dx", (dout.shape[0], W.shape[0]), dout)
         if dx is None or dx.dtype != W.dtype:
             return xp.reshape(dout @ W.T, self.original_x_shape)
@@ -324,7 +323,7 @@ class SoftmaxWithLoss(Layer):
         self.t = t
         if self.soft or x.ndim != 2 or t.ndim not in (1, 2):
             return self._forward_masked(x, t)
-        k = lean(x)
+        k = kernels_for(x)
         if t.ndim == 2:
             if tuple(t.shape) != tuple(x.shape):
                 return self._forward_masked(x, t)  # label_mask names the misfit
@@ -350,13 +349,13 @@ class SoftmaxWithLoss(Layer):
         """The softmax of the last ``forward``'s scores (probabilities, shaped like them)."""
         if self._mask is not None or self._saved is None:
             return self._saved
-        return lean(self._saved[0]).softmax_of(self._saved)
+        return kernels_for(self._saved[0]).softmax_of(self._saved)
 
     def backward(self, dout: Any = 1) -> Any:
         if self._mask is not None:
             y = self._saved
             return (y - self._mask) * (dout / y.shape[0])
-        return lean(self._saved[0]).softmax_xent_backward(self._saved, dout, self._bufs)
+        return kernels_for(self._saved[0]).softmax_xent_backward(self._saved, dout, self._bufs)
 
 
 class SigmoidWithLoss(Layer):
@@ -459,13 +458,13 @@ class Dropout(Layer):
 
     def forward(self, x: Any, train_flg: bool = True) -> Any:
         if train_flg:
-            k = lean(x)
+            k = kernels_for(x)
             self.mask = k.dropout_mask(random_like(x), self.dropout_ratio, self._bufs)
             return k.multiply(x, self.mask, self._bufs, "out")
         return x * (1.0 - self.dropout_ratio)
 
     def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
-        return lean(dout).multiply(dout, self.mask, self._bufs, "dx")
+        return kernels_for(dout).multiply(dout, self.mask, self._bufs, "dx")
 
     def forward_many(self, z: Any, train_flg: bool = True) -> Any:
         if not train_flg:
@@ -497,7 +496,7 @@ class BatchNormalization(Layer):
         self.input_shape = None
         self.running_mean, self.running_var = running_mean, running_var
         self.batch_size = self.xc = self.xn = self.std = None
-        self._saved = None  # the fused kernel's (lean(x).batchnorm_train) state for backward
+        self._saved = None  # the fused kernel's (kernels_for(x).batchnorm_train) state for backward
         self._bufs: dict = {}
 
     def forward(self, x: Any, train_flg: bool = True) -> Any:
@@ -516,7 +515,7 @@ class BatchNormalization(Layer):
             self.running_var = xp.zeros(x.shape[1], dtype=x.dtype, device=device(x))
         self._saved = None
         if train_flg and type(self) is BatchNormalization and x.dtype == gamma.dtype:
-            k = lean(x)
+            k = kernels_for(x)
             running = (self.running_mean, self.running_var)
             out, self._saved = k.batchnorm_train(x, gamma, beta, running, self.momentum, BN_EPS, self._bufs)
             self.batch_size = x.shape[0]
@@ -557,7 +556,7 @@ class BatchNormalization(Layer):
         if self._saved is not None and dgamma is not None and dbeta is not None and dgamma.shape == gamma.shape:
             xp = get_namespace(dout, gamma)
             d2 = xp.reshape(dout, (dout.shape[0], -1)) if dout.ndim != 2 else dout
-            dx = lean(d2).batchnorm_backward(d2, gamma, self._saved, dgamma, dbeta, self._bufs)
+            dx = kernels_for(d2).batchnorm_backward(d2, gamma, self._saved, dgamma, dbeta, self._bufs)
             return xp.reshape(dx, self.input_shape)
         xp, dxn = self.param_grads(dout)
         dxc = dxn / self.std
@@ -610,7 +609,7 @@ class Convolution(Layer):
         N, _, H, Wd = x.shape
         out_h = conv_output_size(H, FH, self.stride, self.pad)
         out_w = conv_output_size(Wd, FW, self.stride, self.pad)
-        k, store = lean(x), self._bufs if train_flg else None
+        k, store = kernels_for(x), self._bufs if train_flg else None
         col = k.im2col(x, FH, FW, self.stride, self.pad, store)
         col_W = xp.reshape(W, (FN, -1)).T
         out = k.affine(col, col_W, b, store) if b.dtype == W.dtype else col @ col_W + b
@@ -624,7 +623,7 @@ class Convolution(Layer):
         FN, C, FH, FW = W.shape
         dout = xp.reshape(xp.permute_dims(dout, (0, 2, 3, 1)), (-1, FN))
         _store_sum(self.grads, 1, dout)
-        k, dW = lean(dout), self.grads[0]
+        k, dW = kernels_for(dout), self.grads[0]
         if k.writes_out and dW is not None and dW.shape == W.shape and dW.dtype == dout.dtype == self.col.dtype:
             k.matmul_into(xp.reshape(dW, (FN, -1)), dout.T, self.col)  # a view: these libraries reshape in place
         else:
@@ -651,15 +650,13 @@ class Pooling(Layer):
 
     def forward(self, x: Any, train_flg: bool = False) -> Any:
         self.x_shape, self.x = x.shape, x
-        out, self._saved = lean(x).maxpool(x, self.pool_h, self.pool_w, self.stride, self.pad, self._bufs)
+        out, self._saved = kernels_for(x).maxpool(x, self.pool_h, self.pool_w, self.stride, self.pad, self._bufs)
         return out
 
     @property
     def arg_max(self) -> Any:
         """The book's ``arg_max``: index (row-major in the window) of each window's first maximal cell."""
-        img, out, keys = LeanKernels.maxpool(
-            LeanKernels(), self.x, self.pool_h, self.pool_w, self.stride, self.pad, None
-        )[1][:3]
+        _, (img, out, keys, *_) = _REFERENCE.maxpool(self.x, self.pool_h, self.pool_w, self.stride, self.pad, None)
         xp = get_namespace(out)
         arg = xp.zeros(out.shape, dtype=xp.int32, device=device(out))
         for k, key in reversed(list(enumerate(keys))):
@@ -668,7 +665,7 @@ class Pooling(Layer):
 
     def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
         """Each window's gradient goes to its first maximal cell."""
-        return lean(dout).maxpool_backward(dout, self._saved, self._bufs)
+        return kernels_for(dout).maxpool_backward(dout, self._saved, self._bufs)
 
 
 class Embedding(Layer):
@@ -693,7 +690,7 @@ class Embedding(Layer):
         if not xp.isdtype(idx.dtype, "integral"):
             raise TypeError(f"Embedding: word ids must be integers, got dtype {idx.dtype}")
         self.idx = idx
-        k = lean(W)
+        k = kernels_for(W)
         if idx.ndim == 1:
             return k.take_rows(W, idx)
         out = k.take_rows(W, xp.reshape(idx, (-1,)))

@@ -13,8 +13,7 @@ from collections import OrderedDict
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
-from ._lean_kernels import lean
-from .backend import asarray, device, get_namespace, host_rng, is_array, on_host, randn, zeros
+from .backend import asarray, device, get_namespace, host_rng, is_array, kernels_for, on_host, randn, zeros
 from .checkpoint import load_state, save_arrays
 from .flat import FlatStore
 from .functions import check_labels, cross_entropy_error, softmax
@@ -288,7 +287,7 @@ class Network:
         grads = {name: self.params.grad(name) for name in self.params}
         for name in self.decayed_params if self.weight_decay_lambda else ():
             g = grads[name]  # the L2 decay's gradient, added in the buffer
-            lean(g).axpy(g, self.weight_decay_lambda, self.params[name])
+            kernels_for(g).axpy(g, self.weight_decay_lambda, self.params[name])
         return grads
 
     def numerical_gradient(self, x: Any, t: Any, *, method: str = "bulk", chunk_size: int | None = None) -> dict:

@@ -20,8 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ._lean_kernels import lean
-from .backend import get_namespace
+from .backend import get_namespace, kernels_for
 from .flat import FlatGroup, store_of
 
 __all__ = [
@@ -107,7 +106,7 @@ class Optimizer:
     def scratch(self, key: Any, like: Any) -> Any:
         """A scratch array for ``key``'s kernels where the library needs one (NumPy), else ``None``; made once."""
         if key not in self._scratch:
-            self._scratch[key] = lean(like).scratch(like)
+            self._scratch[key] = kernels_for(like).out_buffer(like)
         return self._scratch[key]
 
 
@@ -141,7 +140,7 @@ class SGD(Optimizer):
         super().__init__(lr)
 
     def update_one(self, key: Any, param: Any, grad: Any) -> None:
-        lean(param).axpy(param, -self.lr, grad, self.scratch(key, param))
+        kernels_for(param).axpy(param, -self.lr, grad, self.scratch(key, param))
 
 
 class Momentum(Optimizer):
@@ -215,8 +214,8 @@ class Adam(Optimizer):
 
     def update_one(self, key: Any, param: Any, grad: Any) -> None:
         m, v = self.state(self.m, key, param), self.state(self.v, key, param)
-        k = lean(param)
-        k.adam(param, grad, m, v, self._lr_t, self.beta1, self.beta2, OPT_EPS, self.scratch(key, param))
+        k = kernels_for(param)
+        k.adam_update(param, grad, m, v, self._lr_t, self.beta1, self.beta2, OPT_EPS, self.scratch(key, param))
 
 
 OPTIMIZERS = {

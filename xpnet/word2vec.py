@@ -19,8 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ._lean_kernels import lean
-from .backend import asarray, asnumpy, device, get_namespace, host_rng, index_add, randn, random_like
+from .backend import asarray, asnumpy, device, get_namespace, host_rng, index_add, kernels_for, randn, random_like
 from .checkpoint import ParamsCheckpoint, save_arrays
 from .flat import FlatStore, ParamList
 from .layers import Embedding, Layer, MatMul, SoftmaxWithLoss, _like_weights
@@ -220,7 +219,7 @@ class UnigramSampler:
         xp = get_namespace(target)
         p, cdf, before = self._table(target)
         N, K, V = target.shape[0], self.sample_size, self.vocab_size
-        k = lean(p)
+        k = kernels_for(p)
         p_t = k.take_rows(p, target)[:, None]
         before_t = k.take_rows(before, target)[:, None]
         u = random_like(xp.empty((N, K), dtype=p.dtype, device=device(target)), self.rng)
@@ -258,11 +257,11 @@ class NegativeSamplingLoss(Layer):
         N, K1 = target.shape[0], self.sample_size + 1
         idx = xp.concat([xp.astype(target, negative_sample.dtype)[:, None], negative_sample], axis=1)  # (N, K+1)
         flat = xp.reshape(idx, (-1,))
-        rows = xp.reshape(lean(W).take_rows(W, flat), (N, K1, W.shape[1]))
+        rows = xp.reshape(kernels_for(W).take_rows(W, flat), (N, K1, W.shape[1]))
         h = _like_weights(xp, h, W, "NegativeSamplingLoss")
         score = xp.reshape(rows @ h[:, :, None], (N, K1))
         # label 1 for column 0 (the target), 0 for the negatives
-        loss, saved = lean(score).sigmoid_xent_first(score, self._bufs)
+        loss, saved = kernels_for(score).sigmoid_xent_first(score, self._bufs)
         self.cache = (h, rows, flat, saved)
         return loss
 
@@ -270,7 +269,7 @@ class NegativeSamplingLoss(Layer):
         h, rows, flat, saved = self.cache
         xp = get_namespace(h)
         N, K1, H = rows.shape
-        dscore = lean(h).sigmoid_xent_first_backward(saved, dout, self._bufs)  # (N, K+1)
+        dscore = kernels_for(h).sigmoid_xent_first_backward(saved, dout, self._bufs)  # (N, K+1)
         dW = self.grads[0]
         dW[...] = 0.0
         index_add(dW, flat, xp.reshape(dscore[:, :, None] * h[:, None, :], (N * K1, H)))

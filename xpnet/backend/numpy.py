@@ -14,6 +14,7 @@ import numpy as np
 
 from ._kernels import Kernels
 from ._registry import Library
+from ._step_kernels import LOSS_EPS
 
 # Rounds of distinct-id fancy additions before the rest goes to np.add.at (see NumpyKernels.index_add).
 INDEX_ADD_ROUNDS = 8
@@ -106,6 +107,92 @@ class NumpyKernels(Kernels):
     def add_at_labels(self, dst: Any, t: Any, value: Any) -> Any:
         dst[np.arange(dst.shape[0]), t] += value
         return dst
+
+    writes_out = True
+
+    def axpy(self, y: Any, a: float, x: Any, scratch: Any = None) -> None:
+        if scratch is None:
+            y += a * x
+            return
+        np.multiply(x, a, out=scratch)
+        y += scratch
+
+    def _rows(self, store: dict, name: str, v: Any, shape: tuple) -> Any:
+        """``v`` broadcast to ``shape`` in buffer ``name`` (NumPy's broadcasting ufuncs allocate a temporary
+        of the output's size; a broadcasting copy into a buffer, then a same-shape ufunc, allocate nothing)."""
+        r = self.buffer(store, name, shape, v)
+        np.copyto(r, v)
+        return r
+
+    def affine(self, x: Any, W: Any, b: Any, store: dict | None = None) -> Any:
+        shape = (x.shape[0], W.shape[1])
+        out = np.matmul(x, W, out=self.buffer(store, "out", shape, x))
+        if store is None:
+            out += b
+        else:
+            out += self._rows(store, "bias", b, shape)
+        return out
+
+    def relu(self, x: Any, store: dict | None = None) -> Any:
+        return np.maximum(x, 0.0, out=self.buffer(store, "out", x.shape, x), dtype=x.dtype)
+
+    def relu_backward(self, dout: Any, y: Any, store: dict | None = None) -> Any:
+        out = np.sign(y, out=self.buffer(store, "dx", y.shape, dout))  # y >= 0: its sign is the 0/1 mask
+        out *= dout
+        return out
+
+    def multiply(self, a: Any, b: Any, store: Any, name: str) -> Any:
+        return np.multiply(a, b, out=self.buffer(store, name, a.shape, a))
+
+    def im2col(self, x: Any, fh: int, fw: int, stride: int, pad: int, store: Any) -> Any:
+        return self.strided_im2col(x, fh, fw, stride, pad, store)
+
+    def strided(self, x: Any, shape: tuple, strides: tuple) -> Any:
+        return np.lib.stride_tricks.as_strided(x, shape, strides, writeable=False)
+
+    def copy_into(self, dst: Any, src: Any) -> None:
+        np.copyto(dst, src)
+
+    def dropout_mask(self, u: Any, ratio: float, store: Any) -> Any:
+        m = self.buffer(store, "mask", u.shape, u)
+        if m is None:
+            return super().dropout_mask(u, ratio, store)
+        np.greater(u, ratio, out=m)
+        return m
+
+    def softmax_xent(self, x: Any, t: Any, store: dict) -> tuple[Any, Any]:
+        N, C = x.shape
+        y = self.buffer(store, "y", (N, C), x)
+        row = self.buffer(store, "row", (N, 1), x)
+        col = self.buffer(store, "col", (N,), x)
+        flat = self.buffer(store, "flat", (N,), t, np.intp)
+        np.maximum.reduce(x, axis=1, keepdims=True, out=row)
+        np.subtract(x, self._rows(store, "wide", row, (N, C)), out=y)
+        np.exp(y, out=y)
+        np.add.reduce(y, axis=1, keepdims=True, out=row)
+        y /= self._rows(store, "wide", row, (N, C))
+        rows = store.get("rows")
+        if rows is None or rows.shape[0] != N or rows[-1] != (N - 1) * C:
+            rows = store["rows"] = np.arange(N, dtype=np.intp) * C
+        np.add(rows, t, out=flat, casting="unsafe")  # index of each label's probability in y.ravel()
+        np.take(y.reshape(-1), flat, out=col)
+        col += LOSS_EPS
+        np.log(col, out=col)
+        loss = np.empty((), dtype=x.dtype)  # new each step: callers keep losses (the trainer reads them later)
+        np.add.reduce(col, out=loss)
+        loss *= -1.0 / N
+        return loss, (y, flat)
+
+    def softmax_xent_backward(self, saved: Any, dout: Any, store: dict) -> Any:
+        y, flat = saved
+        dx = self.buffer(store, "dx", y.shape, y)
+        col = self.buffer(store, "col", (y.shape[0],), y)
+        np.copyto(dx, y)
+        np.take(y.reshape(-1), flat, out=col)
+        col -= 1.0
+        np.put(dx.reshape(-1), flat, col)
+        dx *= dout / y.shape[0]
+        return dx
 
 
 class NumpyLibrary(Library):
