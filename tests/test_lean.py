@@ -185,6 +185,32 @@ def test_a_warm_numpy_step_allocates_nothing(opt):
     assert _warm_step_peak(_step(net, opt(), x, t)) < ALLOC_BOUND
 
 
+def test_a_warm_numpy_conv_step_allocates_nothing():
+    xpnet.seed(0)
+    net = SimpleConvNet((1, 12, 12), {"filter_num": 8, "filter_size": 3}, 32, 10, 0.1)
+    x = rng.standard_normal((50, 1, 12, 12)).astype(np.float32)
+    t = rng.integers(0, 10, 50)
+    assert _warm_step_peak(_step(net, SGD(0.1), x, t)) < ALLOC_BOUND
+
+
+def test_pooling_kernels_equal_the_reference(backend):
+    (x,) = _arrays(backend, (3, 2, 6, 6))
+    xp = xpnet.get_namespace(x)
+    x = xp.round(x * 2.0)  # ties inside windows: the first maximal cell takes the gradient
+    (dout,) = _arrays(backend, (3, 2, 3, 3))
+    k = kernels_for(x)
+    store: dict = {}
+    for _ in range(2):
+        out, saved = k.maxpool(x, 2, 2, 2, 0, store)
+        ref, ref_saved = REF.maxpool(x, 2, 2, 2, 0, None)
+        assert_close(out, ref)
+        assert_close(k.maxpool_backward(dout, saved, store), REF.maxpool_backward(dout, ref_saved, None))
+    rows = k.channel_rows(dout, store)
+    assert_close(rows, REF.channel_rows(dout, None))
+    col = k.im2col(x, 3, 3, 1, 1, store)
+    assert_close(col, REF.im2col(x, 3, 3, 1, 1, None))
+
+
 def test_a_warm_numpy_step_keeps_every_buffer_address():
     xpnet.seed(0)
     net = TwoLayerNet(20, 8, 4)

@@ -621,9 +621,9 @@ class Convolution(Layer):
         W = self.params[0]
         xp = get_namespace(dout, W)
         FN, C, FH, FW = W.shape
-        dout = xp.reshape(xp.permute_dims(dout, (0, 2, 3, 1)), (-1, FN))
-        _store_sum(self.grads, 1, dout)
         k, dW = kernels_for(dout), self.grads[0]
+        dout = k.channel_rows(dout, self._bufs)  # (N*OH*OW, FN)
+        _store_sum(self.grads, 1, dout)
         if k.writes_out and dW is not None and dW.shape == W.shape and dW.dtype == dout.dtype == self.col.dtype:
             k.matmul_into(xp.reshape(dW, (FN, -1)), dout.T, self.col)  # a view: these libraries reshape in place
         else:
@@ -650,7 +650,8 @@ class Pooling(Layer):
 
     def forward(self, x: Any, train_flg: bool = False) -> Any:
         self.x_shape, self.x = x.shape, x
-        out, self._saved = kernels_for(x).maxpool(x, self.pool_h, self.pool_w, self.stride, self.pad, self._bufs)
+        store = self._bufs if train_flg else None
+        out, self._saved = kernels_for(x).maxpool(x, self.pool_h, self.pool_w, self.stride, self.pad, store)
         return out
 
     @property

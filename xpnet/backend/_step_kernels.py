@@ -173,13 +173,18 @@ class StepKernels:
         """``dst[...] = src``."""
         dst[...] = src
 
+    def channel_rows(self, dout: Any, store: Any) -> Any:
+        """``dout`` ``(N, C, H, W)`` as rows ``(N*H*W, C)`` (a convolution's output gradient, channels last)."""
+        xp = get_namespace(dout)
+        return xp.reshape(xp.permute_dims(dout, (0, 2, 3, 1)), (-1, dout.shape[1]))
+
     def maxpool(self, x: Any, ph: int, pw: int, stride: int, pad: int, store: Any) -> tuple[Any, Any]:
         """Max over ``ph x pw`` windows of ``x`` ``(N, C, H, W)`` (padding never wins); ``(out, saved)``."""
         from ..util import conv_output_size, pad_images
 
         xp = get_namespace(x)
         N, C, H, W = x.shape
-        keys = _windows(ph, pw, stride, conv_output_size(H, ph, stride, pad), conv_output_size(W, pw, stride, pad))
+        keys = windows(ph, pw, stride, conv_output_size(H, ph, stride, pad), conv_output_size(W, pw, stride, pad))
         img = pad_images(x, pad, -float("inf"))
         out = img[keys[0]]
         for key in keys[1:]:
@@ -209,7 +214,7 @@ class StepKernels:
         raise CaptureRefusedError("this backend runs on the host: there is no graph to capture")
 
 
-def _windows(ph: int, pw: int, s: int, oh: int, ow: int) -> list[tuple]:
+def windows(ph: int, pw: int, s: int, oh: int, ow: int) -> list[tuple]:
     """Index of each pooling-window cell's strided view: ``img[key]`` is ``(N, C, OH, OW)``."""
     return [
         (slice(None), slice(None), slice(i, i + s * (oh - 1) + 1, s), slice(j, j + s * (ow - 1) + 1, s))

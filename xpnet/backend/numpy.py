@@ -14,7 +14,7 @@ import numpy as np
 
 from ._kernels import Kernels
 from ._registry import Library
-from ._step_kernels import LOSS_EPS
+from ._step_kernels import LOSS_EPS, windows
 
 # Rounds of distinct-id fancy additions before the rest goes to np.add.at (see NumpyKernels.index_add).
 INDEX_ADD_ROUNDS = 8
@@ -134,7 +134,57 @@ class NumpyKernels(Kernels):
         return out
 
     def relu(self, x: Any, store: dict | None = None) -> Any:
-        return np.maximum(x, 0.0, out=self.buffer(store, "out", x.shape, x), dtype=x.dtype)
+        out = self.buffer(store, "out", x.shape, x)
+        if out is not None and not x.flags.c_contiguous:  # a strided input would make the ufunc buffer it
+            np.copyto(out, x)
+            x = out
+        return np.maximum(x, 0.0, out=out, dtype=x.dtype)
+
+    def channel_rows(self, dout: Any, store: Any) -> Any:
+        N, C, H, W = dout.shape
+        rows = self.buffer(store, "rows", (N * H * W, C), dout)
+        if rows is None:
+            return super().channel_rows(dout, store)
+        np.copyto(rows.reshape(N, H, W, C), dout.transpose(0, 2, 3, 1))
+        return rows
+
+    def maxpool(self, x: Any, ph: int, pw: int, stride: int, pad: int, store: Any) -> tuple[Any, Any]:
+        """Each window cell's strided view copied into one buffer, then a same-shape ``maximum`` (NumPy buffers a
+        strided ufunc input: an allocation)."""
+        if store is None or pad or x.dtype.kind != "f":
+            return super().maxpool(x, ph, pw, stride, pad, store)
+        N, C, H, W = x.shape
+        oh, ow = (H - ph) // stride + 1, (W - pw) // stride + 1
+        keys = windows(ph, pw, stride, oh, ow)
+        out = self.buffer(store, "out", (N, C, oh, ow), x)
+        cell = self.buffer(store, "cell", (N, C, oh, ow), x)
+        np.copyto(out, x[keys[0]])
+        for key in keys[1:]:
+            np.copyto(cell, x[key])
+            np.maximum(out, cell, out=out)
+        return out, ("numpy", x, out, keys, stride < ph or stride < pw)
+
+    def maxpool_backward(self, dout: Any, saved: Any, store: Any) -> Any:
+        if not isinstance(saved[0], str):  # the reference's (forward without a store)
+            return super().maxpool_backward(dout, saved, store)
+        _, x, out, keys, overlap = saved
+        dx = self.buffer(store, "dx", x.shape, dout)
+        rest, take = self.buffer(store, "rest", dout.shape, dout), self.buffer(store, "take", dout.shape, dout)
+        cell, hit = self.buffer(store, "cell", dout.shape, dout), self.buffer(store, "hit", dout.shape, dout, bool)
+        dx.fill(0)
+        np.copyto(rest, dout)
+        for k, key in enumerate(keys):  # each window's gradient to its first maximal cell
+            np.copyto(cell, x[key])
+            np.equal(cell, out, out=hit)
+            take.fill(0)
+            np.copyto(take, rest, where=hit)
+            if overlap:
+                dx[key] += take
+            else:
+                dx[key] = take
+            if k + 1 < len(keys):
+                rest -= take  # what no earlier cell took
+        return dx
 
     def relu_backward(self, dout: Any, y: Any, store: dict | None = None) -> Any:
         out = np.sign(y, out=self.buffer(store, "dx", y.shape, dout))  # y >= 0: its sign is the 0/1 mask
