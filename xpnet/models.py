@@ -278,6 +278,7 @@ class Network:
         The arrays are the layers' gradient buffers (book 2 style): the next call overwrites them.
         The loss of this forward pass is kept in ``last_loss`` (a 0-d array, not read back).
         """
+        self.params.flat_store()  # the gradients land in the flat buffer from the first step on
         self.last_loss = self.loss(x, t, train_flg=True)
         dout = self.last_layer.backward(1)
         layers = list(self.layers.values())
