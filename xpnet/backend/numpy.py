@@ -174,10 +174,10 @@ class NumpyKernels(Kernels):
         dx.fill(0)
         np.copyto(rest, dout)
         for k, key in enumerate(keys):  # each window's gradient to its first maximal cell
-            np.copyto(cell, x[key])
+            np.copyto(cell, x[key])  # (a strided or mixed-dtype ufunc operand would be buffered: an allocation)
             np.equal(cell, out, out=hit)
-            take.fill(0)
-            np.copyto(take, rest, where=hit)
+            np.copyto(cell, hit)
+            np.multiply(rest, cell, out=take)
             if overlap:
                 dx[key] += take
             else:
