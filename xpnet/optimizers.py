@@ -12,7 +12,7 @@ Every rule is element-wise, so when the parameters are views into a flat store
 (:mod:`xpnet.flat`: a model's ``params`` offers one) the rule runs once per flat buffer, that is
 once per dtype, instead of once per parameter; its state is then flat too, and each parameter's
 state (``opt.m["W1"]``) is a view into it. SGD and Adam run one fused kernel per buffer where the
-library has one (:mod:`xpnet._lean_kernels`) and allocate nothing when warm.
+library has one (``kernels_for(x).axpy``/``adam_update``) and allocate nothing when warm.
 """
 
 from __future__ import annotations
