@@ -25,8 +25,9 @@ LOSS_EPS = 1e-7
 class StepKernels:
     """The reference step kernels: standard Array API calls; ``store`` buffers are not used."""
 
+    #: whether :meth:`buffer` gives persistent buffers (libraries that write through ``out=``)
     writes_out = False
-
+    #: whether :meth:`softmax_xent` itself refuses labels outside ``[0, C)`` on the host (else the caller checks)
     checks_labels = False
 
     def buffer(self, store: dict | None, name: str, shape: tuple, like: Any, dtype: Any = None) -> Any:

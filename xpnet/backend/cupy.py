@@ -93,7 +93,8 @@ class CupyKernels(Kernels):
         dst[_cupy().arange(dst.shape[0]), t] += value
         return dst
 
-    _kernels: dict[str, Any] = {}
+    writes_out = True  # the layers' buffers: a warm step allocates nothing (what stream capture needs)
+    _kernels: dict[str, Any] = {}  # the ElementwiseKernels, compiled on first use
 
     def affine(self, x: Any, W: Any, b: Any, store: dict | None = None) -> Any:
         cupy = _cupy()
