@@ -321,7 +321,7 @@ class SoftmaxWithLoss(Layer):
     def forward(self, x: Any, t: Any) -> Any:
         xp = get_namespace(x, t)  # arrays of two backends are refused here, naming both
         self.t = t
-        if self.soft or x.ndim != 2 or t.ndim not in (1, 2):
+        if self.soft or x.ndim != 2 or t.ndim not in (1, 2) or x.shape[0] == 0:
             return self._forward_masked(x, t)
         k = kernels_for(x)
         if t.ndim == 2:
