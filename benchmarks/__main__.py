@@ -104,7 +104,7 @@ def xpnet_step(net: Any, opt: Any, xd: list, td: list, capture: bool = False) ->
     """``opt.update(net.params, net.gradient(x, t))`` on the batches in turn; through a CUDA graph with ``capture``."""
     if not capture:
         return cycling(lambda x, t: opt.update(net.params, net.gradient(x, t)), xd, td)
-    from xpnet.capture import StepCapture
+    from xpnet.training.capture import StepCapture
 
     cap = StepCapture(net)
     return cycling(lambda x, t: opt.update(net.params, cap.run(net.gradient, x, t)), xd, td)
@@ -379,9 +379,9 @@ def main() -> None:
         print(f"skipped: {e}")
         return
     cases = args.cases.split(",")
-    results: dict[str, Any] = {"machine": machine(), "backend": args.backend, "device": str(xpnet.get_device())}
+    results: dict[str, Any] = {"machine": machine(), "backend": args.backend, "device": str(xpnet.active_device())}
     print(
-        f"xpnet benchmarks on {args.backend} ({xpnet.get_device()}); anchors: numpy, torch "
+        f"xpnet benchmarks on {args.backend} ({xpnet.active_device()}); anchors: numpy, torch "
         f"{'on ' + torch_device(args.backend) if torch is not None else 'not installed'}"
     )
     for dtype in args.dtype.split(","):

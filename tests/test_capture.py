@@ -9,9 +9,9 @@ from helpers import assert_close
 import xpnet
 from xpnet import Trainer
 from xpnet.backend import kernels_for
-from xpnet.capture import StepCapture
 from xpnet.models import MultiLayerNetExtend, SimpleConvNet, TwoLayerNet
 from xpnet.trainer2 import Trainer as Trainer2
+from xpnet.training.capture import StepCapture
 
 rng = np.random.default_rng(5)
 

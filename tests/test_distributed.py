@@ -170,8 +170,8 @@ def test_allreduce_grads_packs_one_buffer_per_dtype(backend):
 
 def test_a_flat_stores_gradients_are_reduced_in_their_own_buffer(backend):
     """Zero copy: the pack is the model's flat gradient buffer itself, and the views see the mean."""
-    from xpnet.flat import store_of
     from xpnet.models import TwoLayerNet
+    from xpnet.models.flat import store_of
 
     comm = FakeComm()
     net = TwoLayerNet(4, 3, 2, dtype=backend.dtype)

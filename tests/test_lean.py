@@ -10,8 +10,8 @@ from helpers import assert_close
 
 import xpnet
 from xpnet.backend import Kernels, kernels_for
-from xpnet.flat import FlatStore, flat_buffer_of, store_of
 from xpnet.models import MultiLayerNetExtend, SimpleConvNet, TwoLayerNet
+from xpnet.models.flat import FlatStore, flat_buffer_of, store_of
 from xpnet.optimizers import SGD, Adam, Momentum
 
 REF = Kernels()

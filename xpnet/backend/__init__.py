@@ -66,10 +66,6 @@ from ._random import host_rng, random_like
 from ._registry import BackendMismatchError, BackendUnavailableError
 from ._step_kernels import CaptureRefusedError, StepKernels
 
-device = array_device  # alias, removed when callers are updated
-namespace = active_namespace  # alias, removed when callers are updated
-get_device = active_device  # alias, removed when callers are updated
-
 __all__ = [
     "BACKENDS",
     "BackendMismatchError",
@@ -82,8 +78,6 @@ __all__ = [
     "active_namespace",
     "active_device",
     "active_numpy_module",
-    "namespace",  # alias, removed when callers are updated
-    "get_device",  # alias, removed when callers are updated
     "backend_status",
     "available_backends",
     "set_default_dtype",
@@ -93,7 +87,6 @@ __all__ = [
     # the inputs
     "get_namespace",
     "array_device",
-    "device",  # alias, removed when callers are updated
     "backend_name",
     "is_array",
     "on_host",
