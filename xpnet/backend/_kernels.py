@@ -27,10 +27,14 @@ from typing import Any
 
 from ._inputs import array_device, get_namespace
 from ._registry import library_of
+from ._step_kernels import StepKernels
 
 
-class Kernels:
-    """The reference kernels, on the Array API standard only. Libraries subclass it and override methods."""
+class Kernels(StepKernels):
+    """The reference kernels, on the Array API standard only. Libraries subclass it and override methods.
+
+    The kernels of the training step (layers' fused forward/backward passes, optimizer updates, graph
+    capture) are inherited from :class:`~._step_kernels.StepKernels`; their cases are in tests/test_lean.py."""
 
     # Elements of the one-hot block the reference index_add builds at a time (32 MiB in float64).
     index_add_block = 1 << 22

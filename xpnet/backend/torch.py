@@ -8,6 +8,7 @@ operations (:class:`TorchKernels`). PyTorch is imported when the backend is reso
 from __future__ import annotations
 
 import importlib
+import math
 from typing import Any
 
 import array_api_compat
@@ -15,10 +16,15 @@ import numpy as np
 
 from ._kernels import Kernels
 from ._registry import Library
+from ._step_kernels import LOSS_EPS, CaptureRefusedError
 
 
 def _torch() -> Any:
     return importlib.import_module("torch")
+
+
+# ``ignore_index`` of nll_loss: no label takes it (torch's default, -100, would silently skip such labels)
+_IGNORE = -(2**62)
 
 
 class TorchKernels(Kernels):
@@ -38,11 +44,214 @@ class TorchKernels(Kernels):
         dst.index_put_((rows, t), value, accumulate=True)
         return dst
 
+    writes_out = True
+
+    checks_labels = True  # nll_loss refuses them on the CPU (on a GPU the caller would not check either)
+
+    def axpy(self, y: Any, a: float, x: Any, scratch: Any = None) -> None:
+        y.add_(x, alpha=a)
+
+    def adam_update(
+        self, p: Any, g: Any, m: Any, v: Any, lr_t: float, b1: float, b2: float, eps: float, scratch: Any
+    ) -> None:
+        torch = _torch()
+
+        m.lerp_(g, 1 - b1)
+        v.mul_(b2).addcmul_(g, g, value=1 - b2)
+        denom = torch.sqrt(v).add_(eps)
+        p.addcdiv_(m, denom, value=-lr_t)
+
     def matmul_into(self, out: Any, a: Any, b: Any) -> None:
-        _torch().matmul(a, b, out=out)
+        torch = _torch()
+
+        torch.matmul(a, b, out=out)
 
     def sum_into(self, out: Any, a: Any) -> None:
-        _torch().sum(a, dim=0, out=out)
+        torch = _torch()
+
+        torch.sum(a, dim=0, out=out)
+
+    def affine(self, x: Any, W: Any, b: Any, store: dict | None = None) -> Any:
+        torch = _torch()
+
+        out = self.buffer(store, "out", (x.shape[0], W.shape[1]), x)
+        return torch.addmm(b, x, W) if out is None else torch.addmm(b, x, W, out=out)
+
+    def relu(self, x: Any, store: dict | None = None) -> Any:
+        torch = _torch()
+
+        out = self.buffer(store, "out", x.shape, x)
+        return torch.relu(x) if out is None else torch.clamp_min(x, 0.0, out=out)
+
+    def relu_backward(self, dout: Any, y: Any, store: dict | None = None) -> Any:
+        torch = _torch()
+
+        out = self.buffer(store, "dx", y.shape, dout)
+        if out is None:
+            return torch.ops.aten.threshold_backward(dout, y, 0)
+        return torch.ops.aten.threshold_backward.grad_input(dout, y, 0, grad_input=out)
+
+    def softmax_xent(self, x: Any, t: Any, store: dict) -> tuple[Any, Any]:
+        torch = _torch()
+
+        aten = torch.ops.aten
+        if t.dtype != torch.int64:
+            t = t.to(torch.int64)
+        logp = aten._log_softmax(x, 1, False)
+        floor = store.get("floor")
+        if floor is None or floor.dtype != x.dtype or floor.device != x.device:
+            floor = store["floor"] = torch.tensor(math.log(LOSS_EPS), dtype=x.dtype, device=x.device)
+        # log(y + eps) = logaddexp(log y, log eps); nll_loss: -mean of each row's label entry
+        guarded = torch.logaddexp(logp, floor)
+        try:
+            loss, total = aten.nll_loss_forward(guarded, t, None, 1, _IGNORE)
+        except (IndexError, RuntimeError):  # a label out of range (checked by the kernel on the host)
+            lo, hi = int(torch.min(t)), int(torch.max(t))
+            raise ValueError(
+                f"labels must lie in [0, {x.shape[1]}) for {x.shape[1]} classes; got values from {lo} to {hi}"
+            ) from None
+        return loss, (logp, t, total)
+
+    def softmax_of(self, saved: Any) -> Any:
+        return saved[0].exp()
+
+    def softmax_xent_backward(self, saved: Any, dout: Any, store: dict) -> Any:
+        torch = _torch()
+
+        aten = torch.ops.aten
+        logp, t, total = saved
+        if isinstance(dout, (int, float)):
+            key = ("dout", float(dout))
+            g = store.get(key)
+            if g is None or g.dtype != logp.dtype or g.device != logp.device:
+                g = store[key] = torch.tensor(float(dout), dtype=logp.dtype, device=logp.device)
+            dout = g
+        # nll_loss_backward: -dout/N at each row's label, 0 elsewhere; the log-softmax's backward adds y * dout/N
+        onehot = aten.nll_loss_backward(dout, logp, t, None, 1, _IGNORE, total)
+        return aten._log_softmax_backward_data(onehot, logp, 1, logp.dtype)
+
+    def multiply(self, a: Any, b: Any, store: Any, name: str) -> Any:
+        torch = _torch()
+
+        out = self.buffer(store, name, a.shape, a)
+        return a * b if out is None else torch.mul(a, b, out=out)
+
+    def dropout_mask(self, u: Any, ratio: float, store: Any) -> Any:
+        torch = _torch()
+
+        m = self.buffer(store, "mask", u.shape, u)
+        return (u > ratio).to(u.dtype) if m is None else torch.gt(u, ratio, out=m)
+
+    def im2col(self, x: Any, fh: int, fw: int, stride: int, pad: int, store: Any) -> Any:
+        torch = _torch()
+
+        if not x.is_floating_point():
+            return super().im2col(x, fh, fw, stride, pad, store)
+        if pad:
+            x = torch.constant_pad_nd(x, [pad] * 4, 0.0)
+        N, C, H, W = x.shape
+        oh, ow = (H - fh) // stride + 1, (W - fw) // stride + 1
+        sn, sc, sh, sw = x.stride()
+        view = x.as_strided((N, oh, ow, C, fh, fw), (sn, sh * stride, sw * stride, sc, sh, sw))
+        col = self.buffer(store, "col", (N * oh * ow, C * fh * fw), x)
+        if col is None:
+            return view.reshape(N * oh * ow, C * fh * fw)
+        col.view(N, oh, ow, C, fh, fw).copy_(view)
+        return col
+
+    def maxpool(self, x: Any, ph: int, pw: int, stride: int, pad: int, store: Any) -> tuple[Any, Any]:
+        torch = _torch()
+
+        if 2 * pad > min(ph, pw) or not x.is_floating_point():  # torch pools with at most half a window of padding
+            return super().maxpool(x, ph, pw, stride, pad, store)
+        out, idx = torch.ops.aten.max_pool2d_with_indices(x, [ph, pw], [stride, stride], [pad, pad])
+        return out, ("torch", x, idx, (ph, pw, stride, pad))
+
+    def maxpool_backward(self, dout: Any, saved: Any, store: Any) -> Any:
+        torch = _torch()
+
+        if not isinstance(saved[0], str):  # the reference's (a padding torch does not pool with)
+            return super().maxpool_backward(dout, saved, store)
+        _, x, idx, (ph, pw, s, pad) = saved
+        return torch.ops.aten.max_pool2d_with_indices_backward(
+            dout, x, [ph, pw], [s, s], [pad, pad], [1, 1], False, idx
+        )
+
+    def _constant(self, store: Any, key: tuple, like: Any, make: Any) -> Any:
+        """``make()`` (a host NumPy array) as a tensor like ``like``, made once per key, dtype and device."""
+        torch = _torch()
+
+        full = (*key, like.dtype, like.device)
+        c = store.get(full) if store is not None else None
+        if c is None:
+            c = torch.as_tensor(make(), dtype=like.dtype, device=like.device)
+            if store is not None:
+                store[full] = c
+        return c
+
+    def take_rows(self, W: Any, idx: Any) -> Any:
+        torch = _torch()
+
+        return torch.index_select(W, 0, idx)  # (array-api-compat's take also wraps negative ids: 3 more kernels)
+
+    def sigmoid_xent_first(self, score: Any, store: Any) -> tuple[Any, Any]:
+        torch = _torch()
+
+        N, K = score.shape
+        y = torch.sigmoid(score)
+        first = np.arange(K) == 0
+        base = self._constant(store, ("base", K), y, lambda: np.where(first, 0.0, 1.0))
+        sign = self._constant(store, ("sign", K), y, lambda: np.where(first, 1.0, -1.0))
+        weight = self._constant(store, ("weight", N * K), y, lambda: np.full(N * K, -1.0 / N))
+        # log(y + eps) in column 0, log(1 - y + eps) elsewhere (eps added last, as the reference: it decides near 1)
+        q = torch.addcmul(base, sign, y).add_(LOSS_EPS).log_()
+        return torch.dot(q.view(-1), weight), (y, store)
+
+    def sigmoid_xent_first_backward(self, saved: Any, dout: Any, store: Any) -> Any:
+        torch = _torch()
+
+        y, consts = saved
+        N, K = y.shape
+        if not isinstance(dout, (int, float)):
+            return (y - self._constant(consts, ("label", K), y, lambda: np.arange(K) == 0)) * (dout / N)
+        c = dout / N
+        shift = self._constant(consts, ("shift", K, c), y, lambda: np.where(np.arange(K) == 0, -c, 0.0))
+        return torch.add(shift, y, alpha=c)
+
+    def batchnorm_train(
+        self, x: Any, gamma: Any, beta: Any, running: tuple[Any, Any], momentum: float, eps: float, store: Any
+    ) -> tuple[Any, Any]:
+        torch = _torch()
+
+        var, mu = torch.var_mean(x, 0, correction=0)
+        torch._foreach_lerp_(list(running), [mu, var], 1 - momentum)
+        out, mean, invstd = torch.ops.aten.native_batch_norm(x, gamma, beta, None, None, True, 0.0, eps)
+        return out, (x, mean, invstd, eps)
+
+    def batchnorm_backward(self, dout: Any, gamma: Any, saved: Any, dgamma: Any, dbeta: Any, store: Any) -> Any:
+        torch = _torch()
+
+        x, mean, invstd, eps = saved
+        dx = self.buffer(store, "dx", x.shape, x)
+        if dx is None:
+            dx = torch.empty_like(x)
+        torch.ops.aten.native_batch_norm_backward.out(
+            dout, x, gamma, None, None, mean, invstd, True, eps, [True, True, True], out0=dx, out1=dgamma, out2=dbeta
+        )
+        return dx
+
+    def capture_step(self, step: Any, like: Any) -> Any:
+        torch = _torch()
+
+        if like.device.type != "cuda":
+            raise CaptureRefusedError(f"torch on {like.device.type}: CUDA graphs need a CUDA device")
+        try:
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):  # its own side stream and memory pool (graph temporaries stay private)
+                step()
+        except Exception as e:  # noqa: BLE001 - any refusal (an op that syncs, an allocation pattern) falls back
+            raise CaptureRefusedError(f"torch refused to capture the step: {e}") from e
+        return graph.replay
 
     def clip_by_global_norm(self, grads: list[Any], max_norm: float) -> None:
         torch = _torch()
