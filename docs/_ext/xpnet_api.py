@@ -1,0 +1,246 @@
+"""The API reference, generated from the package itself: no hand-kept list of names.
+
+Every public module of ``xpnet`` (every module whose dotted path has no ``_`` part, found by walking the package)
+gets a page with its docstring and a table of the names it exports (its ``__all__``; without one, the functions and
+classes it defines). Every exported object gets one page, at its *home*: the public module its code lives in (its
+``__module__`` with the private parts dropped), or, for plain values, the most specific module that exports it.
+A name that several modules export (``xpnet.TwoLayerNet``, ``xpnet.models.TwoLayerNet``, ``xpnet.book2....``) is
+documented once; its page lists the other import paths, and the module pages link to it.
+
+Cross-references follow the same map: ``:class:`xpnet.TwoLayerNet``` or a short ``:func:`set_backend``` inside a
+docstring of ``xpnet`` resolves to the home page (``missing-reference``), so docstrings may name an object by any
+of its public paths. What still does not resolve is reported by Sphinx (``nitpicky``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PACKAGE = "xpnet"
+OUT = "generated/api"
+
+
+@dataclass
+class Entry:
+    """One object and every public path it is exported under."""
+
+    obj: object
+    paths: list[tuple[str, str]] = field(default_factory=list)  # (module, name)
+    home: tuple[str, str] | None = None
+
+    @property
+    def fullname(self) -> str:
+        return ".".join(self.home)
+
+
+def public_modules(package: str = PACKAGE) -> list[str]:
+    """Dotted names of the package's public modules (no part starting with ``_``), the package first."""
+    pkg = importlib.import_module(package)
+    names = [package]
+    for info in pkgutil.walk_packages(pkg.__path__, package + "."):
+        if not any(part.startswith("_") for part in info.name.split(".")[1:]):
+            names.append(info.name)
+    return sorted(set(names), key=lambda n: (n != package, n))
+
+
+def exports(module) -> list[str]:
+    """The names a module exports: its ``__all__``, else the public functions and classes it defines."""
+    if hasattr(module, "__all__"):
+        return [n for n in module.__all__ if n != "__version__"]
+    return [
+        n
+        for n, o in vars(module).items()
+        if not n.startswith("_")
+        and (inspect.isfunction(o) or inspect.isclass(o))
+        and getattr(o, "__module__", None) == module.__name__
+    ]
+
+
+def _key(obj, name: str):
+    # plain values (floats, ints, tuples) may be shared by unrelated names: key them by name too
+    if inspect.isclass(obj) or inspect.isroutine(obj) or inspect.ismodule(obj):
+        return id(obj)
+    return (id(obj), name)
+
+
+def _home(entry: Entry, modules: set[str]) -> tuple[str, str]:
+    exporters = {m for m, _ in entry.paths}
+    obj = entry.obj
+    if inspect.ismodule(obj):
+        return obj.__name__.rsplit(".", 1)[0], obj.__name__.rsplit(".", 1)[1]
+    where = getattr(obj, "__module__", None) or ""
+    parts = where.split(".")
+    candidates = []
+    while parts:
+        candidates.append(".".join(p for p in parts if not p.startswith("_")))
+        parts.pop()
+    home = next((m for m in candidates if m in exporters), None)
+    if home is None:  # a value: the most specific exporter, the flat lists (xpnet, xpnet.book2) last
+        home = max(sorted(exporters), key=lambda m: (m not in (PACKAGE, f"{PACKAGE}.book2"), m.count(".")))
+    own = getattr(obj, "__name__", None)
+    names = [n for m, n in entry.paths if m == home]
+    return home, own if own in names else names[0]
+
+
+def collect() -> tuple[list[str], dict[str, list[Entry]], dict[str, str]]:
+    """Public modules, the entries whose home is each module, and every public path -> its documented name."""
+    modules = public_modules()
+    entries: dict[object, Entry] = {}
+    for modname in modules:
+        module = importlib.import_module(modname)
+        for name in exports(module):
+            obj = getattr(module, name)
+            if inspect.ismodule(obj):
+                continue  # a submodule has its own page
+            entries.setdefault(_key(obj, name), Entry(obj)).paths.append((modname, name))
+    by_home: dict[str, list[Entry]] = {m: [] for m in modules}
+    alias: dict[str, str] = {}
+    for entry in entries.values():
+        entry.home = _home(entry, set(modules))
+        by_home[entry.home[0]].append(entry)
+        for m, n in entry.paths:
+            alias[f"{m}.{n}"] = entry.fullname
+        qual = getattr(entry.obj, "__qualname__", None)
+        where = getattr(entry.obj, "__module__", None)
+        if qual and where:
+            alias.setdefault(f"{where}.{qual}", entry.fullname)
+    return modules, by_home, alias
+
+
+def _title(text: str, char: str = "=") -> str:
+    return f"{text}\n{char * len(text)}\n"
+
+
+def _directive(obj) -> str:
+    if inspect.isclass(obj):
+        if issubclass(obj, BaseException):
+            return "autoexception"
+        return "autoclass"
+    if inspect.isroutine(obj):
+        return "autofunction"
+    return "autodata"
+
+
+def object_page(entry: Entry) -> str:
+    module, name = entry.home
+    body = [_title(entry.fullname), f".. currentmodule:: {module}\n", f".. {_directive(entry.obj)}:: {name}"]
+    if inspect.isclass(entry.obj):
+        body.append("   :members:\n   :show-inheritance:\n   :special-members: __call__")
+    body.append("")
+    others = sorted(f"``{m}.{n}``" for m, n in entry.paths if (m, n) != entry.home)
+    if others:
+        body.append("Also importable as " + ", ".join(others) + ".\n")
+    return "\n".join(body)
+
+
+def module_page(modname: str, homed: list[Entry], reexported: list[tuple[str, str]]) -> str:
+    out = [_title(modname), f".. automodule:: {modname}\n"]
+    if homed:
+        out += [_title("Documented here", "-"), ".. autosummary::\n   :nosignatures:\n"]
+        out += [f"   {e.home[1]}" for e in sorted(homed, key=lambda e: e.home[1].lower())]
+        out += ["", ".. toctree::\n   :hidden:\n"]
+        out += [f"   {e.fullname}" for e in sorted(homed, key=lambda e: e.home[1].lower())]
+        out.append("")
+    if reexported:
+        out += [_title("Also importable from here", "-")]
+        out += ["Documented at their home:\n"]
+        out += [f"* ``{name}``: :py:obj:`{target}`" for name, target in sorted(reexported, key=lambda p: p[0].lower())]
+        out.append("")
+    return "\n".join(out)
+
+
+def write(srcdir: Path) -> dict[str, str]:
+    """Write the API pages under ``srcdir/generated/api``; return the alias map for cross-references."""
+    modules, by_home, alias = collect()
+    out = srcdir / OUT
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("*.rst"):
+        old.unlink()
+    reexported: dict[str, list[tuple[str, str]]] = {m: [] for m in modules}
+    for entries in by_home.values():
+        for e in entries:
+            for m, n in e.paths:
+                if (m, n) != e.home:
+                    reexported[m].append((n, e.fullname))
+    for modname in modules:
+        (out / f"{modname}.rst").write_text(module_page(modname, by_home[modname], reexported[modname]))
+        for e in by_home[modname]:
+            (out / f"{e.fullname}.rst").write_text(object_page(e))
+    rows = []
+    for modname in modules:
+        doc = (inspect.getdoc(importlib.import_module(modname)) or "").strip().split("\n")[0]
+        rows.append(f"   * - :py:mod:`{modname}`\n     - {doc}")
+    index = [
+        _title("API reference"),
+        "Generated from the package when the site is built: every public module of ``xpnet``, every name it exports. "
+        "An object exported by several modules (the book's flat lists ``xpnet`` and ``xpnet.book2`` re-export most) "
+        "is documented once, at the module its code lives in; its page lists the other paths. Shapes and dtypes are "
+        "stated in each docstring.\n",
+        ".. list-table::\n   :header-rows: 1\n   :widths: 25 75\n\n   * - module\n     - what it holds",
+        *rows,
+        "",
+        ".. toctree::\n   :hidden:\n",
+        *[f"   {m}" for m in modules],
+        "",
+    ]
+    (out / "index.rst").write_text("\n".join(index))
+    return alias
+
+
+def _resolve(app, env, node, contnode):
+    if node.get("refdomain") != "py":
+        return None
+    alias = env.app.xpnet_alias if hasattr(env.app, "xpnet_alias") else {}
+    target = node["reftarget"].lstrip("~")
+    module, cls = node.get("py:module"), node.get("py:class")
+    candidates = [target]
+    if target.startswith("."):
+        target = target.lstrip(".")
+        candidates = []
+    if module:
+        if cls:
+            candidates.append(f"{module}.{cls}.{target}")
+        candidates.append(f"{module}.{target}")
+    candidates.append(target)
+    domain = env.get_domain("py")
+    for cand in candidates:
+        parts = cand.split(".")
+        for cut in range(len(parts), 0, -1):
+            home = alias.get(".".join(parts[:cut]))
+            if home is None:
+                continue
+            full = ".".join([home, *parts[cut:]])
+            if full in domain.objects:
+                new = node.deepcopy()
+                new["reftarget"] = full
+                new["refspecific"] = False
+                return domain.resolve_xref(env, node["refdoc"], app.builder, node["reftype"], full, new, contnode)
+            break
+    return None
+
+
+def _public_bases(app, name, obj, options, bases) -> None:
+    """Show a class's public bases: a private base (``_Recurrent``) is replaced by its own bases."""
+
+    def expand(base):
+        if base.__name__.startswith("_") and base is not object:
+            return [b for parent in base.__bases__ for b in expand(parent)]
+        return [base]
+
+    public = list(dict.fromkeys(b for base in bases for b in expand(base)))
+    bases[:] = [b for b in public if b is not object] or [object]
+
+
+def _generate(app, config) -> None:
+    app.xpnet_alias = write(Path(app.srcdir))
+
+
+def setup(app):
+    app.connect("config-inited", _generate)
+    app.connect("autodoc-process-bases", _public_bases)
+    app.connect("missing-reference", lambda app, env, node, contnode: _resolve(app, env, node, contnode))
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

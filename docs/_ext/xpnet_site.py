@@ -1,0 +1,169 @@
+"""The pages made from the repository's own files when the site is built (under ``docs/generated/``):
+
+* ``notebooks/``: examples/*.ipynb with their second cell, ``QUICK = False``, set to ``QUICK = True`` (what
+  ``tests/test_notebooks.py`` does); myst-nb executes them, so their outputs and figures are this build's;
+* ``examples/``: the example gallery, one page per ``examples/*.py`` (its docstring and its code);
+* ``benchmarks/``: one bar chart per benchmark case, bars per contender, from ``benchmarks/results/*.json``, and
+  ``plots.md`` that shows them;
+* ``_static/mathjax/tex-svg.js``: MathJax served from the site itself (from the ``mathjax`` package of the
+  ``django-static-mathjax`` wheel).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import shutil
+from pathlib import Path
+
+QUICK_CELL = "QUICK = False"
+QUICK_SITE = "QUICK = True  # the site runs the notebook at its quick size; False for the full run"
+
+
+def notebooks(root: Path, out: Path) -> list[str]:
+    """Copy examples/*.ipynb into ``out`` at their quick size; return their stems."""
+    out.mkdir(parents=True, exist_ok=True)
+    stems = []
+    for path in sorted((root / "examples").glob("*.ipynb")):
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+        source = "".join(code[1]["source"])
+        if not source.startswith(QUICK_CELL):
+            raise RuntimeError(f"{path}: the second code cell should start with {QUICK_CELL!r}, not {source!r}")
+        code[1]["source"] = [QUICK_SITE]
+        (out / path.name).write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        stems.append(path.stem)
+    return stems
+
+
+def gallery(root: Path, out: Path) -> None:
+    """One page per example script (its docstring, how to run it, its code) and an index page."""
+    out.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for path in sorted((root / "examples").glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+        first, _, rest = doc.partition("\n")
+        if not first:
+            raise RuntimeError(f"{path}: an example needs a docstring (its first line is the gallery's caption)")
+        rel = path.relative_to(root).as_posix()
+        title = f"``{rel}``"
+        page = [
+            title,
+            "=" * len(title),
+            "",
+            first,
+            "",
+            rest.strip(),
+            "",
+            ".. code-block:: bash",
+            "",
+            f"   python {rel} --quick            # a short run; --backend torch, --backend cupy, ... switch",
+            "",
+            f".. literalinclude:: ../../../{rel}",
+            "   :language: python",
+            "   :linenos:",
+            "",
+        ]
+        (out / f"{path.stem}.rst").write_text("\n".join(page), encoding="utf-8")
+        entries.append((path.stem, rel, first))
+    index = [
+        "Example scripts",
+        "===============",
+        "",
+        "One script per experiment of the seed notebooks and per chapter of book 2. Each takes ``--backend`` "
+        "(``numpy``, ``torch``, ``cupy``, ``array_api_strict``) and ``--quick`` for a short run; they are run by the "
+        "test suite (``tests/test_examples.py``) at that size.",
+        "",
+    ]
+    index += [f"* :doc:`{stem}`: {first}" for stem, _, first in entries]
+    index += ["", ".. toctree::", "   :hidden:", ""] + [f"   {stem}" for stem, _, _ in entries] + [""]
+    (out / "index.rst").write_text("\n".join(index), encoding="utf-8")
+
+
+# -- benchmark plots -------------------------------------------------------------------------------------------
+
+# keys of a result file that are about the run, not a case
+META = {"machine", "meta", "backend", "device", "rounds"}
+# the all-reduce cases report several metrics; these are the times (seconds) worth a bar each
+ALLREDUCE_TIMES = ("step", "allreduce", "dp_step")
+
+
+def cases(data: dict, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], dict[str, float]]]:
+    """Every case of a result file: a dict whose values are all numbers (contender -> seconds), by its path."""
+    found = []
+    for key, value in data.items():
+        if key in META or not isinstance(value, dict):
+            continue
+        if all(isinstance(v, (int, float)) for v in value.values()):
+            if set(ALLREDUCE_TIMES) <= set(value):
+                value = {k: value[k] for k in ALLREDUCE_TIMES}
+            found.append(((*prefix, key), {k: float(v) for k, v in value.items()}))
+        else:
+            found.extend(cases(value, (*prefix, key)))
+    return found
+
+
+def plot_case(title: str, times: dict[str, float], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(times)
+    values = [times[n] * 1e3 for n in names]
+    fig, ax = plt.subplots(figsize=(6, 0.45 * len(names) + 1.0), dpi=100)
+    bars = ax.barh(names, values, color=["C0" if n == "xpnet" else "C7" for n in names])
+    ax.invert_yaxis()
+    if max(values) / min(values) > 30:
+        ax.set_xscale("log")
+    ax.bar_label(bars, labels=[f"{v:.3g} ms" for v in values], padding=3, fontsize=8)
+    ax.set_xlabel("median time per step (ms, lower is better)")
+    ax.set_title(title, fontsize=10)
+    ax.margins(x=0.25)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def benchmark_plots(root: Path, out: Path) -> None:
+    """One PNG per case of every benchmarks/results/*.json and ``plots.md`` that shows them, file by file."""
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("*.png"):
+        old.unlink()
+    lines = []
+    for path in sorted((root / "benchmarks" / "results").glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        machine = data.get("machine") or data.get("meta") or {}
+        about = ", ".join(f"{k} {machine[k]}" for k in ("date", "cpus", "numpy", "torch") if k in machine)
+        lines += [f"### `{path.relative_to(root).as_posix()}`", "", f"{about}." if about else "", ""]
+        for keys, times in cases(data):
+            name = f"{path.stem}--{'--'.join(keys)}".replace("=", "-").replace(",", "-")
+            title = f"{path.stem}: {' / '.join(keys)}"
+            plot_case(title, times, out / f"{name}.png")
+            lines += [f"```{{image}} /generated/benchmarks/{name}.png", f":alt: {title}", "```", ""]
+    (out / "plots.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+def mathjax(out: Path) -> None:
+    import mathjax as package  # the django-static-mathjax wheel: MathJax 3 as package data
+
+    source = Path(package.__file__).parent / "static" / "mathjax" / "es5" / "tex-svg.js"
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, out / "tex-svg.js")
+
+
+def _generate(app, config) -> None:
+    src = Path(app.srcdir)
+    root = src.parent
+    gen = src / "generated"
+    notebooks(root, gen / "notebooks")
+    gallery(root, gen / "examples")
+    benchmark_plots(root, gen / "benchmarks")
+    mathjax(gen / "_static" / "mathjax")
+
+
+def setup(app):
+    app.connect("config-inited", _generate)  # before html_static_path is checked
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
