@@ -128,8 +128,11 @@ def _directive(obj) -> str:
 def object_page(entry: Entry) -> str:
     module, name = entry.home
     body = [_title(entry.fullname), f".. currentmodule:: {module}\n", f".. {_directive(entry.obj)}:: {name}"]
-    if inspect.isclass(entry.obj):
-        body.append("   :members:\n   :show-inheritance:\n   :special-members: __call__")
+    if inspect.isclass(entry.obj) and not issubclass(entry.obj, BaseException):
+        # a learner looks for TwoLayerNet.gradient on TwoLayerNet's page, wherever the method is written
+        body.append("   :members:\n   :inherited-members:\n   :show-inheritance:\n   :special-members: __call__")
+    elif inspect.isclass(entry.obj):
+        body.append("   :members:\n   :show-inheritance:")
     body.append("")
     others = sorted(f"``{m}.{n}``" for m, n in entry.paths if (m, n) != entry.home)
     if others:
