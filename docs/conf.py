@@ -54,7 +54,14 @@ extensions = [
     "xpnet_site",
 ]
 
-exclude_patterns = ["_build", "generated/_static", "generated/benchmarks", "**.ipynb_checkpoints", "test_site.py"]
+exclude_patterns = [
+    "_build",
+    "generated/_static",
+    "generated/benchmarks",
+    "generated/kernels.md",
+    "**.ipynb_checkpoints",
+    "test_site.py",
+]
 nitpicky = True
 
 # Names of other libraries: no intersphinx inventory can be fetched offline, so these cannot resolve.
@@ -98,6 +105,7 @@ html_context = {"default_mode": "auto"}  # else pydata-sphinx-theme logs "invali
 mathjax_path = "mathjax/tex-svg.js"
 html_theme_options = {
     "navigation_with_keys": False,
+    "header_links_before_dropdown": 7,
     "show_toc_level": 2,
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],

@@ -5,6 +5,7 @@
 * ``examples/``: the example gallery, one page per ``examples/*.py`` (its docstring and its code);
 * ``benchmarks/``: one bar chart per benchmark case, bars per contender, from ``benchmarks/results/*.json``, and
   ``plots.md`` that shows them;
+* ``kernels.md``: which backend overrides which kernel of ``xpnet.backend.Kernels`` (the design page shows it);
 * ``_static/mathjax/tex-svg.js``: MathJax served from the site itself (from the ``mathjax`` package of the
   ``django-static-mathjax`` wheel).
 """
@@ -146,6 +147,34 @@ def benchmark_plots(root: Path, out: Path) -> None:
     (out / "plots.md").write_text("\n".join(lines), encoding="utf-8")
 
 
+def kernels_table(out: Path) -> None:
+    """``kernels.md``: one row per kernel of ``xpnet.backend.Kernels``, one column per backend, read from the package.
+
+    A backend's file ``xpnet/backend/<name>.py`` holds ``LIBRARY``, whose ``kernels`` is the reference
+    (``Kernels`` itself) or the library's subclass; a method the subclass defines is an override.
+    """
+    import importlib
+
+    import xpnet.backend as backend
+
+    if not hasattr(backend, "Kernels"):  # TEMPORARY until the backend package lands on main
+        out.write_text("(the kernels table is generated once xpnet.backend has Kernels)\n", encoding="utf-8")
+        return
+    reference = backend.Kernels
+    kernels = [n for n, v in vars(reference).items() if callable(v) and not n.startswith("_")]
+    columns = []
+    for name in backend.BACKENDS:
+        library = importlib.import_module(f"{backend.__name__}.{name}").LIBRARY
+        columns.append((name, type(library.kernels) if library.kernels is not None else reference))
+    rows = ["| kernel | what it does | " + " | ".join(f"`{n}`" for n, _ in columns) + " |"]
+    rows.append("|---|---|" + "---|" * len(columns))
+    for kernel in kernels:
+        doc = " ".join((getattr(backend, kernel).__doc__ or "").strip().split("\n\n")[0].split())
+        cells = ["own" if kernel in vars(cls) and cls is not reference else "reference" for _, cls in columns]
+        rows.append(f"| `{kernel}` | {doc} | " + " | ".join(cells) + " |")
+    out.write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
 def mathjax(out: Path) -> None:
     import mathjax as package  # the django-static-mathjax wheel: MathJax 3 as package data
 
@@ -161,6 +190,7 @@ def _generate(app, config) -> None:
     notebooks(root, gen / "notebooks")
     gallery(root, gen / "examples")
     benchmark_plots(root, gen / "benchmarks")
+    kernels_table(gen / "kernels.md")
     mathjax(gen / "_static" / "mathjax")
 
 
