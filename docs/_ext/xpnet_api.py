@@ -238,6 +238,14 @@ def _public_bases(app, name, obj, options, bases) -> None:
     bases[:] = [b for b in public if b is not object] or [object]
 
 
+def _drop_type_docstring(app, what, name, obj, options, lines) -> None:
+    """A constant without its own ``#:`` comment would show its type's docstring (``dict``'s): show none."""
+    if what in ("data", "attribute") and not inspect.isclass(obj) and not inspect.isroutine(obj):
+        own = inspect.getdoc(type(obj))
+        if own and lines and lines[0].strip() == own.strip().split("\n")[0].strip():
+            lines.clear()
+
+
 def _generate(app, config) -> None:
     app.xpnet_alias = write(Path(app.srcdir))
 
@@ -245,5 +253,6 @@ def _generate(app, config) -> None:
 def setup(app):
     app.connect("config-inited", _generate)
     app.connect("autodoc-process-bases", _public_bases)
+    app.connect("autodoc-process-docstring", _drop_type_docstring)
     app.connect("missing-reference", lambda app, env, node, contnode: _resolve(app, env, node, contnode))
     return {"parallel_read_safe": True, "parallel_write_safe": True}
