@@ -30,7 +30,7 @@ def api():
 
 
 def test_every_public_name_of_xpnet_and_book2_has_one_documented_home(api):
-    modules, by_home, alias = api
+    modules, by_home, alias, _ = api
     assert modules[0] == "xpnet" and "xpnet.book2" in modules
     homes = {e.fullname for entries in by_home.values() for e in entries}
     for modname in ("xpnet", "xpnet.book2", *modules):
@@ -43,7 +43,7 @@ def test_every_public_name_of_xpnet_and_book2_has_one_documented_home(api):
 
 
 def test_an_object_is_documented_once_at_the_module_its_code_lives_in(api):
-    _, by_home, alias = api
+    _, by_home, alias, _ = api
     pages = [e.fullname for entries in by_home.values() for e in entries]
     assert len(pages) == len(set(pages))
     home = alias["xpnet.TwoLayerNet"]
@@ -102,3 +102,13 @@ def test_the_version_is_written_once_and_released():
     assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "xpnet.__version__"}
     changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
     assert re.search(rf"^## {re.escape(xpnet.__version__)} \(\d{{4}}-\d\d-\d\d\)$", changelog, re.M)
+
+
+def test_any_public_path_reaches_the_documented_page(api):
+    _, by_home, alias, by_id = api
+    pages = {e.fullname for entries in by_home.values() for e in entries}
+    for path in ("xpnet.TwoLayerNet", "xpnet.functions.sigmoid", "xpnet.layers.sigmoid", "xpnet.book2.Trainer"):
+        assert xpnet_api.documented(path, alias, by_id) in pages, path
+    net = alias["xpnet.TwoLayerNet"]
+    assert xpnet_api.documented("xpnet.TwoLayerNet.gradient", alias, by_id) == f"{net}.gradient"
+    assert xpnet_api.documented("xpnet.no_such_name", alias, by_id) is None

@@ -86,8 +86,9 @@ def _home(entry: Entry, modules: set[str]) -> tuple[str, str]:
     return home, own if own in names else names[0]
 
 
-def collect() -> tuple[list[str], dict[str, list[Entry]], dict[str, str]]:
-    """Public modules, the entries whose home is each module, and every public path -> its documented name."""
+def collect() -> tuple[list[str], dict[str, list[Entry]], dict[str, str], dict[int, str]]:
+    """Public modules, the entries whose home is each module, every public path -> its documented name, and
+    the id of every documented class and function -> its documented name."""
     modules = public_modules()
     entries: dict[object, Entry] = {}
     for modname in modules:
@@ -99,16 +100,19 @@ def collect() -> tuple[list[str], dict[str, list[Entry]], dict[str, str]]:
             entries.setdefault(_key(obj, name), Entry(obj)).paths.append((modname, name))
     by_home: dict[str, list[Entry]] = {m: [] for m in modules}
     alias: dict[str, str] = {}
+    by_id: dict[int, str] = {}
     for entry in entries.values():
         entry.home = _home(entry, set(modules))
         by_home[entry.home[0]].append(entry)
         for m, n in entry.paths:
             alias[f"{m}.{n}"] = entry.fullname
+        if inspect.isclass(entry.obj) or inspect.isroutine(entry.obj):
+            by_id[id(entry.obj)] = entry.fullname
         qual = getattr(entry.obj, "__qualname__", None)
         where = getattr(entry.obj, "__module__", None)
         if qual and where:
             alias.setdefault(f"{where}.{qual}", entry.fullname)
-    return modules, by_home, alias
+    return modules, by_home, alias, by_id
 
 
 def _title(text: str, char: str = "=") -> str:
@@ -123,6 +127,14 @@ def _directive(obj) -> str:
     if inspect.isroutine(obj):
         return "autofunction"
     return "autodata"
+
+
+def summary(obj) -> str:
+    """The first paragraph of an object's docstring on one line (a whole paragraph: no literal is cut in two)."""
+    if not (inspect.isclass(obj) or inspect.isroutine(obj)):
+        return ""
+    doc = inspect.getdoc(obj) or ""
+    return " ".join(doc.strip().split("\n\n")[0].split())
 
 
 def object_page(entry: Entry) -> str:
@@ -143,10 +155,12 @@ def object_page(entry: Entry) -> str:
 def module_page(modname: str, homed: list[Entry], reexported: list[tuple[str, str]]) -> str:
     out = [_title(modname), f".. automodule:: {modname}\n"]
     if homed:
-        out += [_title("Documented here", "-"), ".. autosummary::\n   :nosignatures:\n"]
-        out += [f"   {e.home[1]}" for e in sorted(homed, key=lambda e: e.home[1].lower())]
+        ordered = sorted(homed, key=lambda e: e.home[1].lower())
+        out += [_title("Documented here", "-"), ".. list-table::\n   :widths: 30 70\n"]
+        for e in ordered:
+            out += [f"   * - :py:obj:`~{e.fullname}`", f"     - {summary(e.obj)}"]
         out += ["", ".. toctree::\n   :hidden:\n"]
-        out += [f"   {e.fullname}" for e in sorted(homed, key=lambda e: e.home[1].lower())]
+        out += [f"   {e.fullname}" for e in ordered]
         out.append("")
     if reexported:
         out += [_title("Also importable from here", "-")]
@@ -156,9 +170,9 @@ def module_page(modname: str, homed: list[Entry], reexported: list[tuple[str, st
     return "\n".join(out)
 
 
-def write(srcdir: Path) -> dict[str, str]:
-    """Write the API pages under ``srcdir/generated/api``; return the alias map for cross-references."""
-    modules, by_home, alias = collect()
+def write(srcdir: Path) -> tuple[dict[str, str], dict[int, str]]:
+    """Write the API pages under ``srcdir/generated/api``; return the maps that cross-references use."""
+    modules, by_home, alias, by_id = collect()
     out = srcdir / OUT
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.rst"):
@@ -191,38 +205,65 @@ def write(srcdir: Path) -> dict[str, str]:
         "",
     ]
     (out / "index.rst").write_text("\n".join(index))
-    return alias
+    return alias, by_id
+
+
+def _reach(path: str):
+    """The object a dotted ``xpnet...`` path reaches (a module, or an attribute of one), else None."""
+    if path.split(".")[0] != PACKAGE:
+        return None
+    parts = path.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for name in parts[cut:]:
+            obj = getattr(obj, name, None)
+            if obj is None:
+                return None
+        return obj
+    return None
+
+
+def documented(path: str, alias: dict[str, str], by_id: dict[int, str]) -> str | None:
+    """The documented name for any public path of an object (``xpnet.functions.sigmoid`` -> its home page)."""
+    parts = path.split(".")
+    for cut in range(len(parts), 0, -1):
+        prefix = ".".join(parts[:cut])
+        home = alias.get(prefix)
+        if home is None:
+            obj = _reach(prefix)
+            if inspect.ismodule(obj):
+                home = obj.__name__  # a module served under another path is documented under its own name
+            elif obj is not None:
+                home = by_id.get(id(obj))
+        if home is not None:
+            return ".".join([home, *parts[cut:]])
+    return None
 
 
 def _resolve(app, env, node, contnode):
     if node.get("refdomain") != "py":
         return None
-    alias = env.app.xpnet_alias if hasattr(env.app, "xpnet_alias") else {}
+    alias, by_id = getattr(app, "xpnet_alias", ({}, {}))
     target = node["reftarget"].lstrip("~")
     module, cls = node.get("py:module"), node.get("py:class")
-    candidates = [target]
-    if target.startswith("."):
-        target = target.lstrip(".")
-        candidates = []
+    relative = target.startswith(".")
+    target = target.lstrip(".")
+    candidates = [] if relative else [target]
     if module:
         if cls:
             candidates.append(f"{module}.{cls}.{target}")
         candidates.append(f"{module}.{target}")
-    candidates.append(target)
     domain = env.get_domain("py")
     for cand in candidates:
-        parts = cand.split(".")
-        for cut in range(len(parts), 0, -1):
-            home = alias.get(".".join(parts[:cut]))
-            if home is None:
-                continue
-            full = ".".join([home, *parts[cut:]])
-            if full in domain.objects:
-                new = node.deepcopy()
-                new["reftarget"] = full
-                new["refspecific"] = False
-                return domain.resolve_xref(env, node["refdoc"], app.builder, node["reftype"], full, new, contnode)
-            break
+        full = documented(cand, alias, by_id)
+        if full is not None and (full in domain.objects or full in domain.modules):
+            new = node.deepcopy()
+            new["reftarget"] = full
+            new["refspecific"] = False
+            return domain.resolve_xref(env, node["refdoc"], app.builder, node["reftype"], full, new, contnode)
     return None
 
 
