@@ -255,7 +255,9 @@ def _resolve(app, env, node, contnode):
     if module:
         if cls:
             candidates.append(f"{module}.{cls}.{target}")
-        candidates.append(f"{module}.{target}")
+        # the module, then its packages: an inherited method's docstring was written next to its base class
+        parts = module.split(".")
+        candidates += [".".join([*parts[:cut], target]) for cut in range(len(parts), 0, -1)]
     domain = env.get_domain("py")
     for cand in candidates:
         full = documented(cand, alias, by_id)

@@ -157,9 +157,6 @@ def kernels_table(out: Path) -> None:
 
     import xpnet.backend as backend
 
-    if not hasattr(backend, "Kernels"):  # TEMPORARY until the backend package lands on main
-        out.write_text("(the kernels table is generated once xpnet.backend has Kernels)\n", encoding="utf-8")
-        return
     reference = backend.Kernels
     kernels = [n for n, v in vars(reference).items() if callable(v) and not n.startswith("_")]
     columns = []

@@ -18,7 +18,7 @@ What is where (private files behind this package):
 * ``_random.py``: the host generator and :func:`random_like` (drawn on the device on GPUs);
 * ``_kernels.py``: :class:`Kernels`, the kernels the standard lacks (:func:`index_add`,
   :func:`matmul_into`, :func:`adam_update`, ...) written once on the standard, and how to add one;
-* ``_registry.py``: ``LIBRARIES``, the table of backends, :class:`~._registry.Library`, what a
+* ``_registry.py``: ``LIBRARIES``, the table of backends, :class:`Library`, what a
   backend's file provides, and the errors :class:`BackendUnavailableError`, :class:`BackendMismatchError`;
 * one file per library, ``numpy.py``, ``cupy.py``, ``torch.py``, ``array_api_strict.py``: importing
   it, its namespace, its devices, moves to and from the host, its generator, its kernels.
@@ -60,7 +60,7 @@ from ._kernels import (
     sum_into,
 )
 from ._random import host_rng, random_like
-from ._registry import BackendMismatchError, BackendUnavailableError
+from ._registry import BackendMismatchError, BackendUnavailableError, Library
 
 device = array_device  # alias, removed when callers are updated
 namespace = active_namespace  # alias, removed when callers are updated
@@ -103,6 +103,7 @@ __all__ = [
     "random_like",
     # the kernels the standard lacks
     "Kernels",
+    "Library",
     "kernels_for",
     "one_hot",
     "index_add",
