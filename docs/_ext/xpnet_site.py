@@ -49,18 +49,18 @@ def gallery(root: Path, out: Path) -> None:
         if not first:
             raise RuntimeError(f"{path}: an example needs a docstring (its first line is the gallery's caption)")
         rel = path.relative_to(root).as_posix()
-        title = f"``{rel}``"
+        title = path.name
         page = [
             title,
             "=" * len(title),
             "",
-            first,
+            f"``{rel}``: {first}",
             "",
             rest.strip(),
             "",
             ".. code-block:: bash",
             "",
-            f"   python {rel} --quick            # a short run; --backend torch, --backend cupy, ... switch",
+            f"   python {rel} --quick      # a short run; --backend torch (or cupy, array_api_strict) switches",
             "",
             f".. literalinclude:: ../../../{rel}",
             "   :language: python",
