@@ -170,6 +170,22 @@ def module_page(modname: str, homed: list[Entry], reexported: list[tuple[str, st
     return "\n".join(out)
 
 
+def book_paths() -> list[str]:
+    """The books' module paths (``xpnet.functions``, ...) with the module that holds each, from ``xpnet.BOOK_PATHS``."""
+    package = importlib.import_module(PACKAGE)
+    paths = getattr(package, "BOOK_PATHS", {})  # TEMPORARY getattr: until the restructure lands on main
+    if not paths:
+        return []
+    rows = [
+        _title("The books' module paths", "-"),
+        "Each is the very module object of its home, so ``from xpnet.functions import sigmoid`` and "
+        "``from xpnet.layers.functions import sigmoid`` give one function, documented once.\n",
+        ".. list-table::\n   :header-rows: 1\n\n   * - the book's path\n     - the module",
+    ]
+    rows += [f"   * - ``{PACKAGE}.{k}``\n     - :py:mod:`{PACKAGE}.{v}`" for k, v in sorted(paths.items())]
+    return [*rows, ""]
+
+
 def write(srcdir: Path) -> tuple[dict[str, str], dict[int, str]]:
     """Write the API pages under ``srcdir/generated/api``; return the maps that cross-references use."""
     modules, by_home, alias, by_id = collect()
@@ -200,6 +216,7 @@ def write(srcdir: Path) -> tuple[dict[str, str], dict[int, str]]:
         ".. list-table::\n   :header-rows: 1\n   :widths: 25 75\n\n   * - module\n     - what it holds",
         *rows,
         "",
+        *book_paths(),
         ".. toctree::\n   :hidden:\n",
         *[f"   {m}" for m in modules],
         "",
