@@ -46,7 +46,6 @@ version = release
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
-    "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
     "myst_nb",
@@ -92,8 +91,6 @@ autodoc_typehints = "signature"
 autodoc_preserve_defaults = True
 autosummary_generate = False
 autosummary_ignore_module_all = False
-napoleon_google_docstring = True
-napoleon_numpy_docstring = True
 add_module_names = False
 
 # -- MyST / notebooks ----------------------------------------------------------------------------------------

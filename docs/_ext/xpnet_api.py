@@ -14,9 +14,11 @@ of its public paths. What still does not resolve is reported by Sphinx (``nitpic
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import pkgutil
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,16 +50,24 @@ def public_modules(package: str = PACKAGE) -> list[str]:
 
 
 def exports(module) -> list[str]:
-    """The names a module exports: its ``__all__``, else the public functions and classes it defines."""
+    """The names a module exports: its ``__all__``, else the public functions and classes it defines and the
+    public names it assigns at its top level (its constants)."""
     if hasattr(module, "__all__"):
         return [n for n in module.__all__ if n != "__version__"]
-    return [
+    defined = [
         n
         for n, o in vars(module).items()
-        if not n.startswith("_")
-        and (inspect.isfunction(o) or inspect.isclass(o))
-        and getattr(o, "__module__", None) == module.__name__
+        if (inspect.isfunction(o) or inspect.isclass(o)) and getattr(o, "__module__", None) == module.__name__
     ]
+    tree = ast.parse(inspect.getsource(module))
+    assigned = [
+        t.id
+        for node in tree.body
+        if isinstance(node, (ast.Assign, ast.AnnAssign))
+        for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        if isinstance(t, ast.Name)
+    ]
+    return [n for n in dict.fromkeys([*defined, *assigned]) if not n.startswith("_") and hasattr(module, n)]
 
 
 def _key(obj, name: str):
@@ -170,6 +180,15 @@ def module_page(modname: str, homed: list[Entry], reexported: list[tuple[str, st
     return "\n".join(out)
 
 
+def plain_roles(text: str) -> str:
+    """``:class:`~a.b.C``` -> ````C````: a cross-reference shown as code, for text taken out of its module."""
+
+    def code(m: re.Match) -> str:
+        return f"``{m[2].split('.')[-1] if m[1] else m[2]}``"
+
+    return re.sub(r":[\w:]+:`(~?)([^`<]*?)(?: <[^>]*>)?`", code, text)
+
+
 def book_paths() -> list[str]:
     """The books' module paths (``xpnet.functions``, ...) with the module that holds each, from ``xpnet.BOOK_PATHS``."""
     package = importlib.import_module(PACKAGE)
@@ -206,6 +225,7 @@ def write(srcdir: Path) -> tuple[dict[str, str], dict[int, str]]:
     rows = []
     for modname in modules:
         doc = (inspect.getdoc(importlib.import_module(modname)) or "").strip().split("\n")[0]
+        doc = plain_roles(doc)  # the index has no module context for a docstring's short references
         rows.append(f"   * - :py:mod:`{modname}`\n     - {doc}")
     index = [
         _title("API reference"),
