@@ -71,18 +71,6 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(ndarray|Generator|Axes|Figure|TextIO|BinaryIO|Namespace|ArgumentParser)"),
 ]
 
-# TEMPORARY, until the restructure (issue 18) lands and the docstrings are fixed: xpnet names that do not resolve yet
-nitpick_ignore = [
-    ("py:class", "xpnet.checkpoint.ParamsCheckpoint"),
-    ("py:class", "xpnet.datasets.Dataset"),
-    ("py:data", "SUBCOMMANDS"),
-    ("py:data", "DEFAULTS"),
-    ("py:func", "_fallbacks"),
-    ("py:func", "_rank_one_losses"),
-    ("py:class", "one sample"),
-    ("py:class", "The largest cross-entropy"),
-    ("py:class", "The book's guard inside batch normalisation's square root"),
-]
 
 # -- autodoc -----------------------------------------------------------------------------------------------
 autodoc_default_options = {"show-inheritance": True}

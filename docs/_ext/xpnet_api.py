@@ -192,9 +192,7 @@ def plain_roles(text: str) -> str:
 def book_paths() -> list[str]:
     """The books' module paths (``xpnet.functions``, ...) with the module that holds each, from ``xpnet.BOOK_PATHS``."""
     package = importlib.import_module(PACKAGE)
-    paths = getattr(package, "BOOK_PATHS", {})  # TEMPORARY getattr: until the restructure lands on main
-    if not paths:
-        return []
+    paths = package.BOOK_PATHS
     rows = [
         _title("The books' module paths", "-"),
         "Each is the very module object of its home, so ``from xpnet.functions import sigmoid`` and "
