@@ -36,8 +36,9 @@ def test_every_public_name_of_xpnet_and_book2_has_one_documented_home(api):
     for modname in ("xpnet", "xpnet.book2", *modules):
         module = importlib.import_module(modname)
         for name in xpnet_api.exports(module):
-            if isinstance(getattr(module, name), type(xpnet)):
-                assert f"{modname}.{name}" in modules, f"{modname}.{name}: a module without its page"
+            obj = getattr(module, name)
+            if isinstance(obj, type(xpnet)):  # a module, maybe under a book path: its page is under its own name
+                assert obj.__name__ in modules, f"{modname}.{name}: a module without its page"
                 continue
             assert alias[f"{modname}.{name}"] in homes, f"{modname}.{name} has no page"
 
@@ -112,3 +113,14 @@ def test_any_public_path_reaches_the_documented_page(api):
     net = alias["xpnet.TwoLayerNet"]
     assert xpnet_api.documented("xpnet.TwoLayerNet.gradient", alias, by_id) == f"{net}.gradient"
     assert xpnet_api.documented("xpnet.no_such_name", alias, by_id) not in pages
+
+
+def test_every_documented_class_and_function_has_a_docstring(api):
+    _, by_home, _, _ = api
+    bare = [
+        e.fullname
+        for entries in by_home.values()
+        for e in entries
+        if (isinstance(e.obj, type) or callable(e.obj)) and not (e.obj.__doc__ or "").strip()
+    ]
+    assert not bare, f"API pages without a word: {bare}"

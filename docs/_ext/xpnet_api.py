@@ -24,6 +24,8 @@ from pathlib import Path
 
 PACKAGE = "xpnet"
 OUT = "generated/api"
+# classes whose methods a subclass's page does not repeat (ParamDict is a MutableMapping: its page is not dict's manual)
+BUILTINS = "object, dict, list, tuple, set, str, int, float, Exception, BaseException, Mapping, MutableMapping"
 
 
 @dataclass
@@ -50,24 +52,27 @@ def public_modules(package: str = PACKAGE) -> list[str]:
 
 
 def exports(module) -> list[str]:
-    """The names a module exports: its ``__all__``, else the public functions and classes it defines and the
-    public names it assigns at its top level (its constants)."""
-    if hasattr(module, "__all__"):
-        return [n for n in module.__all__ if n != "__version__"]
+    """The names a module exports: its ``__all__`` (what ``import *`` takes), plus the public functions and classes
+    it defines (public by their names: ``Dataset``, whose instances fill ``DATASETS``), and without an
+    ``__all__`` the public names it assigns at its top level (its constants)."""
     defined = [
         n
         for n, o in vars(module).items()
         if (inspect.isfunction(o) or inspect.isclass(o)) and getattr(o, "__module__", None) == module.__name__
     ]
-    tree = ast.parse(inspect.getsource(module))
-    assigned = [
-        t.id
-        for node in tree.body
-        if isinstance(node, (ast.Assign, ast.AnnAssign))
-        for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
-        if isinstance(t, ast.Name)
-    ]
-    return [n for n in dict.fromkeys([*defined, *assigned]) if not n.startswith("_") and hasattr(module, n)]
+    if hasattr(module, "__all__"):
+        names = [*module.__all__, *defined]
+    else:
+        tree = ast.parse(inspect.getsource(module))
+        assigned = [
+            t.id
+            for node in tree.body
+            if isinstance(node, (ast.Assign, ast.AnnAssign))
+            for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+            if isinstance(t, ast.Name)
+        ]
+        names = [*defined, *assigned]
+    return [n for n in dict.fromkeys(names) if not n.startswith("_") and hasattr(module, n)]
 
 
 def _key(obj, name: str):
@@ -152,7 +157,8 @@ def object_page(entry: Entry) -> str:
     body = [_title(entry.fullname), f".. currentmodule:: {module}\n", f".. {_directive(entry.obj)}:: {name}"]
     if inspect.isclass(entry.obj) and not issubclass(entry.obj, BaseException):
         # a learner looks for TwoLayerNet.gradient on TwoLayerNet's page, wherever the method is written
-        body.append("   :members:\n   :inherited-members:\n   :show-inheritance:\n   :special-members: __call__")
+        body.append(f"   :members:\n   :inherited-members: {BUILTINS}\n   :show-inheritance:")
+        body.append("   :special-members: __call__")
     elif inspect.isclass(entry.obj):
         body.append("   :members:\n   :show-inheritance:")
     body.append("")

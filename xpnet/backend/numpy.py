@@ -109,6 +109,8 @@ class NumpyKernels(Kernels):
 
 
 class NumpyLibrary(Library):
+    """NumPy on the host: the default backend, with NumPy's faster kernels (``out=``, fancy ``+=``)."""
+
     name = "numpy"
     install = "pip install numpy"
     kernels = NumpyKernels()

@@ -40,6 +40,8 @@ class TorchKernels(Kernels):
 
 
 class TorchLibrary(Library):
+    """PyTorch tensors on the CPU or a CUDA device, with torch's in-place kernels (``index_add_``, ...)."""
+
     name = "torch"
     install = "pip install 'xpnet[torch]'"
     kernels = TorchKernels()

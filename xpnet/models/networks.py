@@ -72,7 +72,8 @@ class ParamDict(MutableMapping):
     def __iter__(self) -> Iterator[str]:
         return iter(self._slots)
 
-    def keys(self) -> Any:  # a plain dict view: the optimizers iterate it every step
+    def keys(self) -> Any:
+        """The parameter names, as a plain dict view (the optimizers iterate it every step)."""
         return self._slots.keys()
 
     def __len__(self) -> int:
