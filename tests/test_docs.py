@@ -83,9 +83,12 @@ def test_every_benchmark_file_gives_cases_of_positive_times(path):
         assert all(v > 0 for v in times.values()), (keys, times)
 
 
-def test_allreduce_cases_plot_times_not_ratios():
+def test_cases_plot_contenders_not_ratios_or_breakdowns():
     data = {"meta": {}, "cases": {"net": {"params": 10, "step": 1e-3, "allreduce": 2e-4, "dp_step": 1.3e-3}}}
     assert xpnet_site.cases(data) == [(("cases", "net"), {"step": 1e-3, "allreduce": 2e-4, "dp_step": 1.3e-3})]
+    counts = {"kernels": {"mlp": {"label": "a net", "xpnet": 38, "torch": 15, "ratio": 2.5, "xpnet_ops": {"mm": 5}}}}
+    assert xpnet_site.cases(counts) == [(("kernels", "mlp"), {"xpnet": 38.0, "torch": 15.0})]
+    assert xpnet_site.unit("kernels-cpu", ["xpnet", "torch"])[0].startswith("kernels launched")
 
 
 def test_one_test_command_in_readme_and_ci():

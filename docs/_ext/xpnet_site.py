@@ -86,41 +86,67 @@ def gallery(root: Path, out: Path) -> None:
 # -- benchmark plots -------------------------------------------------------------------------------------------
 
 # keys of a result file that are about the run, not a case
-META = {"machine", "meta", "backend", "device", "rounds"}
-# the all-reduce cases report several metrics; these are the times (seconds) worth a bar each
-ALLREDUCE_TIMES = ("step", "allreduce", "dp_step")
+META = {"machine", "meta", "backend", "device", "rounds", "quick"}
+# numbers in a case that are not a contender's figure (ratios, sizes, targets, breakdowns)
+NOT_CONTENDERS = {
+    "ratio",
+    "meets",
+    "params",
+    "comm_share",
+    "samples_per_s",
+    "weak_scaling_efficiency",
+    "numpy_step_bytes",
+    "xpnet_fused",
+}
 
 
 def cases(data: dict, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], dict[str, float]]]:
-    """Every case of a result file: a dict whose values are all numbers (contender -> seconds), by its path."""
+    """Every case of a result file, by its path: a dict with two or more contenders' numbers (contender -> figure).
+
+    A case's other entries (ratios, labels, per-op breakdowns) are left out; a dict with fewer than two
+    contenders is searched for cases inside it.
+    """
     found = []
     for key, value in data.items():
         if key in META or not isinstance(value, dict):
             continue
-        if all(isinstance(v, (int, float)) for v in value.values()):
-            if set(ALLREDUCE_TIMES) <= set(value):
-                value = {k: value[k] for k in ALLREDUCE_TIMES}
-            found.append(((*prefix, key), {k: float(v) for k, v in value.items()}))
+        figures = {
+            k: float(v)
+            for k, v in value.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in NOT_CONTENDERS
+        }
+        if len(figures) >= 2:
+            found.append(((*prefix, key), figures))
         else:
             found.extend(cases(value, (*prefix, key)))
     return found
 
 
-def plot_case(title: str, times: dict[str, float], path: Path) -> None:
+def unit(stem: str, names: list[str]) -> tuple[str, float, str]:
+    """(axis label, scale, suffix) of a case's figures: kernel counts, microseconds or seconds (shown in ms)."""
+    if all(n.endswith("_us") for n in names):
+        return "host time per step (µs, lower is better)", 1.0, " µs"
+    if stem.startswith("kernels"):
+        return "kernels launched per step (lower is better)", 1.0, ""
+    return "median time per step (ms, lower is better)", 1e3, " ms"
+
+
+def plot_case(title: str, times: dict[str, float], path: Path, stem: str = "") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     names = list(times)
-    values = [times[n] * 1e3 for n in names]
+    label, scale, suffix = unit(stem, names)
+    values = [times[n] * scale for n in names]
     fig, ax = plt.subplots(figsize=(6, 0.45 * len(names) + 1.0), dpi=100)
-    bars = ax.barh(names, values, color=["C0" if n == "xpnet" else "C7" for n in names])
+    bars = ax.barh(names, values, color=["C0" if n.startswith("xpnet") else "C7" for n in names])
     ax.invert_yaxis()
     if max(values) / min(values) > 30:
         ax.set_xscale("log")
-    ax.bar_label(bars, labels=[f"{v:.3g} ms" for v in values], padding=3, fontsize=8)
-    ax.set_xlabel("median time per step (ms, lower is better)")
+    ax.bar_label(bars, labels=[f"{v:.3g}{suffix}" for v in values], padding=3, fontsize=8)
+    ax.set_xlabel(label)
     ax.set_title(title, fontsize=10)
     ax.margins(x=0.25)
     fig.tight_layout()
@@ -142,7 +168,7 @@ def benchmark_plots(root: Path, out: Path) -> None:
         for keys, times in cases(data):
             name = f"{path.stem}--{'--'.join(keys)}".replace("=", "-").replace(",", "-")
             title = f"{path.stem}: {' / '.join(keys)}"
-            plot_case(title, times, out / f"{name}.png")
+            plot_case(title, times, out / f"{name}.png", path.stem)
             lines += [f"```{{image}} /generated/benchmarks/{name}.png", f":alt: {title}", "```", ""]
     (out / "plots.md").write_text("\n".join(lines), encoding="utf-8")
 

@@ -92,6 +92,55 @@ class CupyKernels(Kernels):
         dst[_cupy().arange(dst.shape[0]), t] += value
         return dst
 
+    def lstm_cell_forward(self, a: Any, hw: Any, c_prev: Any, gates: Any, c: Any, h: Any) -> None:
+        _lstm_kernel("forward")(a, hw, c_prev, c.shape[-1], gates, c, h)
+
+    def lstm_cell_backward(self, dh_up: Any, dh_rec: Any, dc: Any, gates: Any, c: Any, c_prev: Any, da: Any) -> None:
+        _lstm_kernel("backward")(dh_up, dh_rec, gates, c, c_prev, c.shape[-1], da, dc)
+
+
+# One thread per (n, j) of the (N, H) state; the (N, 4H) gate arrays are raw, read at the C-order element index
+# n * 4H + k * H + j of their logical shape (CuPy's raw indexing follows their strides: time-step views work).
+_LSTM_FORWARD = """
+const ptrdiff_t n = i / H, j = i % H, r = n * 4 * H + j;
+const T zf = a[r] + hw[r], zg = a[r + H] + hw[r + H];
+const T zi = a[r + 2 * H] + hw[r + 2 * H], zo = a[r + 3 * H] + hw[r + 3 * H];
+const T f = tanh(zf * (T)0.5) * (T)0.5 + (T)0.5, g = tanh(zg);
+const T ig = tanh(zi * (T)0.5) * (T)0.5 + (T)0.5, o = tanh(zo * (T)0.5) * (T)0.5 + (T)0.5;
+gates[r] = f; gates[r + H] = g; gates[r + 2 * H] = ig; gates[r + 3 * H] = o;
+c = f * c_prev + g * ig;
+h = o * tanh(c);
+"""
+_LSTM_BACKWARD = """
+const ptrdiff_t n = i / H, j = i % H, r = n * 4 * H + j;
+const T f = gates[r], g = gates[r + H], ig = gates[r + 2 * H], o = gates[r + 3 * H];
+const T dht = dh_up + dh_rec, tc = tanh(c);
+const T ds = dc + dht * o * ((T)1 - tc * tc);
+da[r] = ds * c_prev * f * ((T)1 - f);
+da[r + H] = ds * ig * ((T)1 - g * g);
+da[r + 2 * H] = ds * g * ig * ((T)1 - ig);
+da[r + 3 * H] = dht * tc * o * ((T)1 - o);
+dc = ds * f;
+"""
+_LSTM_KERNELS: dict[str, Any] = {}
+
+
+def _lstm_kernel(which: str) -> Any:
+    if which not in _LSTM_KERNELS:
+        cupy = _cupy()
+        if which == "forward":
+            _LSTM_KERNELS[which] = cupy.ElementwiseKernel(
+                "raw T a, raw T hw, T c_prev, int64 H", "raw T gates, T c, T h", _LSTM_FORWARD, "xpnet_lstm_forward"
+            )
+        else:
+            _LSTM_KERNELS[which] = cupy.ElementwiseKernel(
+                "T dh_up, T dh_rec, raw T gates, T c, T c_prev, int64 H",
+                "raw T da, T dc",
+                _LSTM_BACKWARD,
+                "xpnet_lstm_backward",
+            )
+    return _LSTM_KERNELS[which]
+
 
 class CupyLibrary(Library):
     """CuPy on a CUDA device: creation on the chosen device, random numbers from ``cupy.random``, CuPy's kernels."""

@@ -7,6 +7,7 @@ indexing (:class:`NumpyKernels`).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import array_api_compat
@@ -106,6 +107,77 @@ class NumpyKernels(Kernels):
     def add_at_labels(self, dst: Any, t: Any, value: Any) -> Any:
         dst[np.arange(dst.shape[0]), t] += value
         return dst
+
+    def lstm_cell_forward(self, a: Any, hw: Any, c_prev: Any, gates: Any, c: Any, h: Any) -> None:
+        H = c.shape[-1]
+        scale, shift, _ = _lstm_constants(H, gates.dtype)
+        np.add(a, hw, out=gates)
+        gates *= scale  # sigmoid(z) = tanh(z/2)/2 + 1/2 on f, i, o and tanh on g: four passes over all gates
+        np.tanh(gates, out=gates)
+        gates *= scale
+        gates += shift
+        f, g, i, o = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
+        np.multiply(f, c_prev, out=c)
+        np.multiply(g, i, out=h)
+        c += h
+        np.tanh(c, out=h)
+        h *= o
+
+    def lstm_cell_backward(self, dh_up: Any, dh_rec: Any, dc: Any, gates: Any, c: Any, c_prev: Any, da: Any) -> None:
+        H = c.shape[-1]
+        one = _lstm_constants(H, gates.dtype)[2]
+        f, g, i, o = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
+        df, dg, di, do = da[:, :H], da[:, H : 2 * H], da[:, 2 * H : 3 * H], da[:, 3 * H :]
+        dht = dh_rec
+        dht += dh_up
+        np.tanh(c, out=do)
+        np.multiply(do, do, out=df)
+        np.subtract(one, df, out=df)
+        df *= o
+        df *= dht
+        dc += df  # dc is now ds = dc + dht * o * (1 - tanh(c)^2)
+        do *= dht
+        np.subtract(one, o, out=dg)
+        dg *= o
+        do *= dg  # dht * tanh(c) * o (1 - o)
+        np.subtract(one, f, out=df)
+        df *= f
+        df *= c_prev
+        df *= dc
+        np.subtract(one, i, out=di)
+        di *= i
+        di *= g
+        di *= dc
+        np.multiply(g, g, out=dg)
+        np.subtract(one, dg, out=dg)
+        dg *= i
+        dg *= dc
+        dc *= f
+
+    def clip_by_global_norm(self, grads: list[Any], max_norm: float) -> None:
+        total = 0.0
+        for g in grads:
+            flat = g.reshape(-1)  # a view of a contiguous gradient: vdot makes no g * g
+            total += float(np.vdot(flat, flat))
+        rate = min(max_norm / (math.sqrt(total) + 1e-6), 1.0)
+        for g in grads:
+            g *= rate
+
+
+_LSTM_CONSTANTS: dict[tuple[int, Any], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def _lstm_constants(H: int, dtype: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``scale``, ``shift`` ``(4H,)`` (``tanh(z * scale) * scale + shift`` is sigmoid on f, i, o, tanh on g) and a ``1``
+    ``(1,)``, of ``dtype``, made once: no scalar becomes an array inside the time loop."""
+    key = (H, np.dtype(dtype))
+    if key not in _LSTM_CONSTANTS:
+        scale = np.full(4 * H, 0.5, dtype=dtype)
+        scale[H : 2 * H] = 1.0
+        shift = np.full(4 * H, 0.5, dtype=dtype)
+        shift[H : 2 * H] = 0.0
+        _LSTM_CONSTANTS[key] = (scale, shift, np.ones(1, dtype=dtype))
+    return _LSTM_CONSTANTS[key]
 
 
 class NumpyLibrary(Library):

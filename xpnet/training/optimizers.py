@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..backend import adam_update, get_namespace, out_buffer
+from ..backend import adam_update, clip_by_global_norm, get_namespace, out_buffer
 
 __all__ = [
     "Optimizer",
@@ -96,16 +96,7 @@ def clip_grads(grads: list[Any], max_norm: float) -> None:
     ``min(1, max_norm / (norm + 1e-6))`` stays an array and every gradient is multiplied by
     it, so no value leaves the device.
     """
-    grads = [g for g in grads if g is not None]
-    if not grads:
-        return
-    xp = get_namespace(*grads)
-    total = xp.sum(grads[0] * grads[0])
-    for g in grads[1:]:
-        total = total + xp.sum(g * g)
-    rate = xp.minimum(max_norm / (xp.sqrt(total) + 1e-6), 1.0)
-    for g in grads:
-        g *= xp.astype(rate, g.dtype)
+    clip_by_global_norm([g for g in grads if g is not None], max_norm)
 
 
 class ClipGrads:
