@@ -181,6 +181,8 @@ def kernels_table(out: Path) -> None:
     """
     import importlib
 
+    from xpnet_api import plain_roles
+
     import xpnet.backend as backend
 
     reference = backend.Kernels
@@ -193,6 +195,7 @@ def kernels_table(out: Path) -> None:
     rows.append("|---|---|" + "---|" * len(columns))
     for kernel in kernels:
         doc = " ".join((getattr(backend, kernel).__doc__ or "").strip().split("\n\n")[0].split())
+        doc = plain_roles(doc)  # a Markdown table: reST roles would show as written
         cells = ["own" if kernel in vars(cls) and cls is not reference else "reference" for _, cls in columns]
         rows.append(f"| `{kernel}` | {doc} | " + " | ".join(cells) + " |")
     out.write_text("\n".join(rows) + "\n", encoding="utf-8")
