@@ -180,6 +180,12 @@ def index_add(dst: Any, idx: Any, src: Any) -> Any:
     is used: NumPy ``np.add.at`` (computed by rounds of fancy ``+=``, which is faster), CuPy
     ``cupy.add.at``, torch ``index_add_``; any other namespace gets one-hot products, ``V`` x
     block at a time, which only needs the standard.
+
+    >>> import numpy as np
+    >>> from xpnet.backend import index_add
+    >>> dW = np.zeros((3, 2))
+    >>> index_add(dW, np.array([0, 2, 0]), np.ones((3, 2))).tolist()  # row 0 is named twice: it gets both
+    [[2.0, 2.0], [0.0, 0.0], [1.0, 1.0]]
     """
     if idx.ndim != 1 or tuple(src.shape) != (idx.shape[0], *dst.shape[1:]):
         raise ValueError(

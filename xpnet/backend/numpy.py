@@ -318,6 +318,8 @@ def _lstm_constants(H: int, dtype: Any) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 
 class NumpyLibrary(Library):
+    """NumPy on the host: the default backend, with NumPy's faster kernels (``out=``, fancy ``+=``)."""
+
     name = "numpy"
     install = "pip install numpy"
     kernels = NumpyKernels()

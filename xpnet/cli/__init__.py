@@ -159,6 +159,7 @@ def _show(value: Any) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``xpnet`` command's parser: ``train``, ``info`` and the book-2 subcommands, flags from :data:`FLAGS`."""
     parser = _Parser(prog="xpnet", description="Train the networks of 'Deep Learning from Scratch' on any backend.")
     parser.add_argument("--version", action="version", version=f"xpnet {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -249,7 +250,7 @@ def _fallbacks(path: str) -> list[Path]:
 
 
 def write_output(what: str, path: str, write: Any) -> bool:
-    """``write(path)``; on failure try :func:`_fallbacks` and print one line naming what failed.
+    """``write(path)``; on failure try ``_fallbacks`` and print one line naming what failed.
 
     Returns True when ``path`` itself was written.
     """
@@ -359,6 +360,7 @@ def make_trainer(args: argparse.Namespace, s: dict[str, Any], net: Any, data: tu
 
 
 def train(args: argparse.Namespace) -> int:
+    """``xpnet train``: load the data set, build the network, train, save and plot; the exit status."""
     import numpy as np
 
     from .. import plot
@@ -424,6 +426,7 @@ def train(args: argparse.Namespace) -> int:
 
 
 def info() -> int:
+    """``xpnet info``: print the version, the backends that work here (or why not) and the data sets found."""
     print(f"xpnet {__version__}")
     print("backends:")
     for name, reason in backend_status().items():
@@ -444,6 +447,7 @@ def info() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``xpnet`` command: parse ``argv`` (``sys.argv[1:]`` when None), run the subcommand; the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "run", None) is None:  # bare `xpnet`

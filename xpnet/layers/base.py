@@ -73,6 +73,7 @@ def store_sum(grads: list, i: int, a: Any) -> None:
 
 
 def zeros_like_all(params: list) -> list:
+    """A zero array shaped, typed and placed like each of ``params`` (a layer's ``grads`` to start from)."""
     return [get_namespace(p).zeros_like(p) for p in params]
 
 

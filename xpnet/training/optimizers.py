@@ -142,7 +142,15 @@ class ClipGrads:
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent: ``W -= lr * dW``."""
+    """Stochastic gradient descent: ``W -= lr * dW``.
+
+    >>> import numpy as np
+    >>> from xpnet.optimizers import SGD
+    >>> params = {"W": np.ones((2, 2))}
+    >>> SGD(lr=0.1).update(params, {"W": np.full((2, 2), 5.0)})  # in place: W -= lr * dW
+    >>> params["W"].tolist()
+    [[0.5, 0.5], [0.5, 0.5]]
+    """
 
     def __init__(self, lr: float = 0.01) -> None:
         super().__init__(lr)

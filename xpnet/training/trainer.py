@@ -81,6 +81,19 @@ class Trainer:
 
     The data stay where they are (on the GPU with cupy): each epoch's mini-batch indices are
     drawn on the host in one go and sent over once.
+
+    >>> import xpnet
+    >>> from xpnet.datasets import load_spiral
+    >>> x, t = load_spiral()
+    >>> net = xpnet.TwoLayerNet(2, 10, 3, activation="sigmoid", rng=0)
+    >>> trainer = xpnet.Trainer(
+    ...     net, x, t, x, t, epochs=20, mini_batch_size=30, optimizer_param={"lr": 1.0}, verbose=False, seed=0
+    ... )
+    >>> trainer.train()
+    >>> len(trainer.train_loss_list), len(trainer.train_acc_list)  # 10 iterations an epoch; an accuracy per epoch
+    (200, 20)
+    >>> trainer.final_train_acc > trainer.train_acc_list[0]
+    True
     """
 
     def __init__(
