@@ -219,6 +219,16 @@ class Sigmoid(Layer):
         return sigmoid(z)
 
 
+def _require_batch(x: Any, features: int, who: str) -> None:
+    """A ``ValueError`` for a 0-d input, or a 1-d one unless one feature is expected (the book reads ``(N,)`` as
+    ``(N, 1)``): a layer takes a batch ``(N, features)`` (or ``(N, ...)``)."""
+    if x.ndim == 0 or (x.ndim == 1 and features != 1):
+        raise ValueError(
+            f"{who}: input of shape {tuple(x.shape)} is not a batch: give an array of shape (N, {features}) "
+            "(one sample x: x.reshape(1, -1))"
+        )
+
+
 class Affine(Layer):
     """Fully connected layer ``out = x @ W + b``.
 
@@ -240,6 +250,7 @@ class Affine(Layer):
         W, b = self.params
         xp = get_namespace(x, W)
         self.original_x_shape = x.shape
+        _require_batch(x, W.shape[0], "Affine")
         if x.ndim != 2:
             x = xp.reshape(x, (x.shape[0], -1))
         x = _like_weights(xp, x, W, "Affine")
@@ -446,6 +457,7 @@ class BatchNormalization(Layer):
         self.input_shape = x.shape
         gamma, beta = self.params
         xp = get_namespace(x, gamma)
+        _require_batch(x, gamma.shape[0], type(self).__name__)
         if x.ndim != 2:
             x = xp.reshape(x, (x.shape[0], -1))
         if x.shape[1] != gamma.shape[0]:

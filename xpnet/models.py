@@ -303,18 +303,19 @@ class Network:
         state = {k: v for k, v in self._state().items() if v is not None}
         save_arrays(file_name, state, allow_nonfinite=allow_nonfinite)
 
-    def load_params(self, file_name: str | os.PathLike = "params.npz") -> None:
+    def load_params(self, file_name: str | os.PathLike = "params.npz", *, allow_nonfinite: bool = False) -> None:
         """Read parameters saved by :meth:`save_params` (from any backend) onto this network's arrays.
 
         Transactional: every array is checked (names, shapes, real floating dtype, no overflow of this
         network's dtype) and converted onto this network's backend and device first, and assigned
         only when all succeeded; any failure raises ``CheckpointError`` (a ``ValueError``) naming the
         file and leaves the network exactly as it was. Parameters must all be present and nothing
-        else may be; buffers may be missing (they keep their values).
+        else may be; buffers may be missing (they keep their values). NaN or inf is refused unless
+        ``allow_nonfinite=True`` (as :meth:`save_params` refuses to write it).
         """
         templates = self._state_templates()
         buffers = [k for k in templates if k not in self.params]
-        loaded = load_state(file_name, templates, optional=buffers)
+        loaded = load_state(file_name, templates, optional=buffers, allow_nonfinite=allow_nonfinite)
         for name, value in loaded.items():  # nothing below can fail
             if name in self.params:
                 self.params[name] = value

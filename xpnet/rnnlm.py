@@ -22,7 +22,7 @@ import numpy as np
 
 from .backend import asnumpy, device, get_namespace, randn, random_like, zeros
 from .checkpoint import ParamsCheckpoint
-from .functions import softmax
+from .functions import check_labels, softmax
 from .layers import Layer, _like_weights, _store_matmul, _store_sum
 from .time_layers import TimeAffine, TimeDropout, TimeEmbedding, TimeLSTM, TimeRNN, TimeSoftmaxWithLoss
 
@@ -87,6 +87,11 @@ class _LanguageModel(BaseModel):
         """Scores ``(N, T, V)`` for word ids ``xs`` ``(N, T)``."""
         W = self.params[0]
         xs = _ids(xs, W)
+        if xs.ndim != 2:
+            raise ValueError(
+                f"{type(self).__name__}.predict: word ids must have shape (N, T) (N streams of T words), "
+                f"got shape {tuple(xs.shape)}"
+            )
         for layer in self.layers:
             xs = layer.forward(xs, train_flg)
         return xs
@@ -123,6 +128,7 @@ class SimpleRnnlm(_LanguageModel):
             TimeAffine(_init((H, V), 1 / math.sqrt(H), dtype), zeros((V,), dtype=dtype)),
         ]
         self.loss_layer = TimeSoftmaxWithLoss()
+        self.vocab_size = V
         self.rnn_layer = self.layers[1]
         self.rnn_layers = [self.rnn_layer]
         self._collect()
@@ -152,6 +158,7 @@ class Rnnlm(_LanguageModel):
             TimeAffine(_init((H, V), 1 / math.sqrt(H), dtype), zeros((V,), dtype=dtype)),
         ]
         self.loss_layer = TimeSoftmaxWithLoss()
+        self.vocab_size = V
         self.lstm_layer = self.layers[1]
         self.rnn_layers = [self.lstm_layer]
         self._collect()
@@ -235,6 +242,7 @@ class BetterRnnlm(_LanguageModel):
             self.affine,
         ]
         self.loss_layer = TimeSoftmaxWithLoss()
+        self.vocab_size = V
         self.lstm_layers = [self.layers[2], self.layers[4]]
         self.drop_layers = [self.layers[1], self.layers[3], self.layers[5]]
         self.rnn_layers = self.lstm_layers
@@ -272,6 +280,19 @@ def sample_ids(p: Any, u: Any) -> Any:
     return xp.reshape(idx, u.shape)
 
 
+def _check_generate_ids(start_id: Any, skip_ids: Sequence[int] | None, V: int) -> None:
+    """``generate``'s ids, checked on the host before anything runs: each a word of ``[0, V)``, and a word left to
+    draw (Python ints: no device read)."""
+    if isinstance(start_id, bool) or not isinstance(start_id, (int, np.integer)) or not 0 <= start_id < V:
+        raise ValueError(f"generate: start_id must be a word id in [0, {V}), got {start_id!r}")
+    skips = [int(i) for i in skip_ids] if skip_ids else []
+    bad = [i for i in skips if not 0 <= i < V]
+    if bad:
+        raise ValueError(f"generate: skip_ids must be word ids in [0, {V}), got {bad[:5]}")
+    if len(set(skips)) >= V:
+        raise ValueError(f"generate: skip_ids name every one of the {V} words: nothing is left to draw")
+
+
 class _Generator:
     """``generate``, ``get_state``/``set_state`` for a language model with ``rnn_layers`` (book 2's RnnlmGen)."""
 
@@ -287,6 +308,7 @@ class _Generator:
         xp = get_namespace(W)
         dev = device(W)
         V = W.shape[0]
+        _check_generate_ids(start_id, skip_ids, V)
         keep = xp.ones((V,), dtype=W.dtype, device=dev)
         if skip_ids:
             skip = xp.asarray(np.asarray(list(skip_ids), dtype=np.int64), device=dev)
@@ -331,6 +353,7 @@ def eval_perplexity(model: Any, corpus: Any, batch_size: int = 10, time_size: in
     xp = get_namespace(W)
     corpus = _ids(corpus, W)
     size = corpus.shape[0]
+    check_labels(corpus, W.shape[0], sync=True, what="eval_perplexity: the corpus's word ids")
     max_iters = (size - 1) // (batch_size * time_size)
     if max_iters < 1:
         raise ValueError(

@@ -16,7 +16,8 @@ from typing import Any
 
 from .attention import TimeAttention
 from .backend import asnumpy, device, get_namespace, randn, zeros
-from .rnnlm import BaseModel, _ids
+from .functions import check_labels
+from .rnnlm import BaseModel, _check_generate_ids, _ids
 from .time_layers import TimeAffine, TimeEmbedding, TimeLSTM, TimeSoftmaxWithLoss
 
 __all__ = [
@@ -176,6 +177,7 @@ class Seq2seq(BaseModel):
         self.encoder = self.encoder_cls(V, D, H, dtype=dtype)
         self.decoder = self.decoder_cls(V, D, H, dtype=dtype)
         self.softmax = TimeSoftmaxWithLoss()
+        self.vocab_size = V
         self.params = self.encoder.params + self.decoder.params
         self.grads = self.encoder.grads + self.decoder.grads
 
@@ -191,8 +193,18 @@ class Seq2seq(BaseModel):
         self.encoder.backward(self.decoder.backward(self.softmax.backward(dout)))
 
     def generate_batch(self, xs: Any, start_id: Any, sample_size: int) -> Any:
-        """Greedy answers ``(N, sample_size)`` (on the device) for questions ``xs`` ``(N, Tq)``."""
-        return self.decoder.generate_batch(self.encoder.forward(_ids(xs, self.params[0])), start_id, sample_size)
+        """Greedy answers ``(N, sample_size)`` (on the device) for questions ``xs`` ``(N, Tq)``.
+
+        The question ids and ``start_id`` (an int, or an id array as the book's ``correct[:, :1]``) are checked
+        against the vocabulary first: one reduction and one read per call."""
+        xs = _ids(xs, self.params[0])
+        V = self.vocab_size
+        check_labels(xs, V, sync=True, what="generate: the questions' word ids")
+        if hasattr(start_id, "shape"):
+            check_labels(_ids(start_id, self.params[0]), V, sync=True, what="generate: start_id")
+        else:
+            _check_generate_ids(start_id, None, V)
+        return self.decoder.generate_batch(self.encoder.forward(xs), start_id, sample_size)
 
     def generate(self, xs: Any, start_id: Any, sample_size: int) -> list[int]:
         """The book's ``generate``: the answer ids to one question ``xs`` ``(1, Tq)`` as a list."""

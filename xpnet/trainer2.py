@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .backend import asnumpy, device, get_namespace, host_rng
+from .functions import check_labels
 
 __all__ = ["Trainer", "RnnlmTrainer", "clip_grads"]
 
@@ -108,6 +109,7 @@ class Trainer:
         max_iters = data_size // batch_size
         if max_iters == 0:
             raise ValueError(f"Trainer.fit: {data_size} samples do not fill one batch of {batch_size}")
+        check_ids(self.model, ("x", x), ("t", t), who="Trainer.fit")
         self.eval_interval = eval_interval
         xp = get_namespace(x, t)
         rng = host_rng()
@@ -211,6 +213,7 @@ class RnnlmTrainer:
             raise ValueError(
                 f"RnnlmTrainer.fit: {xs.shape[0]} words are fewer than one batch of {batch_size} x {time_size}"
             )
+        check_ids(model, ("xs", xs), ("ts", ts), who="RnnlmTrainer.fit", ignore={"ts": -1})
         self.time_idx = 0
         self.ppl_list = []
         self.eval_interval = eval_interval
@@ -249,6 +252,20 @@ class RnnlmTrainer:
         if ylim is not None:
             ax.set_ylim(*ylim)
         return _save(fig, path)
+
+
+def check_ids(model: Any, *named: tuple[str, Any], who: str, ignore: dict[str, int] | None = None) -> None:
+    """Refuse (``ValueError``) word ids outside ``[0, model.vocab_size)`` in the integer arrays ``named``
+    (``(name, array)`` pairs), once, before training: one reduction and one read per array. Float
+    inputs, and models that declare no ``vocab_size``, are left alone. ``ignore`` maps a
+    name to a value let through there (the loss's padding label ``-1``)."""
+    V = getattr(model, "vocab_size", None)
+    if V is None:
+        return
+    for name, a in named:
+        if get_namespace(a).isdtype(a.dtype, "integral"):  # one-hot integer rows (0 and 1) pass as they are
+            skip = (ignore or {}).get(name)
+            check_labels(a, V, sync=True, ignore=skip, what=f"{who}: the word ids in {name}")
 
 
 def _on_model(model: Any, ids: Any) -> Any:
