@@ -141,6 +141,7 @@ def test_seq2seq_generate_refuses_ids_outside_the_vocabulary(backend):
 # --- divergence in book 2's trainers ----------------------------------------------------------------------------
 
 
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid value:RuntimeWarning")
 def test_book2_trainer_catches_divergence_and_rolls_back(backend, capsys):
     """Book 2's Trainer printed `loss nan` and ended with NaN weights; book 1's catches it and rolls back."""
     xpnet.seed(0)
@@ -152,6 +153,7 @@ def test_book2_trainer_catches_divergence_and_rolls_back(backend, capsys):
     assert all(np.isfinite(host(p)).all() for p in model.params)
 
 
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid value:RuntimeWarning")
 def test_rnnlm_trainer_huge_loss_is_divergence_not_an_overflow_error(backend, capsys):
     """A loss spike above 709 made math.exp raise OverflowError and ended the run with a traceback."""
     xpnet.seed(0)
@@ -256,7 +258,9 @@ def test_load_word_vectors_refuses_a_huge_declared_size_before_reading(tmp_path)
     path = tmp_path / "bomb.npz"
     payload = bytes(1_500_000)  # zeros: compresses to almost nothing, declares far more
     words = np.array(["a", "b"])
-    _npz(path, {"word_vecs": _npy((3_750_000, 100), payload=payload), "id_to_word": _npy((2,), "<U1") + words.tobytes()})
+    _npz(
+        path, {"word_vecs": _npy((3_750_000, 100), payload=payload), "id_to_word": _npy((2,), "<U1") + words.tobytes()}
+    )
     tracemalloc.start()
     try:
         with pytest.raises(ValueError, match="word_vecs"):

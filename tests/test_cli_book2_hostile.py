@@ -45,9 +45,7 @@ def env(tmp_path, data_dir):
 
 
 def xpnet(env, *args, cwd=None, timeout=120):
-    return subprocess.run(
-        [*PY, *map(str, args)], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
-    )
+    return subprocess.run([*PY, *map(str, args)], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
 def assert_refused(proc, *words):

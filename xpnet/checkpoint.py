@@ -9,7 +9,8 @@ removed by the next save to that directory (see :func:`clean_stale_temp_files`).
 header (shape and dtype) are checked against what the caller expects *before* any data is read, so
 an unexpected or oversized member costs nothing; only arrays of the kind asked for are accepted (real
 floating point for parameters); byte order is made native on the host; values are converted to the
-caller's dtype, refusing any that overflow it, and NaN or infinite values are refused unless asked for. :func:`load_state` does the same for a dict of template arrays and returns arrays on
+caller's dtype, refusing any that overflow it, and NaN or infinite values are refused unless asked
+for. :func:`load_state` does the same for a dict of template arrays and returns arrays on
 each template's backend and device, so a model can assign everything at once or nothing at all.
 
 No pickle is read or written. Every error is a :class:`CheckpointError` (a ``ValueError``) naming

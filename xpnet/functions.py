@@ -95,7 +95,9 @@ def sum_squared_error(y: Any, t: Any) -> Any:
 mean_squared_error = sum_squared_error
 
 
-def check_labels(t: Any, n_classes: int, *, sync: bool = False, ignore: int | None = None, what: str = "labels") -> None:
+def check_labels(
+    t: Any, n_classes: int, *, sync: bool = False, ignore: int | None = None, what: str = "labels"
+) -> None:
     """Raise ``ValueError`` when integer labels (or word ids) fall outside ``[0, n_classes)``.
 
     ``ignore``: a value let through wherever it stands (book 2's padding label ``-1``); ``what``

@@ -125,6 +125,19 @@ def _start(xp: Any, start_id: Any, N: int, like: Any) -> Any:
     return xp.full((N, 1), int(start_id), dtype=xp.int64, device=device(like))
 
 
+def _check_question_ids(model: Any, xs: Any, start: Any) -> None:
+    """Questions ``xs`` and ``start`` (an int, or ids such as the answers whose first column starts decoding) in
+    ``[0, vocab_size)``: one reduction and one read each, once per call (models without ``vocab_size``: skipped)."""
+    V = getattr(model, "vocab_size", None)
+    if V is None:
+        return
+    check_labels(xs, V, sync=True, what="generate: the questions' word ids")
+    if hasattr(start, "shape"):
+        check_labels(_ids(start, model.params[0]), V, sync=True, what="generate: start_id")
+    else:
+        _check_generate_ids(start, None, V)
+
+
 class PeekyDecoder(Decoder):
     """The decoder that "peeks" (book 2, 7.4.2): the encoder state ``h`` is concatenated to the LSTM's input and
     to the affine layer's input at every step. ``Wx`` is ``(H + D, 4H)``, the affine ``W`` ``(H + H, V)``."""
@@ -193,21 +206,17 @@ class Seq2seq(BaseModel):
         self.encoder.backward(self.decoder.backward(self.softmax.backward(dout)))
 
     def generate_batch(self, xs: Any, start_id: Any, sample_size: int) -> Any:
-        """Greedy answers ``(N, sample_size)`` (on the device) for questions ``xs`` ``(N, Tq)``.
-
-        The question ids and ``start_id`` (an int, or an id array as the book's ``correct[:, :1]``) are checked
-        against the vocabulary first: one reduction and one read per call."""
-        xs = _ids(xs, self.params[0])
-        V = self.vocab_size
-        check_labels(xs, V, sync=True, what="generate: the questions' word ids")
-        if hasattr(start_id, "shape"):
-            check_labels(_ids(start_id, self.params[0]), V, sync=True, what="generate: start_id")
-        else:
-            _check_generate_ids(start_id, None, V)
-        return self.decoder.generate_batch(self.encoder.forward(xs), start_id, sample_size)
+        """Greedy answers ``(N, sample_size)`` (on the device) for questions ``xs`` ``(N, Tq)``; nothing is read back
+        (an int ``start_id`` is checked on the host; :meth:`generate` and :func:`seq2seq_accuracy` check the ids)."""
+        if not hasattr(start_id, "shape"):
+            _check_generate_ids(start_id, None, self.vocab_size)
+        return self.decoder.generate_batch(self.encoder.forward(_ids(xs, self.params[0])), start_id, sample_size)
 
     def generate(self, xs: Any, start_id: Any, sample_size: int) -> list[int]:
-        """The book's ``generate``: the answer ids to one question ``xs`` ``(1, Tq)`` as a list."""
+        """The book's ``generate``: the answer ids to one question ``xs`` ``(1, Tq)`` as a list (the question's ids
+        and ``start_id`` checked against the vocabulary first)."""
+        xs = _ids(xs, self.params[0])
+        _check_question_ids(self, xs, start_id)
         return [int(i) for i in asnumpy(self.generate_batch(xs, start_id, sample_size))[0]]
 
 
@@ -315,6 +324,7 @@ def seq2seq_accuracy(model: Any, questions: Any, answers: Any, batch_size: int =
     W = model.params[0]
     xp = get_namespace(W)
     questions, answers = _ids(questions, W), _ids(answers, W)
+    _check_question_ids(model, questions, answers)
     n, T = answers.shape
     right = None
     for s in range(0, n, batch_size):

@@ -68,10 +68,11 @@ def create_co_matrix(corpus: Any, vocab_size: int, window_size: int = 1, *, max_
     """
     xp = _check_corpus(corpus, "create_co_matrix")
     V = vocab_size
-    if V * V * 4 > max_bytes:
+    nbytes = V * V * 4
+    if nbytes > max_bytes:
         raise ValueError(
-            f"create_co_matrix: a vocabulary of {V:,} words needs a {V:,} x {V:,} matrix of {V * V * 4 / 2**30:.3g} GiB, "
-            f"more than max_bytes={max_bytes:,}; pass a larger max_bytes, or keep fewer words"
+            f"create_co_matrix: a vocabulary of {V:,} words needs a {V:,} x {V:,} matrix of {nbytes / 2**30:.3g} "
+            f"GiB, more than max_bytes={max_bytes:,}; pass a larger max_bytes, or keep fewer words"
         )
     check_labels(corpus, V, sync=True, what="create_co_matrix: the corpus's word ids")
     flat = xp.zeros((V * V,), dtype=xp.int32, device=device(corpus))

@@ -10,11 +10,13 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 
 from .backend import asnumpy, device, get_namespace, host_rng
+from .divergence import DivergenceWatch, list_slots
 from .functions import check_labels
 
 __all__ = ["Trainer", "RnnlmTrainer", "clip_grads"]
@@ -69,8 +71,14 @@ class Trainer:
     ``model`` has ``forward(x, t) -> loss``, ``backward()``, ``params`` and ``grads``; ``optimizer``
     has ``update(params, grads)``. Each epoch draws one permutation on the host (xpnet's seeded
     generator), moves it to ``x``'s device once, and gathers every batch there with ``take``.
-    Losses are added up on the device and read back only every ``eval_interval`` iterations, where
+    Losses stay on the device and are read back only every ``eval_interval`` iterations, where
     the book prints its line (``eval_interval=None``: never). ``loss_list`` holds those averages.
+
+    Beyond the book, as book 1's ``Trainer``: word ids outside the model's vocabulary are refused
+    before training (once per data set); at each read :class:`xpnet.divergence.DivergenceWatch`
+    judges the losses, and a diverged run is rolled back to its last good parameters and raises
+    :class:`~xpnet.divergence.TrainingDivergedError` (``eval_interval=None`` reads nothing, so
+    judges nothing); Ctrl-C ends ``fit`` keeping what was learned (``interrupted`` is then True).
     """
 
     def __init__(self, model: Any, optimizer: Any) -> None:
@@ -79,6 +87,8 @@ class Trainer:
         self.loss_list: list[float] = []
         self.eval_interval: int | None = None
         self.current_epoch = 0
+        self.interrupted = False
+        self._checked: list[Any] = []
 
     def step(self, batch_x: Any, batch_t: Any, max_grad: float | None = None) -> Any:
         """One forward, backward and update on a batch; returns the loss as a device array (no host read)."""
@@ -109,30 +119,26 @@ class Trainer:
         max_iters = data_size // batch_size
         if max_iters == 0:
             raise ValueError(f"Trainer.fit: {data_size} samples do not fill one batch of {batch_size}")
-        check_ids(self.model, ("x", x), ("t", t), who="Trainer.fit")
+        self._checked = check_ids(self.model, ("x", x), ("t", t), who="Trainer.fit", checked=self._checked)
         self.eval_interval = eval_interval
         xp = get_namespace(x, t)
         rng = host_rng()
-        total_loss = None
-        loss_count = 0
-        start_time = time.time()
-        for _ in range(max_epoch):
+
+        def batches() -> Any:
             order = xp.asarray(rng.permutation(data_size), device=device(x))
             for iters in range(max_iters):
                 idx = order[iters * batch_size : (iters + 1) * batch_size]
-                loss = self.step(xp.take(x, idx, axis=0), xp.take(t, idx, axis=0), max_grad)
-                total_loss = loss if total_loss is None else total_loss + loss
-                loss_count += 1
-                if eval_interval is not None and iters % eval_interval == 0:
-                    avg_loss = float(total_loss) / loss_count  # the one read-back: the book prints here
-                    elapsed_time = time.time() - start_time
-                    print(
-                        f"| epoch {self.current_epoch + 1} |  iter {iters + 1} / {max_iters} "
-                        f"| time {int(elapsed_time)}[s] | loss {avg_loss:.2f}"
-                    )
-                    self.loss_list.append(avg_loss)
-                    total_loss, loss_count = None, 0
-            self.current_epoch += 1
+                yield xp.take(x, idx, axis=0), xp.take(t, idx, axis=0)
+
+        def report(iters: int, avg_loss: float, elapsed: float) -> None:
+            print(
+                f"| epoch {self.current_epoch + 1} |  iter {iters + 1} / {max_iters} "
+                f"| time {int(elapsed)}[s] | loss {avg_loss:.2f}"
+            )
+            self.loss_list.append(avg_loss)
+
+        params = _unique(self.model.params, self.model.grads)[0]
+        run_epochs(self, batches, lambda bx, bt: self.step(bx, bt, max_grad), params, max_epoch, eval_interval, report)
 
     def plot(self, ylim: tuple[float, float] | None = None, *, path: str | os.PathLike | None = None) -> Any:
         """The recorded losses against iterations (in units of ``eval_interval``), as a matplotlib ``Figure``.
@@ -172,7 +178,9 @@ class RnnlmTrainer:
         self.ppl_list: list[float] = []
         self.eval_interval: int | None = None
         self.current_epoch = 0
+        self.interrupted = False
         self._grid = None
+        self._checked: list[Any] = []
 
     def get_batch(self, x: Any, t: Any, batch_size: int, time_size: int) -> tuple[Any, Any]:
         """The next ``(batch_size, time_size)`` inputs and targets; advances ``time_idx`` by ``time_size``."""
@@ -213,31 +221,34 @@ class RnnlmTrainer:
             raise ValueError(
                 f"RnnlmTrainer.fit: {xs.shape[0]} words are fewer than one batch of {batch_size} x {time_size}"
             )
-        check_ids(model, ("xs", xs), ("ts", ts), who="RnnlmTrainer.fit", ignore={"ts": -1})
+        self._checked = check_ids(
+            model, ("xs", xs), ("ts", ts), who="RnnlmTrainer.fit", ignore={"ts": -1}, checked=self._checked
+        )
         self.time_idx = 0
         self.ppl_list = []
         self.eval_interval = eval_interval
-        total_loss, loss_count = None, 0
-        start = time.time()
-        for _ in range(max_epoch):
-            for iters in range(max_iters):
-                batch_x, batch_t = self.get_batch(xs, ts, batch_size, time_size)
-                loss = model.forward(batch_x, batch_t)
-                model.backward()
-                if max_grad is not None:
-                    clip_grads(model.grads, max_grad)
-                optimizer.update(model.params, model.grads)
-                total_loss = loss if total_loss is None else total_loss + loss
-                loss_count += 1
-                if eval_interval is not None and iters % eval_interval == 0:
-                    ppl = math.exp(float(total_loss) / loss_count)
-                    print(
-                        f"| epoch {self.current_epoch + 1} |  iter {iters + 1} / {max_iters} | "
-                        f"time {int(time.time() - start)}[s] | perplexity {ppl:.2f}"
-                    )
-                    self.ppl_list.append(ppl)
-                    total_loss, loss_count = None, 0
-            self.current_epoch += 1
+
+        def batches() -> Any:
+            for _ in range(max_iters):
+                yield self.get_batch(xs, ts, batch_size, time_size)
+
+        def step(batch_x: Any, batch_t: Any) -> Any:
+            loss = model.forward(batch_x, batch_t)
+            model.backward()
+            if max_grad is not None:
+                clip_grads(model.grads, max_grad)
+            optimizer.update(model.params, model.grads)
+            return loss
+
+        def report(iters: int, avg_loss: float, elapsed: float) -> None:
+            ppl = math.inf if avg_loss > 709 else math.exp(avg_loss)  # exp overflows a float beyond 709.78
+            print(
+                f"| epoch {self.current_epoch + 1} |  iter {iters + 1} / {max_iters} | "
+                f"time {int(elapsed)}[s] | perplexity {ppl:.2f}"
+            )
+            self.ppl_list.append(ppl)
+
+        run_epochs(self, batches, step, model.params, max_epoch, eval_interval, report)
 
     def plot(self, ylim: tuple[float, float] | None = None, path: Any = None) -> Any:
         """The perplexity curve (one point per ``eval_interval`` steps); saved as PNG when ``path`` is given."""
@@ -254,18 +265,69 @@ class RnnlmTrainer:
         return _save(fig, path)
 
 
-def check_ids(model: Any, *named: tuple[str, Any], who: str, ignore: dict[str, int] | None = None) -> None:
+def check_ids(
+    model: Any,
+    *named: tuple[str, Any],
+    who: str,
+    ignore: dict[str, int] | None = None,
+    checked: list[Any] = (),  # type: ignore[assignment]
+) -> list[Any]:
     """Refuse (``ValueError``) word ids outside ``[0, model.vocab_size)`` in the integer arrays ``named``
     (``(name, array)`` pairs), once, before training: one reduction and one read per array. Float
-    inputs, and models that declare no ``vocab_size``, are left alone. ``ignore`` maps a
-    name to a value let through there (the loss's padding label ``-1``)."""
+    inputs, and models that declare no ``vocab_size``, are left alone. ``ignore`` maps a name to a
+    value let through there (the loss's padding label ``-1``). Returns the arrays checked: passed
+    back as ``checked``, the very same arrays (``is``) are not read again (a second ``fit`` on them)."""
+    arrays = [a for _, a in named]
+    if len(checked) == len(arrays) and all(a is b for a, b in zip(arrays, checked)):
+        return list(checked)
     V = getattr(model, "vocab_size", None)
-    if V is None:
-        return
-    for name, a in named:
-        if get_namespace(a).isdtype(a.dtype, "integral"):  # one-hot integer rows (0 and 1) pass as they are
-            skip = (ignore or {}).get(name)
-            check_labels(a, V, sync=True, ignore=skip, what=f"{who}: the word ids in {name}")
+    if V is not None:
+        for name, a in named:
+            if get_namespace(a).isdtype(a.dtype, "integral"):  # one-hot integer rows (0 and 1) pass as they are
+                skip = (ignore or {}).get(name)
+                check_labels(a, V, sync=True, ignore=skip, what=f"{who}: the word ids in {name}")
+    return arrays
+
+
+def run_epochs(
+    trainer: Any,
+    batches: Callable[[], Iterable[tuple[Any, Any]]],
+    step: Callable[[Any, Any], Any],
+    params: list[Any],
+    max_epoch: int,
+    eval_interval: int | None,
+    report: Callable[[int, float, float], None],
+) -> None:
+    """Book 2's loop: ``max_epoch`` passes of ``step(batch_x, batch_t) -> loss`` over ``batches()``.
+
+    Every ``eval_interval`` steps of an epoch (steps 0, ``eval_interval``, ... as the book) the losses since
+    the last read come back in one transfer, judged by a :class:`~xpnet.divergence.DivergenceWatch` over
+    ``params`` (rolled back and raised on divergence), and ``report(iters, mean_loss, elapsed)`` prints;
+    the last window is judged when the loop ends. ``eval_interval=None``: nothing is read or judged.
+    Ctrl-C ends the loop keeping what was learned (``trainer.interrupted``); ``trainer.current_epoch``
+    counts finished epochs.
+    """
+    watch = DivergenceWatch(list_slots(params), lambda: params, trainer.optimizer) if eval_interval else None
+    trainer.interrupted = False
+    start = time.time()
+    try:
+        for _ in range(max_epoch):
+            for iters, (batch_x, batch_t) in enumerate(batches()):
+                if watch is not None:
+                    watch.begin()
+                loss = step(batch_x, batch_t)
+                if watch is None:
+                    continue
+                watch.add(loss)
+                if iters % eval_interval == 0:
+                    values = watch.read()
+                    report(iters, sum(values) / len(values), time.time() - start)
+            trainer.current_epoch += 1
+    except KeyboardInterrupt:
+        trainer.interrupted = True
+        print(f"interrupted in epoch {trainer.current_epoch + 1}: keeping what was learned so far")
+    if watch is not None:
+        watch.read()
 
 
 def _on_model(model: Any, ids: Any) -> Any:
