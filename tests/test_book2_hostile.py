@@ -11,6 +11,7 @@ import zipfile
 import numpy as np
 import pytest
 from rnn_helpers import one_torch_thread  # noqa: F401
+from test_ptb import isolated, served  # noqa: F401
 
 import xpnet
 from xpnet import TrainingDivergedError, TwoLayerNet
@@ -29,7 +30,7 @@ from xpnet.book2 import (
     eval_perplexity,
 )
 from xpnet.checkpoint import CheckpointError
-from xpnet.ptb import load_text_corpus
+from xpnet.ptb import load_ptb, load_text_corpus
 from xpnet.word2vec import load_word_vectors, save_word_vectors
 
 V = 7
@@ -338,3 +339,21 @@ def test_create_co_matrix_refuses_ids_beyond_vocab_size(backend):
     c[4] = V
     with pytest.raises(ValueError, match=rf"\[0, {V}\)"):
         create_co_matrix(backend.asarray(c, dtype="int64"), V)
+
+
+# --- caches are verified when read back ------------------------------------------------------------------------
+
+
+def test_a_tampered_ptb_cache_is_rebuilt_not_trusted(isolated, served):  # noqa: F811 (fixtures of test_ptb)
+    """The ids cache names its source's size and time; ids beyond the vocabulary (or a hostile file) with a valid
+    stamp were trusted by np.load. Now it goes through the hardened reader and is checked, else rebuilt."""
+    corpus, word_to_id, _ = load_ptb("train")
+    (cache,) = [p for p in isolated.rglob("ptb.train.ids.npz")]
+    with np.load(cache) as z:
+        stamp = str(z["stamp"])
+    np.savez(cache, ids=np.array([0, 99, 2]), stamp=np.array(stamp))
+    again, _, _ = load_ptb("train")
+    assert host(again).tolist() == host(corpus).tolist()
+    _npz(cache, {"ids": _npy((10**9,), "<i8"), "stamp": _npy((), "<U40") + stamp.ljust(40).encode("utf-32-le")})
+    again, _, _ = load_ptb("train")
+    assert host(again).tolist() == host(corpus).tolist()

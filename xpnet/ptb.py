@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .backend import asarray
+from .checkpoint import load_arrays
 from .datasets import DATASETS, Dataset, _locate, cache_dir
 
 __all__ = ["load_ptb", "load_text_corpus", "PTB_FILES", "MAX_VOCAB"]
@@ -103,7 +104,10 @@ def _vocabulary(train: Path) -> tuple[dict[str, int], dict[int, str]]:
 
     def load(p: Path) -> tuple[list[str], str]:
         data = json.loads(p.read_text(encoding="utf-8"))
-        return data["id_to_word"], data["stamp"]
+        words = data["id_to_word"]
+        if not isinstance(words, list) or not all(isinstance(w, str) for w in words) or len(set(words)) != len(words):
+            raise ValueError(f"{p}: not a vocabulary (distinct words)")  # rebuilt from the text
+        return words, data["stamp"]
 
     words = _cached(train, "ptb.vocab.json", build, save, load)
     return {w: i for i, w in enumerate(words)}, dict(enumerate(words))
@@ -141,8 +145,12 @@ def load_ptb(
         np.savez(f, ids=ids, stamp=np.array(stamp))
 
     def load(p: Path) -> tuple[np.ndarray, str]:
-        with np.load(p, allow_pickle=False) as data:
-            return data["ids"], str(data["stamp"])
+        # through the hardened reader: sizes checked before reading, ids checked against the vocabulary
+        data = load_arrays(p, {"ids": (None, np.int64), "stamp": ((), "U")})
+        ids = data["ids"]
+        if ids.ndim != 1 or (ids.size and (ids.min() < 0 or ids.max() >= len(word_to_id))):
+            raise ValueError(f"{p}: ids outside the vocabulary")  # rebuilt from the text
+        return ids, str(data["stamp"])
 
     corpus = _cached(text, f"{text.stem}.ids.npz", lambda: _ids(_words(text), word_to_id, text), save, load)
     return asarray(corpus), word_to_id, id_to_word
