@@ -166,6 +166,16 @@ def test_rnnlm_trainer_huge_loss_is_divergence_not_an_overflow_error(backend, ca
     assert all(np.isfinite(host(p)).all() for p in model.params)
 
 
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid value:RuntimeWarning")
+def test_eval_perplexity_of_a_blown_up_model_is_inf_not_an_overflow_error(backend):
+    model = Rnnlm(V, 3, 4, dtype=backend.dtype)
+    b = model.params[-1]  # the output bias: one word certain, the others impossible
+    b[...] = backend.asarray(np.where(np.arange(V) == 0, 1e4, -1e4))
+    corpus = host(ids(backend, (200,)))
+    corpus[corpus == 0] = 1
+    assert eval_perplexity(model, backend.asarray(corpus, dtype="int64"), batch_size=2, time_size=5) == math.inf
+
+
 def test_rnnlm_trainer_still_trains_a_sane_run(backend, capsys):
     xpnet.seed(0)
     model = Rnnlm(V, 4, 6, dtype=backend.dtype)

@@ -376,7 +376,8 @@ def eval_perplexity(model: Any, corpus: Any, batch_size: int = 10, time_size: in
         xs, ts = xp.reshape(xs, (batch_size, time_size)), xp.reshape(ts, (batch_size, time_size))
         loss = model.forward(xs, ts, train_flg=False) if takes_flag else model.forward(xs, ts)
         total = loss if total is None else total + loss
-    return math.exp(float(total) / max_iters)
+    mean = float(total) / max_iters
+    return math.inf if mean > 709 else math.exp(mean)  # exp overflows a float beyond 709.78: a diverged model
 
 
 # --- a corpus whose perplexity is known ---------------------------------------------------
