@@ -101,6 +101,17 @@ def _seed(text: str) -> int:
     return value
 
 
+def _fraction(text: str) -> float:
+    """A ratio in ``[0, 1)`` (a dropout ratio)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, got {text}")
+    return value
+
+
 def _directory(text: str) -> str:
     if not os.path.isdir(text):
         raise argparse.ArgumentTypeError(f"no such directory: {text!r}")
@@ -194,6 +205,54 @@ def check_output(path: str, flag: str) -> None:
         raise UsageError(f"{flag} {path}: directory {str(parent)!r} is not writable")
     if p.exists() and not os.access(p, os.W_OK):
         raise UsageError(f"{flag} {path}: the file exists and is not writable")
+
+
+def check_outputs(outputs: dict[str, str | None], inputs: dict[str, str | None] | None = None) -> None:
+    """Every command's check of its outputs, before anything runs: each ``{flag: path}`` of ``outputs`` can be
+    written (``--plot``: in a format matplotlib knows), no two name the same file, and none is a file of
+    ``inputs`` (``{flag: path}``: ``--corpus notes.txt --save notes.txt`` would destroy the text)."""
+    given = {flag: path for flag, path in outputs.items() if path}
+    seen: dict[str, str] = {}
+    for flag, path in given.items():
+        key = os.path.realpath(path)
+        if key in seen:
+            raise UsageError(f"{flag} and {seen[key]} name the same file ({path})")
+        seen[key] = flag
+    for in_flag, in_path in (inputs or {}).items():
+        if not in_path or not os.path.exists(in_path):
+            continue
+        for flag, path in given.items():
+            if os.path.exists(path) and os.path.samefile(path, in_path):
+                raise UsageError(f"{flag} {path} is the file of {in_flag}: the run would overwrite its own input")
+    for flag, path in given.items():
+        check_plot(path) if flag == "--plot" else check_output(path, flag)
+
+
+def single_process(command: str) -> None:
+    """Refuse to run ``xpnet COMMAND`` as one of several ranks: each would train the whole run and write the same
+    outputs. Only ``xpnet train`` is data-parallel."""
+    from .distributed import under_mpiexec
+
+    if under_mpiexec():
+        raise UsageError(
+            f"xpnet {command} runs on one process; under mpiexec only 'xpnet train' is data-parallel: "
+            f"run 'xpnet {command}' without mpiexec"
+        )
+
+
+def save_trained(path: str | None, write: Any, diverged: Any = None) -> int:
+    """After training, weights first: ``write(path)`` through :func:`write_output` (a fallback place when ``path``
+    fails), saying where; nothing when the run diverged before any good weights (``diverged.rolled_back_to`` 0).
+    Returns the exit status so far (1 when the weights did not go where asked)."""
+    if not path:
+        return 0
+    if diverged is not None and not diverged.rolled_back_to:
+        print(f"xpnet: nothing saved to {path}: no parameters after the initial ones were good", file=sys.stderr)
+        return 1
+    if not write_output("parameters", path, write):
+        return 1
+    print(f"xpnet: parameters written to {path}")
+    return 0
 
 
 def check_plot(path: str) -> None:
@@ -341,12 +400,7 @@ def train(args: argparse.Namespace) -> int:
     from . import distributed, plot
     from .backend import set_backend, set_default_dtype
 
-    if args.save:
-        check_output(args.save, "--save")
-    if args.plot:
-        check_plot(args.plot)
-        if args.save and os.path.abspath(args.plot) == os.path.abspath(args.save):
-            raise UsageError("--plot and --save name the same file")
+    check_outputs({"--save": args.save, "--plot": args.plot})
     if args.backend:
         set_backend(args.backend)
     comm = distributed.init_from_cli(args.distributed)  # None when training alone
@@ -371,13 +425,7 @@ def train(args: argparse.Namespace) -> int:
             print(f"xpnet: {trainer.diverged}", file=sys.stderr)
         status = 1
     # Weights first: a plot that fails must not cost the run.
-    if args.save:
-        if trainer.diverged is not None and not trainer.diverged.rolled_back_to:
-            print(
-                f"xpnet: nothing saved to {args.save}: no parameters after the initial ones were good", file=sys.stderr
-            )
-        elif not write_output("parameters", args.save, net.save_params):
-            status = 1
+    status = max(status, save_trained(args.save, net.save_params, trainer.diverged))
     if args.plot:
 
         def curves(path: str) -> None:
@@ -442,6 +490,9 @@ def main(argv: list[str] | None = None) -> int:
 
         distributed.abort(1)  # under mpiexec the other ranks may not have seen it: they would wait forever
         return 1
+    except KeyboardInterrupt:  # outside a training loop (which keeps its run): stop in one line
+        print("xpnet: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:
         # The reader went away: stop quietly, and keep Python from complaining while flushing at exit.
         devnull = os.open(os.devnull, os.O_WRONLY)

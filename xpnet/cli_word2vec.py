@@ -13,21 +13,13 @@ import time
 from collections import Counter
 from typing import Any
 
+import numpy as np
+
 from .backend import BACKENDS, BackendUnavailableError, asnumpy, get_backend, get_device, set_backend, set_default_dtype
+from .cli import UsageError, _positive, _seed, check_outputs, save_trained, single_process
+from .ptb import MAX_VOCAB
 
 PTB_QUERIES = ["you", "year", "car", "toyota"]  # book 2, ch04/eval.py
-
-
-def _positive_int(text: str) -> int:
-    from .cli import _positive
-
-    return _positive(int)(text)
-
-
-def _positive_float(text: str) -> float:
-    from .cli import _positive
-
-    return _positive(float)(text)
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -37,19 +29,20 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--corpus", default="ptb", help="'ptb' (book 2's Penn Treebank) or the path of a UTF-8 text file")
     p.add_argument("--model", choices=["cbow", "skipgram"], default="cbow")
-    p.add_argument("--window", type=_positive_int, default=5, help="context words on each side (book: 5)")
-    p.add_argument("--hidden", type=_positive_int, default=100, help="word-vector size (book: 100)")
-    p.add_argument("--epochs", type=_positive_int, default=10)
-    p.add_argument("--batch-size", type=_positive_int, default=100)
-    p.add_argument("--lr", type=_positive_float, default=0.001, help="Adam's learning rate")
+    p.add_argument("--window", type=_positive(int), default=5, help="context words on each side (book: 5)")
+    p.add_argument("--hidden", type=_positive(int), default=100, help="word-vector size (book: 100)")
+    p.add_argument("--epochs", type=_positive(int), default=10)
+    p.add_argument("--batch-size", type=_positive(int), default=100)
+    p.add_argument("--lr", type=_positive(float), default=0.001, help="Adam's learning rate")
     p.add_argument("--backend", choices=BACKENDS, default=None, help="default: $XPNET_BACKEND or numpy")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--data-dir", default=None, help="directory holding ptb.train.txt etc.")
     p.add_argument("--query", default=None, help="comma-separated words (default: you,year,car,toyota as the book)")
-    p.add_argument("--top", type=_positive_int, default=5)
-    p.add_argument("--eval-interval", type=_positive_int, default=None, help="print the loss every N iterations")
+    p.add_argument("--top", type=_positive(int), default=5)
+    p.add_argument("--eval-interval", type=_positive(int), default=None, help="print the loss every N iterations")
     p.add_argument("--save", metavar="PATH", default=None, help="save the word vectors and words (.npz)")
+    p.add_argument("--max-vocab", type=_positive(int), default=MAX_VOCAB, help="refuse a text with more words")
     p.set_defaults(run=run)
     return p
 
@@ -66,7 +59,6 @@ def _queries(args: argparse.Namespace, corpus: Any, word_to_id: dict[str, int], 
 
 def run(args: argparse.Namespace) -> int:
     """Train as book 2's ``ch04/train.py`` (Adam, batches of 100), print neighbours as ``ch04/eval.py``."""
-    from .cli import UsageError
     from .datasets import DatasetError
 
     try:
@@ -79,13 +71,12 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from . import backend, ptb, text
     from .optimizers import Adam
+    from .trainer import TrainingDivergedError
     from .trainer2 import Trainer
     from .word2vec import CBOW, SkipGram, save_word_vectors
 
-    if args.save:  # before training: a path that cannot be written must not cost the run
-        from .cli import check_output
-
-        check_output(args.save, "--save")
+    single_process("word2vec")
+    check_outputs({"--save": args.save}, {"--corpus": args.corpus})  # before training: it must not cost the run
     if args.backend:
         set_backend(args.backend)
     set_default_dtype(args.dtype)
@@ -93,7 +84,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.corpus == "ptb":
         corpus, word_to_id, id_to_word = ptb.load_ptb("train", data_home=args.data_dir)
     else:
-        corpus, word_to_id, id_to_word = ptb.load_text_corpus(args.corpus)
+        corpus, word_to_id, id_to_word = ptb.load_text_corpus(args.corpus, max_vocab=args.max_vocab)
     contexts, target = text.create_contexts_target(corpus, window_size=args.window)
     if contexts.shape[0] < args.batch_size:
         raise ValueError(f"{args.corpus}: {contexts.shape[0]} training pairs do not fill a batch of {args.batch_size}")
@@ -101,15 +92,25 @@ def _run(args: argparse.Namespace) -> int:
     model = model_cls(len(word_to_id), args.hidden, args.window, corpus)
     trainer = Trainer(model, Adam(args.lr))
     start = time.perf_counter()
-    trainer.fit(contexts, target, args.epochs, args.batch_size, eval_interval=args.eval_interval)
+    diverged = None
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is reported in one line
+            trainer.fit(contexts, target, args.epochs, args.batch_size, eval_interval=args.eval_interval)
+    except TrainingDivergedError as e:
+        diverged = e
+        print(f"xpnet: {e}", file=sys.stderr)
     took = time.perf_counter() - start
+
+    def write(path: str) -> None:
+        save_word_vectors(path, model.word_vecs, id_to_word)
+
+    status = max(int(diverged is not None), save_trained(args.save, write, diverged))  # the vectors first
     print(
         f"xpnet: {args.model} on {args.corpus} ({corpus.shape[0]} words, vocabulary {len(word_to_id)}), "
-        f"{args.epochs} epochs in {took:.1f} s on {get_backend()} ({get_device()}, {args.dtype})"
-    )
+        f"{trainer.current_epoch} of {args.epochs} epochs in {took:.1f} s on {get_backend()} ({get_device()}, "
+        f"{args.dtype})" + (" [interrupted]" if trainer.interrupted else "")
+        + (" [diverged, rolled back]" if diverged is not None else "")
+    )  # fmt: skip
     for query in _queries(args, corpus, word_to_id, id_to_word):
         text.most_similar(query, word_to_id, id_to_word, model.word_vecs, top=args.top)
-    if args.save:
-        save_word_vectors(args.save, model.word_vecs, id_to_word)
-        print(f"\nword vectors written to {args.save}")
-    return 0
+    return status

@@ -296,18 +296,21 @@ def run_epochs(
     params: list[Any],
     max_epoch: int,
     eval_interval: int | None,
-    report: Callable[[int, float, float], None],
+    report: Callable[[int, float, float], None] | None = None,
+    epoch_end: Callable[[list[float], float], None] | None = None,
 ) -> None:
     """Book 2's loop: ``max_epoch`` passes of ``step(batch_x, batch_t) -> loss`` over ``batches()``.
 
-    Every ``eval_interval`` steps of an epoch (steps 0, ``eval_interval``, ... as the book) the losses since
-    the last read come back in one transfer, judged by a :class:`~xpnet.divergence.DivergenceWatch` over
-    ``params`` (rolled back and raised on divergence), and ``report(iters, mean_loss, elapsed)`` prints;
-    the last window is judged when the loop ends. ``eval_interval=None``: nothing is read or judged.
-    Ctrl-C ends the loop keeping what was learned (``trainer.interrupted``); ``trainer.current_epoch``
-    counts finished epochs.
+    Losses stay on the device until a read: every ``eval_interval`` steps of an epoch (steps 0,
+    ``eval_interval``, ... as the book), then ``report(iters, mean_loss, elapsed)``; and at each epoch's
+    end when ``epoch_end(losses_since_last_read, elapsed)`` is given. Each read is one transfer, judged by
+    a :class:`~xpnet.divergence.DivergenceWatch` over ``params`` (rolled back and raised on divergence);
+    the last window is judged when the loop ends. With neither, nothing is read or judged. Ctrl-C ends
+    the loop keeping what was learned (``trainer.interrupted``); ``trainer.current_epoch`` counts
+    finished epochs and ``trainer.optimizer``'s learning rate is named in the divergence advice.
     """
-    watch = DivergenceWatch(list_slots(params), lambda: params, trainer.optimizer) if eval_interval else None
+    judged = bool(eval_interval and report) or epoch_end is not None
+    watch = DivergenceWatch(list_slots(params), lambda: params, trainer.optimizer) if judged else None
     trainer.interrupted = False
     start = time.time()
     try:
@@ -319,10 +322,12 @@ def run_epochs(
                 if watch is None:
                     continue
                 watch.add(loss)
-                if iters % eval_interval == 0:
+                if eval_interval and report is not None and iters % eval_interval == 0:
                     values = watch.read()
                     report(iters, sum(values) / len(values), time.time() - start)
             trainer.current_epoch += 1
+            if epoch_end is not None:
+                epoch_end(watch.read(), time.time() - start)
     except KeyboardInterrupt:
         trainer.interrupted = True
         print(f"interrupted in epoch {trainer.current_epoch + 1}: keeping what was learned so far")
