@@ -227,7 +227,9 @@ def test_cupy_creation_functions_run_on_the_requested_device():
         def exp(x):
             return x
 
-    xp = xpnet.backend._device_creating(Namespace)
+    from xpnet.backend.cupy import DeviceCreatingNamespace
+
+    xp = DeviceCreatingNamespace(Namespace)
     d = Device()
     assert xp.zeros((2,), dtype="f4", device=d) == ("zeros", (2,), "f4", 1)
     assert xp.zeros((2,)) == ("zeros", (2,), None, 1)  # no device: nothing made current
@@ -249,7 +251,7 @@ def test_first_torch_import_racing_get_namespace_in_another_thread():
         "    try:\n"
         "        xpnet.backend_status()  # resolves torch too\n"
         "        for _ in range(2000):\n"
-        "            xpnet.backend._NS_CACHE.clear(); xpnet.get_namespace(np.zeros(2))\n"
+        "            xpnet.backend._inputs._NS_CACHE.clear(); xpnet.get_namespace(np.zeros(2))\n"
         "    except Exception as e:\n"
         "        errors.append(repr(e))\n"
         "a, b = threading.Thread(target=imp), threading.Thread(target=look)\n"

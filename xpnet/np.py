@@ -237,14 +237,7 @@ del _name
 
 
 def _namespace():
-    b = _backend._active()
-    if b.name == "numpy":
-        return b.name, _numpy
-    if b.name == "cupy":
-        import cupy
-
-        return b.name, cupy
-    return b.name, None
+    return _backend.get_backend(), _backend.active_numpy_module()
 
 
 def __getattr__(name):
