@@ -161,13 +161,7 @@ def save_arrays(path: str | os.PathLike, arrays: Mapping[str, Any], *, allow_non
         if h.dtype.kind not in "fiubU" or h.dtype.hasobject:
             raise CheckpointError(path, f"array {name!r} has dtype {h.dtype}, which a checkpoint cannot hold")
         if h.dtype.kind == "f" and not allow_nonfinite:
-            bad = int(np.count_nonzero(~np.isfinite(h)))
-            if bad:
-                raise CheckpointError(
-                    path,
-                    f"not saved: parameter {name!r} has {bad} non-finite value(s) (NaN or inf) out of {h.size}; "
-                    "training diverged? pass allow_nonfinite=True to save it anyway",
-                )
+            _refuse_nonfinite(h, name, path, "save")
         host[name] = h
     target = os.path.realpath(path)  # write through symlinks to the file they point to
     directory = os.path.dirname(target)
@@ -355,14 +349,19 @@ def _read_member(
         return _convert_ints(a, np.dtype(target), key, path)
     b = _convert(a, dtype if target is None else np.dtype(target), key, path)
     if not allow_nonfinite:
-        bad = int(np.count_nonzero(~np.isfinite(b)))
-        if bad:
-            raise CheckpointError(
-                path,
-                f"array {key!r} holds {bad} non-finite value(s) (NaN or inf) out of {b.size}: saved from a "
-                "diverged run? pass allow_nonfinite=True to load it anyway",
-            )
+        _refuse_nonfinite(b, key, path, "load")
     return b
+
+
+def _refuse_nonfinite(a: np.ndarray, name: str, path: str, verb: str) -> None:
+    """``save_arrays`` and ``load_arrays`` alike: a ``CheckpointError`` when ``a`` holds NaN or inf."""
+    bad = int(np.count_nonzero(~np.isfinite(a)))
+    if bad:
+        raise CheckpointError(
+            path,
+            f"not {verb}ed: parameter {name!r} has {bad} non-finite value(s) (NaN or inf) out of {a.size}; "
+            f"training diverged? pass allow_nonfinite=True to {verb} it anyway",
+        )
 
 
 def _convert_ints(a: np.ndarray, target: np.dtype, key: str, path: str) -> np.ndarray:

@@ -101,8 +101,7 @@ def _seed(text: str) -> int:
     return value
 
 
-def _fraction(text: str) -> float:
-    """A ratio in ``[0, 1)`` (a dropout ratio)."""
+def _fraction(text: str) -> float:  # a dropout ratio
     try:
         value = float(text)
     except ValueError:
@@ -214,10 +213,8 @@ def check_outputs(outputs: dict[str, str | None], inputs: dict[str, str | None] 
     given = {flag: path for flag, path in outputs.items() if path}
     seen: dict[str, str] = {}
     for flag, path in given.items():
-        key = os.path.realpath(path)
-        if key in seen:
-            raise UsageError(f"{flag} and {seen[key]} name the same file ({path})")
-        seen[key] = flag
+        if seen.setdefault(os.path.realpath(path), flag) != flag:
+            raise UsageError(f"{flag} and {seen[os.path.realpath(path)]} name the same file ({path})")
     for in_flag, in_path in (inputs or {}).items():
         if not in_path or not os.path.exists(in_path):
             continue
@@ -229,8 +226,7 @@ def check_outputs(outputs: dict[str, str | None], inputs: dict[str, str | None] 
 
 
 def single_process(command: str) -> None:
-    """Refuse to run ``xpnet COMMAND`` as one of several ranks: each would train the whole run and write the same
-    outputs. Only ``xpnet train`` is data-parallel."""
+    """Refuse ``xpnet COMMAND`` as one of several ranks (each would train it all and write the same outputs)."""
     from .distributed import under_mpiexec
 
     if under_mpiexec():
@@ -241,9 +237,8 @@ def single_process(command: str) -> None:
 
 
 def save_trained(path: str | None, write: Any, diverged: Any = None) -> int:
-    """After training, weights first: ``write(path)`` through :func:`write_output` (a fallback place when ``path``
-    fails), saying where; nothing when the run diverged before any good weights (``diverged.rolled_back_to`` 0).
-    Returns the exit status so far (1 when the weights did not go where asked)."""
+    """Weights first, after training: ``write(path)`` via :func:`write_output`, saying where; nothing when the run
+    diverged before any good weights. Returns 1 when the weights did not go where asked, else 0."""
     if not path:
         return 0
     if diverged is not None and not diverged.rolled_back_to:

@@ -226,7 +226,7 @@ def train_seq2seq(
 
     from .backend import device
     from .seq2seq import seq2seq_accuracy
-    from .trainer2 import check_ids, clip_grads, run_epochs
+    from .trainer2 import check_ids, run_epochs, train_step
 
     xp = get_namespace(x, t)
     check_ids(model, ("x", x), ("t", t), who="train_seq2seq")
@@ -242,12 +242,7 @@ def train_seq2seq(
             yield xp.take(x, idx, axis=0), xp.take(t, idx, axis=0)
 
     def step(batch_x: Any, batch_t: Any) -> Any:
-        loss = model.forward(batch_x, batch_t)
-        model.backward()
-        if max_grad is not None:
-            clip_grads(model.grads, max_grad)
-        optimizer.update(model.params, model.grads)
-        return loss
+        return train_step(model, optimizer, batch_x, batch_t, max_grad)
 
     def epoch_end(values: list[float], elapsed: float) -> None:
         losses.append(sum(values) / len(values))

@@ -64,6 +64,18 @@ def _unique(params: list[Any], grads: list[Any]) -> tuple[list[Any], list[Any]]:
     return ps, gs
 
 
+def train_step(model: Any, optimizer: Any, batch_x: Any, batch_t: Any, max_grad: float | None = None) -> Any:
+    """One forward, backward and update of ``model`` on a batch, gradients clipped to norm ``max_grad`` when given
+    (each shared parameter once); returns the loss as a device array (no host read)."""
+    loss = model.forward(batch_x, batch_t)
+    model.backward()
+    params, grads = _unique(model.params, model.grads)
+    if max_grad is not None:
+        clip_grads(grads, max_grad)
+    optimizer.update(params, grads)
+    return loss
+
+
 class Trainer:
     """Book 2's trainer: ``Trainer(model, optimizer).fit(x, t, max_epoch=10, batch_size=32, max_grad=None,
     eval_interval=20)``.
@@ -92,13 +104,7 @@ class Trainer:
 
     def step(self, batch_x: Any, batch_t: Any, max_grad: float | None = None) -> Any:
         """One forward, backward and update on a batch; returns the loss as a device array (no host read)."""
-        loss = self.model.forward(batch_x, batch_t)
-        self.model.backward()
-        params, grads = _unique(self.model.params, self.model.grads)
-        if max_grad is not None:
-            clip_grads(grads, max_grad)
-        self.optimizer.update(params, grads)
-        return loss
+        return train_step(self.model, self.optimizer, batch_x, batch_t, max_grad)
 
     def fit(
         self,
@@ -232,14 +238,6 @@ class RnnlmTrainer:
             for _ in range(max_iters):
                 yield self.get_batch(xs, ts, batch_size, time_size)
 
-        def step(batch_x: Any, batch_t: Any) -> Any:
-            loss = model.forward(batch_x, batch_t)
-            model.backward()
-            if max_grad is not None:
-                clip_grads(model.grads, max_grad)
-            optimizer.update(model.params, model.grads)
-            return loss
-
         def report(iters: int, avg_loss: float, elapsed: float) -> None:
             ppl = math.inf if avg_loss > 709 else math.exp(avg_loss)  # exp overflows a float beyond 709.78
             print(
@@ -247,6 +245,9 @@ class RnnlmTrainer:
                 f"time {int(elapsed)}[s] | perplexity {ppl:.2f}"
             )
             self.ppl_list.append(ppl)
+
+        def step(batch_x: Any, batch_t: Any) -> Any:
+            return train_step(model, optimizer, batch_x, batch_t, max_grad)
 
         run_epochs(self, batches, step, model.params, max_epoch, eval_interval, report)
 
