@@ -25,6 +25,7 @@ from xpnet.book2 import (
     Seq2seq,
     TimeSoftmaxWithLoss,
     Trainer,
+    clip_grads,
     create_co_matrix,
     create_contexts_target,
     eval_perplexity,
@@ -183,6 +184,35 @@ def test_rnnlm_trainer_still_trains_a_sane_run(backend, capsys):
     trainer = RnnlmTrainer(model, Adam(0.01))
     trainer.fit(corpus[:-1], corpus[1:], max_epoch=2, batch_size=4, time_size=5, eval_interval=10)
     assert trainer.ppl_list and all(math.isfinite(p) and p < 2 * V for p in trainer.ppl_list)
+
+
+# --- sizes and clipping ------------------------------------------------------------------------------------------
+
+
+def test_trainers_refuse_sizes_that_are_not_positive(backend):
+    """batch_size=0 / time_size=0 were a ZeroDivisionError, a negative batch a silent slice."""
+    model = Rnnlm(V, 3, 4, dtype=backend.dtype)
+    corpus = ids(backend, (200,))
+    fit = RnnlmTrainer(model, SGD(0.1)).fit
+    for bad in ({"batch_size": 0}, {"time_size": 0}, {"batch_size": -5}, {"max_epoch": -1}, {"eval_interval": 0}):
+        kw = {"max_epoch": 1, "batch_size": 2, "time_size": 5, "eval_interval": None, **bad}
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            fit(corpus[:-1], corpus[1:], **kw)
+    cbow = CBOW(V, 3, 1, corpus)
+    contexts, target = create_contexts_target(corpus, 1)
+    with pytest.raises(ValueError, match="batch_size"):
+        Trainer(cbow, SGD(0.1)).fit(contexts, target, 1, 0)
+    with pytest.raises(ValueError, match="time_size"):
+        eval_perplexity(model, corpus, batch_size=2, time_size=0)
+
+
+def test_clip_grads_refuses_a_norm_that_is_not_positive(backend):
+    """--max-grad -1 turned clipping into gradient ascent (perplexity 6.5e9, exit 0)."""
+    g = backend.asarray(np.ones((2, 3)))
+    for bad in (-1.0, 0.0, float("nan")):
+        with pytest.raises(ValueError, match="max_norm"):
+            clip_grads([g], bad)
+    assert np.array_equal(host(g), np.ones((2, 3)))
 
 
 # --- input shapes ----------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 from .backend import asarray, asnumpy, device, get_namespace, is_array, on_host, one_hot
@@ -118,6 +119,16 @@ def check_labels(
         let = f" (or {ignore})" if ignore is not None else ""
         of = f"{n_classes} classes" if what == "labels" else f"a vocabulary of {n_classes}"
         raise ValueError(f"{what} must lie in [0, {n_classes}){let} for {of}; got values from {lo} to {hi}")
+
+
+def check_sizes(who: str, **sizes: Any) -> None:
+    """``ValueError`` unless each of ``sizes`` is a positive integer (``eval_interval`` may be ``None``): a Python
+    number checked before a loop divides by it (``batch_size=0`` was a ZeroDivisionError, ``-5`` a silent slice)."""
+    for name, n in sizes.items():
+        if n is None and name == "eval_interval":
+            continue
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+            raise ValueError(f"{who}: {name} must be a positive integer, got {n!r}")
 
 
 def label_mask(y: Any, t: Any, *, soft: bool = False) -> Any:

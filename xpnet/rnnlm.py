@@ -22,7 +22,7 @@ import numpy as np
 
 from .backend import asnumpy, device, get_namespace, randn, random_like, zeros
 from .checkpoint import ParamsCheckpoint
-from .functions import check_labels, softmax
+from .functions import check_labels, check_sizes, softmax
 from .layers import Layer, _like_weights, _store_matmul, _store_sum
 from .time_layers import TimeAffine, TimeDropout, TimeEmbedding, TimeLSTM, TimeRNN, TimeSoftmaxWithLoss
 
@@ -349,6 +349,7 @@ def eval_perplexity(model: Any, corpus: Any, batch_size: int = 10, time_size: in
     book (whose model state carries on: call ``model.reset_state()`` first). Batches are
     gathered with ``take`` on the device; the losses are read back once, at the end.
     """
+    check_sizes("eval_perplexity", batch_size=batch_size, time_size=time_size)
     W = model.params[0]
     xp = get_namespace(W)
     corpus = _ids(corpus, W)

@@ -17,7 +17,7 @@ import numpy as np
 
 from .backend import asnumpy, device, get_namespace, host_rng
 from .divergence import DivergenceWatch, list_slots
-from .functions import check_labels
+from .functions import check_labels, check_sizes
 
 __all__ = ["Trainer", "RnnlmTrainer", "clip_grads"]
 
@@ -29,6 +29,8 @@ def clip_grads(grads: list[Any], max_norm: float) -> None:
     ``min(1, max_norm / (norm + 1e-6))`` stays an array and every gradient is multiplied by
     it, so no value leaves the device.
     """
+    if not max_norm > 0:  # a Python number: no read; a negative norm would turn clipping into gradient ascent
+        raise ValueError(f"clip_grads: max_norm must be positive, got {max_norm}")
     grads = [g for g in grads if g is not None]
     if not grads:
         return
@@ -119,6 +121,7 @@ class Trainer:
 
         ``x`` and ``t`` are arrays with the samples on axis 0 (word ids for CBOW: ``(N, 2w)`` and ``(N,)``).
         """
+        check_sizes("Trainer.fit", max_epoch=max_epoch, batch_size=batch_size, eval_interval=eval_interval)
         data_size = x.shape[0]
         if t.shape[0] != data_size:
             raise ValueError(f"Trainer.fit: x has {data_size} samples but t has {t.shape[0]}")
@@ -216,6 +219,8 @@ class RnnlmTrainer:
     ) -> None:
         """Train on inputs ``xs`` and next-word targets ``ts`` (integer word ids ``(L,)``, e.g. ``corpus[:-1]``
         and ``corpus[1:]``); gradients are clipped to norm ``max_grad`` when given."""
+        check_sizes("RnnlmTrainer.fit", max_epoch=max_epoch, batch_size=batch_size, time_size=time_size,
+                    eval_interval=eval_interval)  # fmt: skip
         model, optimizer = self.model, self.optimizer
         xs, ts = _on_model(model, xs), _on_model(model, ts)
         if xs.shape != ts.shape:
