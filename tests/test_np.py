@@ -24,7 +24,7 @@ def test_resolved_at_attribute_access():
     with xpnet.use_backend("array_api_strict", "device1"):
         z = np.zeros(3)
         assert xpnet.backend.backend_name(z) == "array_api_strict"
-        assert xpnet.backend.device(z) == xpnet.get_device()
+        assert xpnet.backend.array_device(z) == xpnet.active_device()
     assert isinstance(np.zeros(3), numpy.ndarray)
 
 

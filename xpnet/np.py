@@ -198,7 +198,7 @@ class _Random:
         if not _backend.is_array(x):
             return _moved(_numpy.random.permutation(x))
         xp = _backend.get_namespace(x)  # shuffle the array's first axis where it lives
-        idx = xp.asarray(_numpy.random.permutation(x.shape[0]), device=_backend.device(x))
+        idx = xp.asarray(_numpy.random.permutation(x.shape[0]), device=_backend.array_device(x))
         return xp.take(x, idx, axis=0)
 
     def randint(self, low, high=None, size=None, dtype=int):

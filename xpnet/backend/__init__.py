@@ -62,10 +62,6 @@ from ._kernels import (
 from ._random import host_rng, random_like
 from ._registry import BackendMismatchError, BackendUnavailableError
 
-device = array_device  # alias, removed when callers are updated
-namespace = active_namespace  # alias, removed when callers are updated
-get_device = active_device  # alias, removed when callers are updated
-
 __all__ = [
     "BACKENDS",
     "BackendMismatchError",
@@ -77,8 +73,6 @@ __all__ = [
     "active_namespace",
     "active_device",
     "active_numpy_module",
-    "namespace",  # alias, removed when callers are updated
-    "get_device",  # alias, removed when callers are updated
     "backend_status",
     "available_backends",
     "set_default_dtype",
@@ -88,7 +82,6 @@ __all__ = [
     # the inputs
     "get_namespace",
     "array_device",
-    "device",  # alias, removed when callers are updated
     "backend_name",
     "is_array",
     "on_host",
