@@ -18,17 +18,22 @@ class UsageError(Exception):
     """A mistake in the command line: one line, exit status 2."""
 
 
+def _number(text: str, kind: type, ok: Any, wanted: str) -> Any:
+    """``kind(text)`` when ``ok`` of it, else argparse's one-line error saying what was ``wanted``."""
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"must be {wanted}, got {text}")
+    return value
+
+
 def positive(kind: type) -> Any:
     """An argparse type: a positive (and finite) ``kind``, else a one-line error."""
 
     def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not value > 0 or (kind is float and not math.isfinite(value)):
-            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-        return value
+        return _number(text, kind, lambda v: v > 0 and math.isfinite(v), "positive")
 
     parse.__name__ = kind.__name__
     return parse
@@ -36,24 +41,12 @@ def positive(kind: type) -> Any:
 
 def seed_value(text: str) -> int:
     """An argparse type: a non-negative whole number (a seed, a count that may be 0)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text}")
-    return value
+    return _number(text, int, lambda v: v >= 0, "a non-negative integer")
 
 
 def fraction(text: str) -> float:
     """An argparse type: a ratio in ``[0, 1)`` (a dropout ratio)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, got {text}")
-    return value
+    return _number(text, float, lambda v: 0 <= v < 1, "at least 0 and below 1")
 
 
 #: The one table of flags: every subcommand adds the ones it takes with :func:`add_flags`, so a flag
