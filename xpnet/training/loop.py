@@ -2,7 +2,8 @@
 
 A step returns its loss as a device array; the loop adds the losses up on the device and
 reads them back only where something is printed (every ``eval_interval`` steps) or an epoch
-ends and its caller asked for the epoch's loss. Nothing else leaves the device.
+ends and its caller asked for the epoch's loss. Nothing else leaves the device. With a
+``DivergenceWatch`` each of those reads is judged by the one divergence rule (and rolled back).
 """
 
 from __future__ import annotations

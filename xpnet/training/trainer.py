@@ -33,7 +33,7 @@ class Trainer:
     was learned.
 
     **Divergence.** Losses stay on the device and are read back every ``log_every`` steps
-    (and at each epoch start and the end), where :class:`xpnet.divergence.DivergenceWatch` --
+    (and at each epoch start and the end), where :class:`xpnet.training.divergence.DivergenceWatch` --
     the rule every xpnet trainer shares -- judges them. With ``L0`` the first loss (the
     untrained network's), training has diverged when over the losses since the last read a
     loss or a parameter is NaN or infinite, or the median loss is at least ``max(3 L0, L0 + 2)``,

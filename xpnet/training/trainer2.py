@@ -33,9 +33,9 @@ class Trainer:
     the book prints its line (``eval_interval=None``: never). ``loss_list`` holds those averages.
 
     Beyond the book, as book 1's ``Trainer``: word ids outside the model's vocabulary are refused
-    before training (once per data set); at each read :class:`xpnet.divergence.DivergenceWatch`
+    before training (once per data set); at each read :class:`xpnet.training.divergence.DivergenceWatch`
     judges the losses, and a diverged run is rolled back to its last good parameters and raises
-    :class:`~xpnet.divergence.TrainingDivergedError` (``eval_interval=None`` reads nothing, so
+    :class:`~xpnet.training.divergence.TrainingDivergedError` (``eval_interval=None`` reads nothing, so
     judges nothing); Ctrl-C ends ``fit`` keeping what was learned (``interrupted`` is then True).
     """
 
