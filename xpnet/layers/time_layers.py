@@ -68,7 +68,8 @@ class TimeSoftmaxWithLoss(Layer):
 
     ``forward(xs, ts)``: scores ``xs`` ``(N, T, V)`` and integer labels ``ts`` ``(N, T)`` (or one-hot
     ``(N, T, V)``); returns the mean loss as a 0-d array. Labels equal to ``ignore_label``
-    (the book's padding, -1) count neither in the loss nor in the mean.
+    (the book's padding, -1) count neither in the loss nor in the mean; any other label outside
+    ``[0, V)`` makes the loss NaN (no host read here: the trainers refuse such ids up front).
     """
 
     def __init__(self, ignore_label: int = -1) -> None:
@@ -88,8 +89,15 @@ class TimeSoftmaxWithLoss(Layer):
             )
         x = xp.reshape(xs, (N * T, V))
         t = xp.reshape(ts, (N * T,))
-        keep = xp.astype(t != self.ignore_label, x.dtype)
-        t = xp.where(t == self.ignore_label, xp.zeros_like(t), t)  # a valid index for the gather below
+        ignored = t == self.ignore_label
+        inside = (t >= 0) & (t < V)
+        keep = xp.astype(~ignored, x.dtype)
+        count = xp.maximum(xp.sum(keep), 1.0)
+        # A label that is neither a word nor ignore_label makes the loss and its gradient NaN, alike on every
+        # backend (NumPy would raise, torch's CPU gather reads past the row) and without a host read; the trainers
+        # and eval_perplexity check the ids once, up front, with a message.
+        keep = xp.where(inside | ignored, keep, xp.full_like(keep, float("nan")))
+        t = xp.where(inside, t, xp.zeros_like(t))  # a valid index for the gather below
         x = x - xp.max(x, axis=1, keepdims=True)  # a new (N*T, V) buffer, reused for exp and the gradient
         picked = xp.take_along_axis(x, t[:, None], axis=1)[:, 0]
         e = exp_inplace(x)
@@ -97,7 +105,6 @@ class TimeSoftmaxWithLoss(Layer):
         # log softmax at the labels straight from the shifted scores: x_t - log(sum(exp x)). The softmax itself
         # (e / s) is only needed by backward, which folds the division into its own scaling pass.
         logp = picked - xp.log(s)
-        count = xp.maximum(xp.sum(keep), 1.0)
         self.cache = (e, s, t, keep, count, xs.shape)
         return -xp.sum(logp * keep) / count
 

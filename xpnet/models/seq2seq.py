@@ -16,8 +16,10 @@ from typing import Any
 
 from ..backend import array_device, asnumpy, get_namespace, randn, zeros
 from ..layers.attention import TimeAttention
+from ..layers.functions import check_labels
 from ..layers.time_layers import TimeAffine, TimeEmbedding, TimeLSTM, TimeSoftmaxWithLoss
 from .base import BaseModel, as_ids
+from .rnnlm import check_generate_ids
 
 __all__ = [
     "Encoder",
@@ -124,6 +126,19 @@ def _start(xp: Any, start_id: Any, N: int, like: Any) -> Any:
     return xp.full((N, 1), int(start_id), dtype=xp.int64, device=array_device(like))
 
 
+def _check_question_ids(model: Any, xs: Any, start: Any) -> None:
+    """Questions ``xs`` and ``start`` (an int, or ids such as the answers whose first column starts decoding) in
+    ``[0, vocab_size)``: one reduction and one read each, once per call (models without ``vocab_size``: skipped)."""
+    V = getattr(model, "vocab_size", None)
+    if V is None:
+        return
+    check_labels(xs, V, sync=True, what="generate: the questions' word ids")
+    if hasattr(start, "shape"):
+        check_labels(as_ids(start, model.params[0]), V, sync=True, what="generate: start_id")
+    else:
+        check_generate_ids(start, None, V)
+
+
 class PeekyDecoder(Decoder):
     """The decoder that "peeks" (book 2, 7.4.2): the encoder state ``h`` is concatenated to the LSTM's input and
     to the affine layer's input at every step. ``Wx`` is ``(H + D, 4H)``, the affine ``W`` ``(H + H, V)``."""
@@ -176,6 +191,7 @@ class Seq2seq(BaseModel):
         self.encoder = self.encoder_cls(V, D, H, dtype=dtype)
         self.decoder = self.decoder_cls(V, D, H, dtype=dtype)
         self.softmax = TimeSoftmaxWithLoss()
+        self.vocab_size = V
         self.params = self.encoder.params + self.decoder.params
         self.grads = self.encoder.grads + self.decoder.grads
 
@@ -191,11 +207,17 @@ class Seq2seq(BaseModel):
         self.encoder.backward(self.decoder.backward(self.softmax.backward(dout)))
 
     def generate_batch(self, xs: Any, start_id: Any, sample_size: int) -> Any:
-        """Greedy answers ``(N, sample_size)`` (on the device) for questions ``xs`` ``(N, Tq)``."""
+        """Greedy answers ``(N, sample_size)`` (on the device) for questions ``xs`` ``(N, Tq)``; nothing is read back
+        (an int ``start_id`` is checked on the host; :meth:`generate` and :func:`seq2seq_accuracy` check the ids)."""
+        if not hasattr(start_id, "shape"):
+            check_generate_ids(start_id, None, self.vocab_size)
         return self.decoder.generate_batch(self.encoder.forward(as_ids(xs, self.params[0])), start_id, sample_size)
 
     def generate(self, xs: Any, start_id: Any, sample_size: int) -> list[int]:
-        """The book's ``generate``: the answer ids to one question ``xs`` ``(1, Tq)`` as a list."""
+        """The book's ``generate``: the answer ids to one question ``xs`` ``(1, Tq)`` as a list (the question's ids
+        and ``start_id`` checked against the vocabulary first)."""
+        xs = as_ids(xs, self.params[0])
+        _check_question_ids(self, xs, start_id)
         return [int(i) for i in asnumpy(self.generate_batch(xs, start_id, sample_size))[0]]
 
 
@@ -303,6 +325,7 @@ def seq2seq_accuracy(model: Any, questions: Any, answers: Any, batch_size: int =
     W = model.params[0]
     xp = get_namespace(W)
     questions, answers = as_ids(questions, W), as_ids(answers, W)
+    _check_question_ids(model, questions, answers)
     n, T = answers.shape
     right = None
     for s in range(0, n, batch_size):

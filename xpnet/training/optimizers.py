@@ -128,6 +128,8 @@ def clip_grads(grads: list[Any], max_norm: float) -> None:
     ``min(1, max_norm / (norm + 1e-6))`` stays an array and every gradient is multiplied by
     it, so no value leaves the device.
     """
+    if not max_norm > 0:  # a Python number: no read; a negative norm would turn clipping into gradient ascent
+        raise ValueError(f"clip_grads: max_norm must be positive, got {max_norm}")
     clip_by_global_norm([g for g in grads if g is not None], max_norm)
 
 
