@@ -682,8 +682,8 @@ def index_add(dst: Any, idx: Any, src: Any) -> Any:
     them back, and behave differently per library). The standard has no
     scatter-add (``array_api_extra.at(...).add`` loses repeated indices), so each library's own
     is used: NumPy ``np.add.at`` (computed by rounds of fancy ``+=``, which is faster), CuPy
-    ``cupyx.scatter_add``, torch ``index_add_``; any other namespace gets one-hot products, ``V`` x
-    block at a time, which only needs the standard.
+    ``cupyx.scatter_add``, torch ``index_add_``; any other namespace gets sorted running sums for integers
+    and one-hot products, ``V`` x block at a time, for floats: both only need the standard.
     """
     if idx.ndim != 1 or tuple(src.shape) != (idx.shape[0], *dst.shape[1:]):
         raise ValueError(
@@ -700,6 +700,8 @@ def index_add(dst: Any, idx: Any, src: Any) -> Any:
         cupy.add.at(dst, idx, src)  # CuPy >= 12 (cupyx.scatter_add warns that it is deprecated)
     elif array_api_compat.is_torch_array(dst):
         dst.index_add_(0, idx, src)
+    elif get_namespace(dst).isdtype(dst.dtype, "integral"):
+        _index_add_sorted(get_namespace(dst, idx, src), dst, idx, src)
     else:
         xp = get_namespace(dst, idx, src)
         V = dst.shape[0]
@@ -713,6 +715,21 @@ def index_add(dst: Any, idx: Any, src: Any) -> Any:
             total = total + block.T @ flat[start:stop, ...]
         dst[...] = xp.reshape(total, dst.shape)
     return dst
+
+
+def _index_add_sorted(xp: Any, dst: Any, idx: Any, src: Any) -> None:
+    """Integer ``index_add`` on the standard alone, in ``O((M + V) log M)``: the rows sorted by id, their running
+    sums, and each id's sum as the difference of the running sums at its first and past its last row (exact for
+    integers; one-hot products would take ``M x V``, quadratic for a co-occurrence matrix)."""
+    V, M = dst.shape[0], idx.shape[0]
+    order = xp.argsort(idx, stable=True)
+    keys = xp.take(idx, order)
+    rows = xp.take(xp.reshape(xp.broadcast_to(src, (M, *dst.shape[1:])), (M, -1)), order, axis=0)
+    sums = xp.cumulative_sum(xp.astype(rows, xp.int64), axis=0, include_initial=True)  # (M + 1, D)
+    ids = xp.arange(V, dtype=keys.dtype, device=device(dst))
+    lo, hi = xp.searchsorted(keys, ids, side="left"), xp.searchsorted(keys, ids, side="right")
+    total = xp.take(sums, hi, axis=0) - xp.take(sums, lo, axis=0)
+    dst[...] = dst + xp.astype(xp.reshape(total, dst.shape), dst.dtype)
 
 
 # Rounds of distinct-id fancy additions before the rest goes to np.add.at (see _index_add_numpy).
