@@ -138,7 +138,7 @@ def run(
 def _isolated(path: Path, argv: list[str]) -> Any:
     """The script's folder as cwd and first on ``sys.path``, ``argv`` as ``sys.argv``; afterwards everything back,
     and the modules the run imported from the repository (and the book's ``common``/``dataset``) forgotten."""
-    saved = sys.argv, list(sys.path), os.getcwd(), set(sys.modules)
+    saved = sys.argv, list(sys.path), os.getcwd(), set(sys.modules), set(sys.path_importer_cache)
     root = os.path.realpath(path.parent.parent)
     sys.argv = argv
     sys.path.insert(0, str(path.parent))
@@ -148,10 +148,13 @@ def _isolated(path: Path, argv: list[str]) -> Any:
     finally:
         sys.argv, sys.path[:] = saved[0], saved[1]
         os.chdir(saved[2])
+        for entry in set(sys.path_importer_cache) - saved[4]:  # '..' was resolved against this run's folder
+            del sys.path_importer_cache[entry]
         for name in set(sys.modules) - saved[3]:
-            file = getattr(sys.modules[name], "__file__", None) or ""
-            ours = name.split(".")[0] in PACKAGES or file.startswith("<xpnet book")
-            if ours or (os.path.isabs(file) and os.path.realpath(file).startswith(root + os.sep)):
+            module = sys.modules[name]
+            places = [getattr(module, "__file__", None) or "", *(getattr(module, "__path__", None) or [])]
+            inside = any(os.path.realpath(p).startswith(root + os.sep) for p in places if p and p[0] != "<")
+            if inside or name.split(".")[0] in PACKAGES:  # a chapter's namespace package (ch07) has a __path__ only
                 del sys.modules[name]
 
 
