@@ -147,3 +147,16 @@ def test_the_scripts_on_cupy(backend, repos, capsys):
         assert all(type(p) is numpy.ndarray for p in pickle.load(f)["params"])
     run(repos / "book2" / "ch02" / "count.py", backend="cupy")
     assert "you-i 0.7071067" in capsys.readouterr().out
+
+
+def test_missing_data_is_one_line_saying_where_to_put_it(repos, tmp_path, monkeypatch):
+    from xpnet import datasets, ptb  # noqa: F401 - ptb registers its data set
+
+    monkeypatch.setenv("XPNET_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(datasets, "RETRIES", 0)
+    monkeypatch.setattr(datasets.DATASETS["ptb"], "mirrors", ["http://127.0.0.1:9/"])  # refused at once
+    with pytest.raises(BookError) as e:
+        run(repos / "book2" / "ch02" / "show_ptb.py")
+    text = str(e.value)
+    assert text.startswith("show_ptb.py: no copy of ptb found (the download failed); put its 3 file(s)")
+    assert f"ptb.test.txt) in {tmp_path / 'ptb'}, or set XPNET_DATA_DIR" in text and "\n" not in text

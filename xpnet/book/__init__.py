@@ -191,9 +191,13 @@ def _import_hint(r: Run, e: ModuleNotFoundError) -> str | None:
 
 
 def _data_hint(r: Run, e: DatasetError) -> str:
-    text = " ".join(str(e).split())
+    """xpnet's multi-line account (what, where it looked, what it tried, where to put the files) as one line."""
+    lines = str(e).splitlines()
+    text = lines[0]
+    places = [line.strip() for line in lines if line.startswith("    ")]
+    if len(lines) > 1 and lines[-1].strip().startswith("put its"):
+        where = f"in {places[0]}" if places else "in the cache"
+        text += "; " + lines[-1].strip().replace("in one of those directories, pass data_home=,", where + ",")
     if r.book == 1 and r.mnist == "mnist" and "mnist" in text.lower():
-        text += (
-            " (or run with --fashion-mnist: Fashion-MNIST in MNIST's format, `apt-get install dataset-fashion-mnist`)"
-        )
+        text += " (or use --fashion-mnist: Fashion-MNIST in MNIST's format, `apt-get install dataset-fashion-mnist`)"
     return f"{r.script.name}: {text}"
