@@ -19,6 +19,7 @@ import importlib
 import os
 import runpy
 import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ from .modules import BOOK1, BOOK2, PACKAGES, chapter_of, which_book
 __all__ = ["BACKENDS", "BookError", "Run", "run"]
 
 BACKENDS = ("numpy", "cupy")
+#: NumPy's names that the book's files use on the GPU too: settings of the host's printing, not array functions.
+HOST_ONLY = frozenset({"set_printoptions", "get_printoptions", "printoptions"})
 
 
 class BookError(Exception):
@@ -51,7 +54,7 @@ class Run:
         self.table = BOOK1 if self.book == 1 else BOOK2
         self.packages = PACKAGES
         self.mnist, self.target = mnist, gpu
-        self.gpu = False
+        self.gpu, self._np = False, None
         self.stack = contextlib.ExitStack()
         if on_gpu:
             self.go_to_gpu()
@@ -68,14 +71,18 @@ class Run:
         self.gpu = True
 
     def numpy(self) -> Any:
-        """What the book's files get for ``numpy``: NumPy itself, or on the GPU :mod:`xpnet.np` (CuPy there)."""
-        if not self.gpu:
-            import numpy
+        """What the book's files get for ``numpy``: NumPy itself, or on the GPU :mod:`xpnet.np` (CuPy there) with
+        NumPy's print settings, which CuPy lacks (``np.set_printoptions`` in book 2's ch02)."""
+        import numpy
 
+        if not self.gpu:
             return numpy
         from .. import np
 
-        return np
+        if self._np is None:
+            self._np = types.ModuleType("numpy", "xpnet.np for the book's files, with NumPy's print settings")
+            self._np.__getattr__ = lambda name: getattr(numpy if name in HOST_ONLY else np, name)
+        return self._np
 
     def import_module(self, name: str) -> Any:
         return importlib.import_module(name)

@@ -14,6 +14,7 @@ from dataset import spiral
 from two_layer_net import TwoLayerNet
 
 np.random.seed(0)
+np.set_printoptions(precision=3)  # NumPy's, also on the GPU (CuPy has no print settings)
 x, t = spiral.load_data()
 if config.GPU:
     x, t = to_gpu(x), to_gpu(t)
