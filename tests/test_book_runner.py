@@ -160,3 +160,14 @@ def test_missing_data_is_one_line_saying_where_to_put_it(repos, tmp_path, monkey
     text = str(e.value)
     assert text.startswith("show_ptb.py: no copy of ptb found (the download failed); put its 3 file(s)")
     assert f"ptb.test.txt) in {tmp_path / 'ptb'}, or set XPNET_DATA_DIR" in text and "\n" not in text
+
+
+def test_book1_optimizers_on_numbers_and_the_np_of_a_star_import(repos, capsys):
+    run(repos / "book1" / "ch06" / "compare_numbers.py")
+    ends = {line.split()[0]: line.split("ends at ")[1] for line in capsys.readouterr().out.splitlines()}
+    assert set(ends) == {"SGD", "Momentum", "AdaGrad", "Adam"}
+    assert all(e != "[-7.  2.]" for e in ends.values())  # every optimizer moved the numbers
+    x, y = -7.0, 2.0
+    for _ in range(30):  # the book's SGD(lr=0.95) by hand
+        x, y = x - 0.95 * x / 10.0, y - 0.95 * 2.0 * y
+    assert ends["SGD"] == str(numpy.round(numpy.array([x, y]), 3))

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .backend import adam_update, get_namespace, out_buffer
+from .backend import adam_update, asarray, get_namespace, out_buffer
 
 __all__ = [
     "Optimizer",
@@ -60,7 +60,13 @@ class Optimizer:
             hook(params, grads, keys)
         self.prepare()
         for key in keys:
-            self.update_one(key, params[key], grads[key])
+            param = params[key]
+            if isinstance(param, (int, float)):  # book 1's ch06 optimizer_compare_naive: numbers, rebound as the book
+                box = asarray(float(param), dtype="float64")
+                self.update_one(key, box, asarray(grads[key], dtype="float64"))
+                params[key] = float(box)
+            else:
+                self.update_one(key, param, grads[key])
 
     def prepare(self) -> None:
         """Once per update, before the parameters (Adam's step count)."""

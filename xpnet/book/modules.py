@@ -57,6 +57,12 @@ def _names(*modules: str, names: list[str] | None = None, extra: Any = None) -> 
     return build
 
 
+def _plus_np(build: Any) -> Any:
+    """Book 1's ``common`` files start with ``import numpy as np``, so their star imports give ``np`` too (ch06's
+    ``optimizer_compare_mnist.py`` uses the ``np`` that ``from common.optimizer import *`` brought)."""
+    return lambda run: {**build(run), "np": run.numpy()}
+
+
 BOOK1 = {
     "common.functions": _names("functions"),
     "common.gradient": _names("gradient", names=["numerical_gradient", "numerical_gradient_2d"]),
@@ -68,6 +74,7 @@ BOOK1 = {
     "common.multi_layer_net_extend": _names("models", names=["MultiLayerNetExtend"]),
     "dataset.mnist": _mnist,
 }
+BOOK1 = {name: build if name.startswith("dataset.") else _plus_np(build) for name, build in BOOK1.items()}
 
 
 # --- book 2 -------------------------------------------------------------------------------------------------------
