@@ -98,6 +98,13 @@ def _store_sum(grads: list, i: int, a: Any) -> None:
         grads[i] = get_namespace(a).sum(a, axis=0)
 
 
+def _bias(W: Any, b: Any, n: int) -> Any:
+    """``b`` as an array: a Python number (book 1's ch07/apply_filter.py passes ``0``) fills ``(n,)`` like ``W``."""
+    if isinstance(b, (int, float)):
+        return get_namespace(W).full((n,), float(b), dtype=W.dtype, device=device(W))
+    return b
+
+
 def _zeros_like_all(params: list) -> list:
     return [get_namespace(p).zeros_like(p) for p in params]
 
@@ -231,7 +238,7 @@ class Affine(Layer):
     dW, db = _slot("dW", "grads", 0), _slot("db", "grads", 1)
 
     def __init__(self, W: Any, b: Any) -> None:
-        self.params = [W, b]
+        self.params = [W, _bias(W, b, W.shape[1])]
         self.grads = _zeros_like_all(self.params)
         self.x = None
         self.original_x_shape = None
@@ -520,7 +527,7 @@ class Convolution(Layer):
     dW, db = _slot("dW", "grads", 0), _slot("db", "grads", 1)
 
     def __init__(self, W: Any, b: Any, stride: int = 1, pad: int = 0) -> None:
-        self.params = [W, b]
+        self.params = [W, _bias(W, b, W.shape[0])]
         self.grads = _zeros_like_all(self.params)
         self.stride, self.pad = stride, pad
         self.x = self.col = self.col_W = None
