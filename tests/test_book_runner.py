@@ -15,6 +15,7 @@ import pytest
 
 import xpnet
 from xpnet.book import BookError, run
+from xpnet.book.hooks import in_repository
 from xpnet.book.modules import which_book
 from xpnet.datasets import find_dataset
 
@@ -171,3 +172,11 @@ def test_book1_optimizers_on_numbers_and_the_np_of_a_star_import(repos, capsys):
     for _ in range(30):  # the book's SGD(lr=0.95) by hand
         x, y = x - 0.95 * x / 10.0, y - 0.95 * 2.0 * y
     assert ends["SGD"] == str(numpy.round(numpy.array([x, y]), 3))
+
+
+def test_the_books_files_are_the_repositorys_own_not_an_environment_inside_it(tmp_path):
+    root = str(tmp_path.resolve())
+    assert in_repository(str(tmp_path / "ch01" / "train.py"), root)
+    assert in_repository(str(tmp_path / "ch01" / ".." / "ch07" / "seq2seq.py"), root)
+    assert not in_repository(str(tmp_path / ".venv" / "lib" / "python3.12" / "site-packages" / "mpl.py"), root)
+    assert not in_repository(str(tmp_path.parent / "elsewhere.py"), root)

@@ -25,7 +25,7 @@ from typing import Any
 
 from .. import backend
 from ..datasets import DatasetError
-from .hooks import BookFinder, ImportHook
+from .hooks import BookFinder, ImportHook, in_repository
 from .modules import BOOK1, BOOK2, PACKAGES, chapter_of, which_book
 
 __all__ = ["BACKENDS", "BookError", "Run", "run"]
@@ -160,7 +160,7 @@ def _isolated(path: Path, argv: list[str]) -> Any:
         for name in set(sys.modules) - saved[3]:
             module = sys.modules[name]
             places = [getattr(module, "__file__", None) or "", *(getattr(module, "__path__", None) or [])]
-            inside = any(os.path.realpath(p).startswith(root + os.sep) for p in places if p and p[0] != "<")
+            inside = any(in_repository(p, root) for p in places if p and p[0] != "<")
             if inside or name.split(".")[0] in PACKAGES:  # a chapter's namespace package (ch07) has a __path__ only
                 del sys.modules[name]
 
@@ -179,9 +179,9 @@ def _where(r: Run, tb: Any) -> str:
     """``ch07/peeky_seq2seq.py:4``: the innermost frame in the book's repository."""
     found = None
     while tb is not None:
-        file = os.path.realpath(tb.tb_frame.f_code.co_filename)
-        if file.startswith(r.root_real + os.sep):
-            found = f"{os.path.relpath(file, r.root_real)}:{tb.tb_lineno}"
+        file = tb.tb_frame.f_code.co_filename
+        if in_repository(file, r.root_real):
+            found = f"{os.path.relpath(os.path.realpath(file), r.root_real)}:{tb.tb_lineno}"
         tb = tb.tb_next
     return found or r.script.name
 

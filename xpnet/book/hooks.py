@@ -14,12 +14,15 @@ import importlib.abc
 import importlib.machinery
 import os
 import pickle
+import sys
+import sysconfig
 import types
+from pathlib import Path
 from typing import Any
 
 from .. import backend
 
-__all__ = ["BookFinder", "ImportHook", "to_host"]
+__all__ = ["BookFinder", "ImportHook", "in_repository", "to_host"]
 
 
 class BookFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -55,6 +58,21 @@ class BookFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         names = build(self.run)
         vars(module).update(names)
         module.__all__ = list(names)
+
+
+def _installed() -> tuple[str, ...]:
+    """Where Python and installed packages live (a virtual environment may sit inside the book's repository)."""
+    places = {sys.prefix, sys.base_prefix, sys.exec_prefix, *(sysconfig.get_paths()[k] for k in ("purelib", "platlib"))}
+    return tuple(os.path.realpath(p) for p in places)
+
+
+def in_repository(file: str, root: str) -> bool:
+    """Whether ``file`` is one of the book's files: under ``root`` (a real path), and not in an installed package
+    (a virtual environment inside the repository)."""
+    path = os.path.realpath(file)
+    if not path.startswith(root + os.sep) or {"site-packages", "dist-packages"} & set(Path(path).parts):
+        return False
+    return not any(path.startswith(p + os.sep) for p in _installed() if p.startswith(root + os.sep))
 
 
 def to_host(obj: Any) -> Any:
@@ -110,10 +128,7 @@ class ImportHook:
         file = (globals or {}).get("__file__")
         if not isinstance(file, str) or (globals or {}).get("__name__", "").startswith("xpnet"):
             return False
-        try:
-            return os.path.commonpath([os.path.realpath(file), self.run.root_real]) == self.run.root_real
-        except ValueError:  # another drive
-            return False
+        return in_repository(file, self.run.root_real)
 
     def hook(self, name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0) -> Any:
         module = self.original(name, globals, locals, fromlist, level)
