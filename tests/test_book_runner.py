@@ -130,6 +130,9 @@ def test_command_line(repos):
     hint = xpnet_book("-m", "xpnet.book", str(repos / "book2" / "ch08" / "train.py"))
     assert hint.returncode == 2 and hint.stderr.startswith("xpnet book: ch07/peeky.py:4 imports 'seq2seq_parts'")
     assert hint.stderr.count("\n") == 1
+    bug = xpnet_book("-m", "xpnet.book", str(repos / "book2" / "ch01" / "broken.py"))
+    assert bug.returncode == 1 and "IndexError" in bug.stderr and "broken.py\", line 7" in bug.stderr
+    assert "xpnet/book" not in bug.stderr and "runpy" not in bug.stderr
 
 
 def test_the_scripts_on_cupy(backend, repos, capsys):
