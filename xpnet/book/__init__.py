@@ -23,7 +23,7 @@ import types
 from pathlib import Path
 from typing import Any
 
-from .. import backend
+from .. import backend as backends
 from ..datasets import DatasetError
 from .hooks import BookFinder, ImportHook, in_repository
 from .modules import BOOK1, BOOK2, PACKAGES, chapter_of, which_book
@@ -59,14 +59,14 @@ class Run:
         if on_gpu:
             self.go_to_gpu()
         else:  # NumPy's default float64, as the book's own np.random.randn gives
-            self.stack.enter_context(backend.use_backend("numpy", dtype="float64"))
+            self.stack.enter_context(backends.use_backend("numpy", dtype="float64"))
 
     def go_to_gpu(self) -> None:
         """From here on new arrays are born on the GPU and the book's files import its ``numpy``."""
         name, device = self.target
         try:
-            self.stack.enter_context(backend.use_backend(name, device, dtype="float64"))
-        except backend.BackendUnavailableError as e:
+            self.stack.enter_context(backends.use_backend(name, device, dtype="float64"))
+        except backends.BackendUnavailableError as e:
             raise BookError(f"{self.script.name} asks for the GPU, but {e}") from None
         self.gpu = True
 
@@ -90,11 +90,11 @@ class Run:
     def like_model(self, model: Any, *arrays: Any) -> list[Any]:
         """``arrays`` where ``model``'s weights are: the book's scripts hand host data to a model on the GPU."""
         W = model.params[0] if isinstance(model.params, list) else next(iter(model.params.values()))
-        name, device = backend.backend_name(W), backend.array_device(W)
+        name, device = backends.backend_name(W), backends.array_device(W)
         out = []
         for a in arrays:
-            same = backend.is_array(a) and backend.backend_name(a) == name and backend.array_device(a) == device
-            out.append(a if same else backend.to_backend(a, name, device))
+            same = backends.is_array(a) and backends.backend_name(a) == name and backends.array_device(a) == device
+            out.append(a if same else backends.to_backend(a, name, device))
         return out
 
 
