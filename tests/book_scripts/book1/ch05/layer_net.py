@@ -1,4 +1,4 @@
-# A two-layer network of the book's kind, in a chapter folder: params in a dict, layers in an OrderedDict.
+# A network of the book's kind, in a chapter folder: params in a dict, layers in an OrderedDict, built per layer.
 import sys, os
 sys.path.append(os.pardir)
 import numpy as np
@@ -7,16 +7,14 @@ from common.layers import *
 
 
 class LayerNet:
-    def __init__(self, input_size, hidden_size, output_size, weight_init_std=0.1):
-        self.params = {}
-        self.params['W1'] = weight_init_std * np.random.randn(input_size, hidden_size)
-        self.params['b1'] = np.zeros(hidden_size)
-        self.params['W2'] = weight_init_std * np.random.randn(hidden_size, output_size)
-        self.params['b2'] = np.zeros(output_size)
-        self.layers = OrderedDict()
-        self.layers['Affine1'] = Affine(self.params['W1'], self.params['b1'])
-        self.layers['Relu1'] = Relu()
-        self.layers['Affine2'] = Affine(self.params['W2'], self.params['b2'])
+    def __init__(self, sizes, weight_init_std=0.1):
+        self.params, self.layers = {}, OrderedDict()
+        for i in range(1, len(sizes)):
+            self.params['W%d' % i] = weight_init_std * np.random.randn(sizes[i - 1], sizes[i])
+            self.params['b%d' % i] = np.zeros(sizes[i])
+            self.layers['Affine%d' % i] = Affine(self.params['W%d' % i], self.params['b%d' % i])
+            self.layers['Relu%d' % i] = Relu()
+        self.layers.popitem()  # no activation after the last Affine
         self.lastLayer = SoftmaxWithLoss()
 
     def predict(self, x):
@@ -24,19 +22,17 @@ class LayerNet:
             x = layer.forward(x)
         return x
 
-    def loss(self, x, t):
-        return self.lastLayer.forward(self.predict(x), t)
-
     def accuracy(self, x, t):
         y = np.argmax(self.predict(x), axis=1)
         return np.sum(y == np.argmax(t, axis=1)) / float(x.shape[0])
 
     def gradient(self, x, t):
-        self.loss(x, t)
+        self.lastLayer.forward(self.predict(x), t)
         dout = self.lastLayer.backward(1)
         for layer in reversed(list(self.layers.values())):
             dout = layer.backward(dout)
         grads = {}
-        grads['W1'], grads['b1'] = self.layers['Affine1'].dW, self.layers['Affine1'].db
-        grads['W2'], grads['b2'] = self.layers['Affine2'].dW, self.layers['Affine2'].db
+        for name, layer in self.layers.items():
+            if name.startswith('Affine'):
+                grads['W' + name[6:]], grads['b' + name[6:]] = layer.dW, layer.db
         return grads

@@ -12,7 +12,7 @@ labels = np.random.randint(0, 3, 300)
 x_train = centers[labels] + np.random.randn(300, 4)
 t_train = np.eye(3)[labels]
 
-network = LayerNet(input_size=4, hidden_size=10, output_size=3)
+network = LayerNet([4, 10, 3])
 for i in range(iters):
     batch_mask = np.random.choice(300, 30)
     grad = network.gradient(x_train[batch_mask], t_train[batch_mask])

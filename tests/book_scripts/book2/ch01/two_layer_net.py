@@ -7,28 +7,23 @@ from common.layers import Affine, Sigmoid, SoftmaxWithLoss
 
 class TwoLayerNet:
     def __init__(self, input_size, hidden_size, output_size):
-        I, H, O = input_size, hidden_size, output_size
-        W1 = 0.01 * np.random.randn(I, H)
-        b1 = np.zeros(H)
-        W2 = 0.01 * np.random.randn(H, O) / np.sqrt(H)
-        b2 = np.zeros(O)
-        self.layers = [Affine(W1, b1), Sigmoid(), Affine(W2, b2)]
+        sizes = (input_size, hidden_size, output_size)
+        self.layers = []
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            W = 0.01 * np.random.randn(n_in, n_out) / np.sqrt(n_in)
+            self.layers += [Affine(W, np.zeros(n_out)), Sigmoid()]
+        self.layers.pop()
         self.loss_layer = SoftmaxWithLoss()
-        self.params, self.grads = [], []
-        for layer in self.layers:
-            self.params += layer.params
-            self.grads += layer.grads
-
-    def predict(self, x):
-        for layer in self.layers:
-            x = layer.forward(x)
-        return x
+        self.params = [p for layer in self.layers for p in layer.params]
+        self.grads = [g for layer in self.layers for g in layer.grads]
 
     def forward(self, x, t):
-        return self.loss_layer.forward(self.predict(x), t)
+        for layer in self.layers:
+            x = layer.forward(x)
+        return self.loss_layer.forward(x, t)
 
     def backward(self, dout=1):
         dout = self.loss_layer.backward(dout)
-        for layer in reversed(self.layers):
+        for layer in self.layers[::-1]:
             dout = layer.backward(dout)
         return dout
