@@ -40,12 +40,15 @@ def test_the_book_is_told_from_the_repository(repos):
 
 def test_book1_loop_with_a_chapter_module(repos, capsys):
     state = (list(sys.path), os.getcwd(), list(sys.argv), builtins.__import__, xpnet.get_backend())
+    printing, draws = numpy.get_printoptions(), numpy.random.get_state()[1].copy()
     run(repos / "book1" / "ch05" / "train_blobs.py", ["200"])
+    run(repos / "book2" / "ch02" / "count.py")  # sets NumPy's print precision
     out = capsys.readouterr().out
     assert "iterations 200" in out and "numpy is numpy" in out
     assert float(out.split("train acc ")[1].split()[0]) > 0.9
     assert abs(float(out.split("sum to ")[1].split()[0]) - 2.0) < 1e-12
     assert (list(sys.path), os.getcwd(), list(sys.argv), builtins.__import__, xpnet.get_backend()) == state
+    assert numpy.get_printoptions() == printing and (numpy.random.get_state()[1] == draws).all()
     assert not any(m == "layer_net" or m.split(".")[0] in ("common", "dataset") for m in sys.modules)
 
 
@@ -131,7 +134,7 @@ def test_command_line(repos):
     assert hint.returncode == 2 and hint.stderr.startswith("xpnet book: ch07/peeky.py:4 imports 'seq2seq_parts'")
     assert hint.stderr.count("\n") == 1
     bug = xpnet_book("-m", "xpnet.book", str(repos / "book2" / "ch01" / "broken.py"))
-    assert bug.returncode == 1 and "IndexError" in bug.stderr and "broken.py\", line 7" in bug.stderr
+    assert bug.returncode == 1 and "IndexError" in bug.stderr and 'broken.py", line 7' in bug.stderr
     assert "xpnet/book" not in bug.stderr and "runpy" not in bug.stderr
 
 

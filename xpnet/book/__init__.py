@@ -143,9 +143,13 @@ def run(
 
 @contextlib.contextmanager
 def _isolated(path: Path, argv: list[str]) -> Any:
-    """The script's folder as cwd and first on ``sys.path``, ``argv`` as ``sys.argv``; afterwards everything back,
-    and the modules the run imported from the repository (and the book's ``common``/``dataset``) forgotten."""
+    """The script's folder as cwd and first on ``sys.path``, ``argv`` as ``sys.argv``; afterwards everything back
+    (NumPy's print options and global random state too), and the modules the run imported from the repository (and
+    the book's ``common``/``dataset``) forgotten."""
+    import numpy
+
     saved = sys.argv, list(sys.path), os.getcwd(), set(sys.modules), set(sys.path_importer_cache)
+    numpy_state = numpy.get_printoptions(), numpy.random.get_state()  # scripts seed and set print precision
     root = os.path.realpath(path.parent.parent)
     sys.argv = argv
     sys.path.insert(0, str(path.parent))
@@ -155,6 +159,8 @@ def _isolated(path: Path, argv: list[str]) -> Any:
     finally:
         sys.argv, sys.path[:] = saved[0], saved[1]
         os.chdir(saved[2])
+        numpy.set_printoptions(**numpy_state[0])
+        numpy.random.set_state(numpy_state[1])
         for entry in set(sys.path_importer_cache) - saved[4]:  # '..' was resolved against this run's folder
             del sys.path_importer_cache[entry]
         for name in set(sys.modules) - saved[3]:
