@@ -352,9 +352,9 @@ def main() -> None:
         print(f"skipped: {e}")
         return
     cases = args.cases.split(",")
-    results: dict[str, Any] = {"machine": machine(), "backend": args.backend, "device": str(xpnet.get_device())}
+    results: dict[str, Any] = {"machine": machine(), "backend": args.backend, "device": str(xpnet.active_device())}
     print(
-        f"xpnet benchmarks on {args.backend} ({xpnet.get_device()}); anchors: numpy, torch "
+        f"xpnet benchmarks on {args.backend} ({xpnet.active_device()}); anchors: numpy, torch "
         f"{'on ' + torch_device(args.backend) if torch is not None else 'not installed'}"
     )
     for dtype in args.dtype.split(","):

@@ -218,7 +218,7 @@ def main() -> None:
     xpnet.set_default_dtype("float32")
     xpnet.seed(0)
     results: dict[str, Any] = {"machine": machine(), "backend": args.backend, "rounds": args.rounds}
-    print(f"word2vec benchmarks on {args.backend} ({xpnet.get_device()}), medians of {args.rounds} rounds")
+    print(f"word2vec benchmarks on {args.backend} ({xpnet.active_device()}), medians of {args.rounds} rounds")
     if "cbow" in args.cases:
         results["cbow"] = cbow_case(args)
         report("CBOW step float32", results["cbow"])

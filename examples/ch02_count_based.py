@@ -29,9 +29,9 @@ print("PPMI\n", xpnet.asnumpy(W))
 U, S, V = svd(W)
 print("\nSVD: the first row of U", xpnet.asnumpy(U)[0])
 if args.plot:
-    from xpnet.plot import _figure
+    from xpnet.plot import new_figure
 
-    fig = _figure()
+    fig = new_figure()
     ax = fig.add_subplot()
     U2 = xpnet.asnumpy(U)[:, :2]
     for word, word_id in word_to_id.items():

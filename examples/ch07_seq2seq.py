@@ -10,8 +10,8 @@ import time
 
 import xpnet
 from xpnet.book2 import Adam, PeekySeq2seq, Seq2seq, eval_seq2seq
-from xpnet.cli_rnn import train_seq2seq
 from xpnet.sequence import get_vocab, load_addition
+from xpnet.training import train_seq2seq
 
 p = argparse.ArgumentParser(description=__doc__)
 p.add_argument("--backend", default="numpy", choices=xpnet.backend.BACKENDS)

@@ -12,9 +12,9 @@ import numpy as np
 
 import xpnet
 from xpnet.book2 import Adam, AttentionSeq2seq, eval_seq2seq
-from xpnet.cli_rnn import train_seq2seq
 from xpnet.plot import attention_map
 from xpnet.sequence import get_vocab, load_date
+from xpnet.training import train_seq2seq
 
 p = argparse.ArgumentParser(description=__doc__)
 p.add_argument("--backend", default="numpy", choices=xpnet.backend.BACKENDS)

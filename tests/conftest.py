@@ -29,7 +29,7 @@ class Case:
 
     @property
     def xp(self) -> Any:
-        return xpnet.namespace()
+        return xpnet.active_namespace()
 
     def asarray(self, a: Any, dtype: str | None = None) -> Any:
         """A host array moved to this case's backend, in ``dtype`` (default: the case's float dtype)."""

@@ -16,7 +16,7 @@ def assert_close(actual: Any, expected: Any, rtol: float = 1e-7, atol: float = 0
 def assert_on(case: Any, a: Any) -> None:
     """``a`` is an array of ``case``'s backend and device."""
     assert xpnet.backend.backend_name(a) == case.name
-    assert xpnet.backend.device(a) == xpnet.get_device()
+    assert xpnet.backend.array_device(a) == xpnet.active_device()
 
 
 def layer_gradient_check(layer: Any, x: Any, forward: Any = None, rtol: float = 1e-6, atol: float = 1e-8) -> None:
@@ -25,7 +25,9 @@ def layer_gradient_check(layer: Any, x: Any, forward: Any = None, rtol: float = 
     xp = xpnet.get_namespace(x)
     out = forward(x)
     dout = xp.asarray(
-        np.random.default_rng(3).standard_normal(tuple(out.shape)), dtype=out.dtype, device=xpnet.backend.device(x)
+        np.random.default_rng(3).standard_normal(tuple(out.shape)),
+        dtype=out.dtype,
+        device=xpnet.backend.array_device(x),
     )
     dx = layer.backward(dout)
     grads = [xp.asarray(g, copy=True) for g in getattr(layer, "grads", [])]

@@ -45,7 +45,7 @@ def networks():
 
 def host(net):
     """Parameters and buffers of ``net`` as host arrays, by name."""
-    return {k: xpnet.asnumpy(v).copy() for k, v in net._state().items() if v is not None}
+    return {k: xpnet.asnumpy(v).copy() for k, v in net.checkpoint_state().items() if v is not None}
 
 
 def check_close(name, got, want, atol=1e-12):

@@ -131,7 +131,7 @@ def test_command_line(repos):
     refused = xpnet_book("-m", "xpnet.book", script, "--backend", "torch")
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "numpy or cupy" in refused.stderr
     hint = xpnet_book("-m", "xpnet.book", str(repos / "book2" / "ch08" / "train.py"))
-    assert hint.returncode == 2 and hint.stderr.startswith("xpnet book: ch07/peeky.py:4 imports 'seq2seq_parts'")
+    assert hint.returncode == 2 and hint.stderr.startswith("xpnet: error: ch07/peeky.py:4 imports 'seq2seq_parts'")
     assert hint.stderr.count("\n") == 1
     bug = xpnet_book("-m", "xpnet.book", str(repos / "book2" / "ch01" / "broken.py"))
     assert bug.returncode == 1 and "IndexError" in bug.stderr and 'broken.py", line 7' in bug.stderr

@@ -1,4 +1,4 @@
-"""``xpnet rnnlm`` and ``xpnet seq2seq`` (xpnet.cli_rnn), in their quick modes."""
+"""``xpnet rnnlm`` and ``xpnet seq2seq`` (xpnet.cli.rnn), in their quick modes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from rnn_helpers import one_torch_thread  # noqa: F401
 
-from xpnet import cli_rnn, sequence
+from xpnet import sequence
+from xpnet.cli import rnn as cli_rnn
 
 
 def test_rnnlm_on_the_markov_text(capsys, tmp_path):

@@ -1,4 +1,4 @@
-"""``xpnet word2vec`` (xpnet.cli_word2vec), through its own parser as cli.py wires it."""
+"""``xpnet word2vec`` (xpnet.cli.word2vec), through its own parser as cli.py wires it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import xpnet
-from xpnet import cli_word2vec
+from xpnet.cli import word2vec as cli_word2vec
 from xpnet.word2vec import load_word_vectors
 
 GPL = Path("/usr/share/common-licenses/GPL-3")

@@ -68,7 +68,7 @@ def test_index_add_standard_fallback_chunks(monkeypatch):
     """The one-hot path, forced into several blocks, still adds up every repeat."""
     import array_api_strict as xps
 
-    monkeypatch.setattr(xpnet.backend, "INDEX_ADD_BLOCK", 14)  # 2 ids per block at V=7
+    monkeypatch.setattr(xpnet.backend.Kernels, "index_add_block", 14)  # 2 ids per block at V=7
     idx = [3, 1, 3, 3, 0, 1, 6]
     src = np.arange(14.0).reshape(7, 2)
     dst = xps.zeros((7, 2), dtype=xps.float64)

@@ -39,7 +39,7 @@ def nonzero_biases(net):
         if k.startswith("b"):
             p = net.params[k]
             net.params[k] = p + xpnet.get_namespace(p).asarray(
-                rng.uniform(0.05, 0.2, tuple(p.shape)), dtype=p.dtype, device=xpnet.backend.device(p)
+                rng.uniform(0.05, 0.2, tuple(p.shape)), dtype=p.dtype, device=xpnet.backend.array_device(p)
             )
     return net
 

@@ -152,8 +152,8 @@ def test_numgrad_generic_plan_reads_no_index_back(backend, monkeypatch):
     k = next(i for i, candidate in enumerate(ctx.layers) if candidate is layer)
     plan = _plan(ctx.layers, k, slot)
     xp = backend.xp
-    idx = xp.asarray([0, 1, 0, 1], device=xpnet.backend.device(x))
-    steps = xp.asarray([1e-4, 1e-4, -1e-4, -1e-4], dtype=xp.float64, device=xpnet.backend.device(x))
+    idx = xp.asarray([0, 1, 0, 1], device=xpnet.backend.array_device(x))
+    steps = xp.asarray([1e-4, 1e-4, -1e-4, -1e-4], dtype=xp.float64, device=xpnet.backend.array_device(x))
     with no_host_sync(backend, monkeypatch):
         losses = plan.losses(net, ctx, idx, steps, [0, 1, 0, 1])
     assert losses.shape == (4,)

@@ -127,13 +127,13 @@ def test_time_lstm_is_the_books_loop_of_lstm_steps(backend):
     hs = time.forward(xs)
     dxs = time.backward(dhs)
     steps = [LSTM(Wx, Wh, b) for _ in range(T)]
-    h = c = xp.zeros((N, H), dtype=Wx.dtype, device=xpnet.backend.device(Wx))
+    h = c = xp.zeros((N, H), dtype=Wx.dtype, device=xpnet.backend.array_device(Wx))
     outs = []
     for t, step in enumerate(steps):
         h, c = step.forward(xs[:, t, :], h, c)
         outs.append(h)
     assert_close(hs, xp.stack(outs, axis=1), rtol=backend.rtol, atol=backend.atol)
-    dh = dc = xp.zeros((N, H), dtype=Wx.dtype, device=xpnet.backend.device(Wx))
+    dh = dc = xp.zeros((N, H), dtype=Wx.dtype, device=xpnet.backend.array_device(Wx))
     dx = [None] * T
     dW = [xp.zeros_like(p) for p in time.params]
     for t in reversed(range(T)):

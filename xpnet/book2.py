@@ -9,15 +9,15 @@ Book 1's names live in :mod:`xpnet` and its modules.
 from __future__ import annotations
 
 from . import attention, optimizers, rnnlm, seq2seq, text, time_layers, word2vec
-from .attention import *  # noqa: F403
+from .data.text import *  # noqa: F403
 from .layers import Affine, Embedding, MatMul, Repeat, Sigmoid, SigmoidWithLoss, Softmax, SoftmaxWithLoss, Sum  # noqa: F401
-from .optimizers import *  # noqa: F403
-from .rnnlm import *  # noqa: F403
-from .seq2seq import *  # noqa: F403
-from .text import *  # noqa: F403
-from .time_layers import *  # noqa: F403
-from .trainer2 import RnnlmTrainer, Trainer, clip_grads
-from .word2vec import *  # noqa: F403
+from .layers.attention import *  # noqa: F403
+from .layers.time_layers import *  # noqa: F403
+from .models.rnnlm import *  # noqa: F403
+from .models.seq2seq import *  # noqa: F403
+from .models.word2vec import *  # noqa: F403
+from .training.optimizers import *  # noqa: F403
+from .training.trainer2 import RnnlmTrainer, Trainer, clip_grads
 
 _LAYERS = ["Affine", "Embedding", "MatMul", "Repeat", "Sigmoid", "SigmoidWithLoss", "Softmax", "SoftmaxWithLoss", "Sum"]
 __all__ = [

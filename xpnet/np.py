@@ -253,7 +253,7 @@ class _Random:
         if not _backend.is_array(x):
             return _moved(_numpy.random.permutation(x))
         xp = _backend.get_namespace(x)  # shuffle the array's first axis where it lives
-        idx = xp.asarray(_numpy.random.permutation(x.shape[0]), device=_backend.device(x))
+        idx = xp.asarray(_numpy.random.permutation(x.shape[0]), device=_backend.array_device(x))
         return xp.take(x, idx, axis=0)
 
     def randint(self, low, high=None, size=None, dtype=int):
@@ -292,14 +292,7 @@ del _name
 
 
 def _namespace():
-    b = _backend._active()
-    if b.name == "numpy":
-        return b.name, _numpy
-    if b.name == "cupy":
-        import cupy
-
-        return b.name, cupy
-    return b.name, None
+    return _backend.get_backend(), _backend.active_numpy_module()
 
 
 def __getattr__(name):

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import asarray, asnumpy, backend_name, device, get_namespace
+from .backend import array_device, asarray, asnumpy, backend_name, get_namespace
 
 __all__ = [
     "loss_curve",
@@ -38,7 +38,7 @@ def require_matplotlib() -> None:
         ) from None
 
 
-def _figure(figsize: tuple[float, float] = (6.4, 4.8)) -> Any:
+def new_figure(figsize: tuple[float, float] = (6.4, 4.8)) -> Any:
     require_matplotlib()
     from matplotlib.figure import Figure
 
@@ -59,7 +59,7 @@ def _first_param(network: Any) -> Any:
     return params[0] if isinstance(params, (list, tuple)) and params else None
 
 
-def _save(fig: Any, path: str | os.PathLike | None) -> Any:
+def save_figure(fig: Any, path: str | os.PathLike | None) -> Any:
     if path is not None:
         fig.savefig(os.fspath(path), dpi=100)
     return fig
@@ -83,7 +83,7 @@ def loss_curve(
     title: str = "training loss",
 ) -> Any:
     """Loss per iteration, raw and smoothed (book 1, Figure 4-11); a dict draws one curve per label."""
-    fig = _figure()
+    fig = new_figure()
     ax = fig.add_subplot()
     series = losses if isinstance(losses, dict) else {"loss": losses}
     for i, (label, values) in enumerate(series.items()):
@@ -95,14 +95,14 @@ def loss_curve(
     ax.set_ylabel("loss")
     ax.set_title(title)
     ax.legend()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def accuracy_curve(
     train_acc: Sequence[float], test_acc: Sequence[float], *, path: str | os.PathLike | None = None
 ) -> Any:
     """Train and test accuracy per epoch (book 1, Figure 4-12): entry ``k`` is drawn at ``k`` epochs done."""
-    fig = _figure()
+    fig = new_figure()
     ax = fig.add_subplot()
     ax.plot(np.arange(len(train_acc)), train_acc, marker="o", label="train acc")
     ax.plot(np.arange(len(test_acc)), test_acc, marker="s", linestyle="--", label="test acc")
@@ -111,7 +111,7 @@ def accuracy_curve(
     ax.set_ylim(0, 1.0)
     _integer_ticks(ax)
     ax.legend(loc="lower right")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def training_curves(
@@ -129,7 +129,7 @@ def training_curves(
     training stopped. The title names the data set and model (``dataset``, ``model``; the model
     defaults to the network's class), the network's backend and the final test accuracy.
     """
-    fig = _figure(figsize=(11, 4.2))
+    fig = new_figure(figsize=(11, 4.2))
     ax1, ax2 = fig.subplots(1, 2)
     losses = np.asarray(trainer.train_loss_list, dtype=float)
     if losses.size:
@@ -161,7 +161,7 @@ def training_curves(
     if getattr(trainer, "diverged", None) is not None:
         title += " (diverged, rolled back)"
     fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def gradient_descent_path(
@@ -177,7 +177,7 @@ def gradient_descent_path(
     x0, x1 = np.meshgrid(np.linspace(extent[0], extent[1], 101), np.linspace(extent[2], extent[3], 101))
     grid = asarray(np.stack([x0.ravel(), x1.ravel()]), dtype="float64")
     z = asnumpy(f(grid)).reshape(x0.shape)
-    fig = _figure()
+    fig = new_figure()
     ax = fig.add_subplot()
     ax.contour(x0, x1, z, levels=15, colors="0.7", linewidths=0.8)
     ax.plot(h[:, 0], h[:, 1], "o-", markersize=3, color="C0")
@@ -189,7 +189,7 @@ def gradient_descent_path(
     ax.set_xlabel("x0")
     ax.set_ylabel("x1")
     ax.set_title(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def decision_boundary(
@@ -208,18 +208,18 @@ def decision_boundary(
     first = _first_param(network)
     if first is not None:
         xp = get_namespace(first)
-        grid = xp.asarray(grid, dtype=first.dtype, device=device(first))
+        grid = xp.asarray(grid, dtype=first.dtype, device=array_device(first))
     else:  # a network without a params dict: the active backend
         grid = asarray(grid.astype(xs.dtype))
     scores = asnumpy(network.predict(grid))
-    fig = _figure()
+    fig = new_figure()
     ax = fig.add_subplot()
     ax.contourf(g0, g1, scores.argmax(axis=1).reshape(g0.shape), alpha=0.3, cmap="viridis")
     for c, marker in zip(range(int(labels.max()) + 1), "ox^sv*"):
         ax.scatter(xs[labels == c, 0], xs[labels == c, 1], s=25, marker=marker, label=f"class {c}")
     ax.legend()
     ax.set_title("decision boundary")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def attention_map(
@@ -233,7 +233,7 @@ def attention_map(
             f"attention_map: weights of shape {w.shape} do not fit {len(row_labels)} row and "
             f"{len(col_labels)} column labels"
         )
-    fig = _figure()
+    fig = new_figure()
     ax = fig.add_subplot()
     ax.pcolor(w, cmap="Greys_r", vmin=0.0, vmax=1.0)
     ax.set_xticks(np.arange(w.shape[1]) + 0.5, list(col_labels))
@@ -241,4 +241,4 @@ def attention_map(
     ax.invert_yaxis()
     ax.set_xlabel("input")
     ax.set_ylabel("output")
-    return _save(fig, path)
+    return save_figure(fig, path)

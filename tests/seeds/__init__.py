@@ -105,7 +105,7 @@ _LOAD_FASHION = xpnet.datasets.load_fashion_mnist
 
 def cached_fashion(normalize: bool = True, flatten: bool = True, one_hot_label: bool = False) -> Any:
     """xpnet.datasets.load_fashion_mnist, loaded once per backend and arguments (the cells only read it), in float64."""
-    return _cached_fashion(xpnet.get_backend(), str(xpnet.get_device()), normalize, flatten, one_hot_label)
+    return _cached_fashion(xpnet.get_backend(), str(xpnet.active_device()), normalize, flatten, one_hot_label)
 
 
 def run(cells: list[Cell], *, standard_only: bool = False, compare: bool = True) -> dict:

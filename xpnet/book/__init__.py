@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import backend as backends
-from ..datasets import DatasetError
+from ..data.datasets import DatasetError
 from .hooks import BookFinder, ImportHook, in_repository
 from .modules import BOOK1, BOOK2, PACKAGES, chapter_of, which_book
 

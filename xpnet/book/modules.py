@@ -34,9 +34,9 @@ _UTIL += ["create_contexts_target", "clip_grads", "eval_seq2seq", "analogy", "no
 
 
 def _mnist(run: Any) -> dict[str, Any]:
-    from .. import datasets
+    from ..data import loaders
 
-    loader = datasets.load_fashion_mnist if run.mnist == "fashion-mnist" else datasets.load_mnist
+    loader = loaders.load_fashion_mnist if run.mnist == "fashion-mnist" else loaders.load_mnist
 
     def load_mnist(normalize: bool = True, flatten: bool = True, one_hot_label: bool = False) -> tuple:
         """Book 1's ``dataset.mnist.load_mnist`` (or Fashion-MNIST, when the run asks): arrays on the run's device."""
@@ -136,7 +136,7 @@ def _moves(run: Any) -> dict[str, Any]:
 
 
 def _ptb(run: Any) -> dict[str, Any]:
-    from .. import ptb
+    from ..data import ptb
 
     def load_data(data_type: str = "train") -> tuple:
         """Book 2's ``ptb.load_data``: ids on the host, as the book's (its scripts call ``to_gpu``)."""
@@ -150,7 +150,7 @@ def _ptb(run: Any) -> dict[str, Any]:
 
 
 def _sequence(run: Any) -> dict[str, Any]:
-    from .. import sequence
+    from ..data import sequence
 
     def load_data(file_name: str = "addition.txt", seed: int = 1984) -> tuple:
         """Book 2's ``sequence.load_data``: the repository's ``dataset/<file_name>`` when present, else xpnet's."""
@@ -161,7 +161,7 @@ def _sequence(run: Any) -> dict[str, Any]:
 
 
 def _spiral(run: Any) -> dict[str, Any]:
-    from ..datasets import load_spiral
+    from ..data.loaders import load_spiral
 
     def load_data(seed: int = 1984) -> tuple:
         """Book 2's ``spiral.load_data``: the same 300 points (one-hot labels)."""

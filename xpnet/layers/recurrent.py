@@ -1,0 +1,379 @@
+"""Book 2's recurrent layers (``common/time_layers.py``): ``RNN``, ``LSTM``, ``GRU`` and their ``Time*`` versions.
+
+The ``Time*`` layers take sequences ``xs`` of shape ``(N, T, D)`` (batch, time, features)
+and follow the layer protocol of :mod:`xpnet.layers`. Unlike the book, which keeps a list
+of ``T`` single-step layer objects, they keep each step's state in preallocated
+``(N, T, ...)`` arrays, and do everything that does not depend on the previous step outside
+the time loop: the input projection ``xs @ Wx + b`` is one ``(N*T, D) @ (D, G)`` product
+before the loop, and the weight gradients ``dWx``, ``dWh``, ``db`` and the input gradient
+are single products after the backward loop. Only ``h @ Wh`` and the element-wise gate
+arithmetic run once per step.
+
+The LSTM's four gates (the book's order ``f, g, i, o`` in ``Wx``, ``Wh`` and ``b``) take one
+``tanh`` per step: ``sigmoid(a) = (tanh(a/2) + 1) / 2``, so the pre-activations are scaled by
+``(1/2, 1, 1/2, 1/2)`` per gate, one ``tanh`` covers all four, and the gate derivatives
+are ``(1 - tanh^2) * (1/4, 1, 1/4, 1/4)`` (also stable for large ``|a|``).
+
+``stateful=True`` carries the last hidden (and cell) state into the next ``forward``
+(truncated BPTT: no gradient flows back across calls); ``set_state``/``reset_state`` as
+in the book.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..backend import array_device, get_namespace
+from .base import Layer, like_weights, slot, store_grad, store_matmul, store_sum, zeros_like_all
+from .functions import sigmoid
+
+__all__ = ["RNN", "TimeRNN", "LSTM", "TimeLSTM", "GRU", "TimeGRU"]
+
+
+def _check_seq(xs: Any, Wx: Any, layer: str) -> None:
+    if xs.ndim != 3 or xs.shape[2] != Wx.shape[0]:
+        raise ValueError(
+            f"{layer}: xs must have shape (N, T, {Wx.shape[0]}) for Wx of shape {tuple(Wx.shape)}; "
+            f"got {tuple(xs.shape)}"
+        )
+
+
+def _flat(xp: Any, a: Any) -> Any:
+    """``(N, T, K)`` as ``(N*T, K)``."""
+    return xp.reshape(a, (a.shape[0] * a.shape[1], a.shape[2]))
+
+
+def _shifted(xp: Any, first: Any, seq: Any) -> Any:
+    """The sequence one step late: ``(first, seq[:, 0], ..., seq[:, T-2])`` of shape ``(N, T, K)``."""
+    return xp.concat([first[:, None, :], seq[:, : seq.shape[1] - 1, :]], axis=1)
+
+
+def _input_projection(xp: Any, xs: Any, Wx: Any, b: Any) -> Any:
+    """``xs @ Wx + b`` for every time step at once: ``(N, T, D)`` -> ``(N, T, G)``."""
+    N, T, _ = xs.shape
+    return xp.reshape(_flat(xp, xs) @ Wx + b, (N, T, Wx.shape[1]))
+
+
+def _store_seq_grads(layer: Layer, xp: Any, xs: Any, dA: Any, hprev: Any, input_grad: bool) -> Any:
+    """``dWx``, ``dWh``, ``db`` of a recurrence ``a_t = x_t @ Wx + h_{t-1} @ Wh + b`` from all ``da_t`` at once."""
+    Wx = layer.params[0]
+    dA2 = _flat(xp, dA)
+    store_matmul(layer.grads, 0, _flat(xp, xs).T, dA2)
+    store_matmul(layer.grads, 1, _flat(xp, hprev).T, dA2)
+    store_sum(layer.grads, 2, dA2)
+    if not input_grad:
+        return None
+    return xp.reshape(dA2 @ Wx.T, (xs.shape[0], xs.shape[1], Wx.shape[0]))
+
+
+# --- single steps (the book's RNN, LSTM, GRU) ----------------------------------------------
+
+
+class _Cell(Layer):
+    """One step of a recurrent layer: ``params`` are ``Wx``, ``Wh``, ``b``; ``cache`` holds what backward needs."""
+
+    def __init__(self, Wx: Any, Wh: Any, b: Any) -> None:
+        self.params = [Wx, Wh, b]
+        self.grads = zeros_like_all(self.params)
+        self.cache = None
+
+
+class RNN(_Cell):
+    """One RNN step ``h_next = tanh(x @ Wx + h_prev @ Wh + b)``; ``Wx`` ``(D, H)``, ``Wh`` ``(H, H)``, ``b`` ``(H,)``.
+
+    ``forward(x, h_prev)`` with ``x`` ``(N, D)`` and ``h_prev`` ``(N, H)``; ``backward(dh_next)``
+    returns ``(dx, dh_prev)``.
+    """
+
+    def forward(self, x: Any, h_prev: Any) -> Any:  # type: ignore[override]
+        Wx, Wh, b = self.params
+        xp = get_namespace(x, h_prev, Wx)
+        x = like_weights(xp, x, Wx, "RNN")
+        h_next = xp.tanh(x @ Wx + h_prev @ Wh + b)
+        self.cache = (x, h_prev, h_next)
+        return h_next
+
+    def backward(self, dh_next: Any, *, input_grad: bool = True) -> tuple[Any, Any]:  # type: ignore[override]
+        Wx, Wh, _ = self.params
+        x, h_prev, h_next = self.cache
+        dt = dh_next * (1.0 - h_next * h_next)
+        store_matmul(self.grads, 0, x.T, dt)
+        store_matmul(self.grads, 1, h_prev.T, dt)
+        store_sum(self.grads, 2, dt)
+        return dt @ Wx.T, dt @ Wh.T
+
+
+class LSTM(_Cell):
+    """One LSTM step; ``Wx`` ``(D, 4H)``, ``Wh`` ``(H, 4H)``, ``b`` ``(4H,)``, gates in the book's order f, g, i, o.
+
+    ``forward(x, h_prev, c_prev)`` returns ``(h_next, c_next)``; ``backward(dh_next, dc_next)``
+    returns ``(dx, dh_prev, dc_prev)``.
+    """
+
+    def forward(self, x: Any, h_prev: Any, c_prev: Any) -> tuple[Any, Any]:  # type: ignore[override]
+        Wx, Wh, b = self.params
+        xp = get_namespace(x, h_prev, c_prev, Wx)
+        x = like_weights(xp, x, Wx, "LSTM")
+        H = Wh.shape[0]
+        a = x @ Wx + h_prev @ Wh + b
+        f, g = sigmoid(a[:, :H]), xp.tanh(a[:, H : 2 * H])
+        i, o = sigmoid(a[:, 2 * H : 3 * H]), sigmoid(a[:, 3 * H :])
+        c_next = f * c_prev + g * i
+        tc = xp.tanh(c_next)
+        h_next = o * tc
+        self.cache = (x, h_prev, c_prev, f, g, i, o, tc)
+        return h_next, c_next
+
+    def backward(self, dh_next: Any, dc_next: Any, *, input_grad: bool = True) -> tuple[Any, Any, Any]:  # type: ignore[override]
+        Wx, Wh, _ = self.params
+        x, h_prev, c_prev, f, g, i, o, tc = self.cache
+        xp = get_namespace(dh_next, Wx)
+        ds = dc_next + dh_next * o * (1.0 - tc * tc)
+        df = ds * c_prev * f * (1.0 - f)
+        dg = ds * i * (1.0 - g * g)
+        di = ds * g * i * (1.0 - i)
+        do = dh_next * tc * o * (1.0 - o)
+        da = xp.concat([df, dg, di, do], axis=1)
+        store_matmul(self.grads, 0, x.T, da)
+        store_matmul(self.grads, 1, h_prev.T, da)
+        store_sum(self.grads, 2, da)
+        return da @ Wx.T, da @ Wh.T, ds * f
+
+
+class GRU(_Cell):
+    """One GRU step (book 2, appendix C); ``Wx`` ``(D, 3H)``, ``Wh`` ``(H, 3H)``, ``b`` ``(3H,)`` in the order z, r, h.
+
+    ``z = sigmoid(x Wxz + h Whz + bz)``, ``r = sigmoid(x Wxr + h Whr + br)``,
+    ``h~ = tanh(x Wxh + (r*h) Whh + bh)``, ``h_next = (1 - z) * h + z * h~``.
+    ``forward(x, h_prev)`` returns ``h_next``; ``backward(dh_next)`` returns ``(dx, dh_prev)``.
+    """
+
+    def forward(self, x: Any, h_prev: Any) -> Any:  # type: ignore[override]
+        Wx, Wh, b = self.params
+        xp = get_namespace(x, h_prev, Wx)
+        x = like_weights(xp, x, Wx, "GRU")
+        H = Wh.shape[0]
+        ax = x @ Wx + b
+        zr = sigmoid(ax[:, : 2 * H] + h_prev @ Wh[:, : 2 * H])
+        z, r = zr[:, :H], zr[:, H:]
+        hh = xp.tanh(ax[:, 2 * H :] + (r * h_prev) @ Wh[:, 2 * H :])
+        self.cache = (x, h_prev, z, r, hh)
+        return h_prev + z * (hh - h_prev)
+
+    def backward(self, dh_next: Any, *, input_grad: bool = True) -> tuple[Any, Any]:  # type: ignore[override]
+        Wx, Wh, _ = self.params
+        x, h_prev, z, r, hh = self.cache
+        xp = get_namespace(dh_next, Wx)
+        H = Wh.shape[0]
+        dt = dh_next * z * (1.0 - hh * hh)
+        drh = dt @ Wh[:, 2 * H :].T
+        dz = dh_next * (hh - h_prev) * z * (1.0 - z)
+        dr = drh * h_prev * r * (1.0 - r)
+        dzr = xp.concat([dz, dr], axis=1)
+        dh_prev = dh_next * (1.0 - z) + drh * r + dzr @ Wh[:, : 2 * H].T
+        da = xp.concat([dzr, dt], axis=1)
+        store_matmul(self.grads, 0, x.T, da)
+        store_grad(self.grads, 1, xp.concat([h_prev.T @ dzr, (r * h_prev).T @ dt], axis=1))
+        store_sum(self.grads, 2, da)
+        return da @ Wx.T, dh_prev
+
+
+# --- whole sequences -------------------------------------------------------------------------
+
+
+class _Recurrent(Layer):
+    """What ``TimeRNN``, ``TimeLSTM`` and ``TimeGRU`` share: parameters, state, ``set_state``/``reset_state``."""
+
+    Wx, Wh, b = slot("Wx", "params", 0), slot("Wh", "params", 1), slot("b", "params", 2)
+    n_states = 1
+
+    def __init__(self, Wx: Any, Wh: Any, b: Any, stateful: bool = False) -> None:
+        self.params = [Wx, Wh, b]
+        self.grads = zeros_like_all(self.params)
+        self.stateful = stateful
+        self.h = self.c = None
+        self.dh = None
+        self.cache = None
+
+    def _inputs(self, xs: Any, layer: str) -> tuple[Any, Any, list[Any]]:
+        """The namespace, ``xs`` checked and in the weights' dtype, and the parameters, for ``forward``."""
+        Wx = self.params[0]
+        xp = get_namespace(xs, Wx)
+        _check_seq(xs, Wx, layer)
+        return xp, like_weights(xp, xs, Wx, layer), self.params
+
+    def set_state(self, h: Any, c: Any = None) -> None:
+        """Start the next ``forward`` from hidden state ``h`` ``(N, H)`` (and cell state ``c`` for the LSTM)."""
+        self.h = h
+        if self.n_states == 2:
+            self.c = c
+
+    def reset_state(self) -> None:
+        self.h = self.c = None
+
+    def _initial(self, xp: Any, xs: Any, state: Any) -> Any:
+        Wh = self.params[1]
+        N, H = xs.shape[0], Wh.shape[0]
+        if self.stateful and state is not None:
+            if tuple(state.shape) != (N, H):
+                name = type(self).__name__
+                raise ValueError(f"{name}: the carried state of shape {tuple(state.shape)} meets a batch of {N}")
+            return state
+        return xp.zeros((N, H), dtype=Wh.dtype, device=array_device(xs))
+
+
+class TimeRNN(_Recurrent):
+    """``T`` RNN steps over ``xs`` ``(N, T, D)``; returns ``hs`` ``(N, T, H)``; ``backward(dhs)`` returns ``dxs``."""
+
+    def forward(self, xs: Any, train_flg: bool = False) -> Any:
+        xp, xs, (Wx, Wh, b) = self._inputs(xs, "TimeRNN")
+        N, T, _ = xs.shape
+        A = _input_projection(xp, xs, Wx, b)
+        h0 = h = self._initial(xp, xs, self.h)
+        hs = xp.empty((N, T, Wh.shape[0]), dtype=Wh.dtype, device=array_device(xs))
+        for t in range(T):
+            h = xp.tanh(A[:, t, :] + h @ Wh)
+            hs[:, t, :] = h
+        self.h = h
+        self.cache = (xs, h0, hs)
+        return hs
+
+    def backward(self, dhs: Any, *, input_grad: bool = True) -> Any:
+        Wx, Wh, _ = self.params
+        xs, h0, hs = self.cache
+        xp = get_namespace(dhs, Wh)
+        N, T, H = hs.shape
+        deriv = 1.0 - hs * hs
+        D = deriv * dhs  # the part of each step's (1 - h^2) dL/dh_t that comes from above, for all t at once
+        dA = xp.empty_like(hs)
+        dh = xp.zeros((N, H), dtype=hs.dtype, device=array_device(hs))
+        for t in range(T - 1, -1, -1):
+            dt = D[:, t, :] + dh * deriv[:, t, :]
+            dA[:, t, :] = dt
+            dh = dt @ Wh.T
+        self.dh = dh
+        return _store_seq_grads(self, xp, xs, dA, _shifted(xp, h0, hs), input_grad)
+
+
+class TimeLSTM(_Recurrent):
+    """``T`` LSTM steps over ``xs`` ``(N, T, D)``; returns ``hs`` ``(N, T, H)``; ``backward(dhs)`` returns ``dxs``.
+
+    ``Wx`` ``(D, 4H)``, ``Wh`` ``(H, 4H)``, ``b`` ``(4H,)``, gates in the book's order f, g, i, o.
+    """
+
+    n_states = 2
+
+    def forward(self, xs: Any, train_flg: bool = False) -> Any:
+        xp, xs, (Wx, Wh, b) = self._inputs(xs, "TimeLSTM")
+        N, T, _ = xs.shape
+        H = Wh.shape[0]
+        dev = array_device(xs)
+        # Gate scale (1/2 for the sigmoid gates, 1 for g) folded into the products: tanh(a * scale).
+        half = xp.full((H,), 0.5, dtype=Wh.dtype, device=dev)
+        scale = xp.concat([half, xp.ones_like(half), half, half])
+        shift = xp.concat([half, xp.zeros_like(half), half, half])
+        A = _input_projection(xp, xs, Wx * scale, b * scale)
+        Whs = Wh * scale
+        h0 = h = self._initial(xp, xs, self.h)
+        c0 = c = self._initial(xp, xs, self.c)
+        TH = xp.empty((N, T, 4 * H), dtype=Wh.dtype, device=dev)  # tanh of the scaled pre-activations
+        hs = xp.empty((N, T, H), dtype=Wh.dtype, device=dev)
+        cs = xp.empty((N, T, H), dtype=Wh.dtype, device=dev)
+        tcs = xp.empty((N, T, H), dtype=Wh.dtype, device=dev)
+        for t in range(T):
+            th = xp.tanh(A[:, t, :] + h @ Whs)
+            TH[:, t, :] = th
+            gates = th * scale + shift
+            c = gates[:, :H] * c + gates[:, H : 2 * H] * gates[:, 2 * H : 3 * H]
+            tc = xp.tanh(c)
+            h = gates[:, 3 * H :] * tc
+            hs[:, t, :] = h
+            cs[:, t, :] = c
+            tcs[:, t, :] = tc
+        self.h, self.c = h, c
+        self.cache = (xs, h0, c0, TH, hs, cs, tcs, scale, shift)
+        return hs
+
+    def backward(self, dhs: Any, *, input_grad: bool = True) -> Any:
+        Wx, Wh, _ = self.params
+        xs, h0, c0, TH, hs, cs, tcs, scale, shift = self.cache
+        xp = get_namespace(dhs, Wh)
+        N, T, H = hs.shape
+        G = TH * scale + shift
+        cprev = _shifted(xp, c0, cs)
+        # Everything that does not need the running dh, dc, for all steps at once: da = [ds, ds, ds, dh] * Q.
+        Q = xp.concat([cprev, G[..., 2 * H : 3 * H], G[..., H : 2 * H], tcs], axis=2)
+        Q = Q * ((1.0 - TH * TH) * (scale * scale))
+        otc = G[..., 3 * H :] * (1.0 - tcs * tcs)
+        F = G[..., :H]
+        dA = xp.empty_like(TH)
+        WhT = Wh.T
+        dh = xp.zeros((N, H), dtype=hs.dtype, device=array_device(hs))
+        dc = dh
+        for t in range(T - 1, -1, -1):
+            dht = dhs[:, t, :] + dh
+            ds = dc + dht * otc[:, t, :]
+            da = xp.concat([ds, ds, ds, dht], axis=1) * Q[:, t, :]
+            dA[:, t, :] = da
+            dc = ds * F[:, t, :]
+            dh = da @ WhT
+        self.dh = dh
+        return _store_seq_grads(self, xp, xs, dA, _shifted(xp, h0, hs), input_grad)
+
+
+class TimeGRU(_Recurrent):
+    """``T`` GRU steps over ``xs`` ``(N, T, D)``; returns ``hs`` ``(N, T, H)``; ``backward(dhs)`` returns ``dxs``.
+
+    ``Wx`` ``(D, 3H)``, ``Wh`` ``(H, 3H)``, ``b`` ``(3H,)`` in the order z, r, h (see :class:`GRU`).
+    """
+
+    def forward(self, xs: Any, train_flg: bool = False) -> Any:
+        xp, xs, (Wx, Wh, b) = self._inputs(xs, "TimeGRU")
+        N, T, _ = xs.shape
+        H = Wh.shape[0]
+        dev = array_device(xs)
+        A = _input_projection(xp, xs, Wx, b)
+        Whzr, Whh = Wh[:, : 2 * H], Wh[:, 2 * H :]
+        h0 = h = self._initial(xp, xs, self.h)
+        ZR = xp.empty((N, T, 2 * H), dtype=Wh.dtype, device=dev)
+        HH = xp.empty((N, T, H), dtype=Wh.dtype, device=dev)
+        hs = xp.empty((N, T, H), dtype=Wh.dtype, device=dev)
+        for t in range(T):
+            a = A[:, t, :]
+            zr = sigmoid(a[:, : 2 * H] + h @ Whzr)
+            hh = xp.tanh(a[:, 2 * H :] + (zr[:, H:] * h) @ Whh)
+            h = h + zr[:, :H] * (hh - h)
+            ZR[:, t, :] = zr
+            HH[:, t, :] = hh
+            hs[:, t, :] = h
+        self.h = h
+        self.cache = (xs, h0, ZR, HH, hs)
+        return hs
+
+    def backward(self, dhs: Any, *, input_grad: bool = True) -> Any:
+        Wx, Wh, _ = self.params
+        xs, h0, ZR, HH, hs = self.cache
+        xp = get_namespace(dhs, Wh)
+        N, T, H = hs.shape
+        hprev = _shifted(xp, h0, hs)
+        Z, R = ZR[..., :H], ZR[..., H:]
+        dzr_fac = ZR * (1.0 - ZR) * xp.concat([HH - hprev, hprev], axis=2)
+        dt_fac = Z * (1.0 - HH * HH)
+        WhzrT, WhhT = Wh[:, : 2 * H].T, Wh[:, 2 * H :].T
+        dA = xp.empty((N, T, 3 * H), dtype=hs.dtype, device=array_device(hs))
+        dh = xp.zeros((N, H), dtype=hs.dtype, device=array_device(hs))
+        for t in range(T - 1, -1, -1):
+            dhn = dhs[:, t, :] + dh
+            dt = dhn * dt_fac[:, t, :]
+            drh = dt @ WhhT
+            dzr = xp.concat([dhn, drh], axis=1) * dzr_fac[:, t, :]
+            dA[:, t, : 2 * H] = dzr
+            dA[:, t, 2 * H :] = dt
+            dh = dhn * (1.0 - Z[:, t, :]) + drh * R[:, t, :] + dzr @ WhzrT
+        self.dh = dh
+        dA2 = _flat(xp, dA)
+        store_matmul(self.grads, 0, _flat(xp, xs).T, dA2)
+        dWh = xp.concat([_flat(xp, hprev).T @ dA2[:, : 2 * H], _flat(xp, R * hprev).T @ dA2[:, 2 * H :]], axis=1)
+        store_grad(self.grads, 1, dWh)
+        store_sum(self.grads, 2, dA2)
+        return xp.reshape(dA2 @ Wx.T, (N, T, Wx.shape[0])) if input_grad else None

@@ -1,0 +1,420 @@
+"""Book 1's ``Trainer``: mini-batch training with evaluation at every epoch boundary."""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from typing import Any
+
+import numpy as np
+
+from ..backend import array_device, asnumpy, get_namespace, host_rng
+from ..layers.functions import LOG_EPS, check_labels
+from .optimizers import OPTIMIZERS
+
+__all__ = ["Trainer", "TrainingDivergedError", "LOSS_CEILING"]
+
+#: The largest cross-entropy of one sample: the ``log(y + LOG_EPS)`` guard caps ``-log y`` at ``-log(1e-7)`` ≈ 16.1,
+#: so a saturated network's loss sits near this value instead of becoming infinite.
+LOSS_CEILING = -math.log(LOG_EPS)
+
+
+class TrainingDivergedError(RuntimeError):
+    """Training diverged; the network was rolled back to its last good parameters (see :class:`Trainer`).
+
+    ``iteration`` is where divergence was seen, ``rolled_back_to`` the iteration whose parameters
+    the network holds now (0: the initial ones).
+    """
+
+    def __init__(self, message: str, iteration: int = 0, rolled_back_to: int | None = None) -> None:
+        super().__init__(message)
+        self.iteration, self.rolled_back_to = iteration, rolled_back_to
+
+
+class Trainer:
+    """Trains ``network`` on ``(x_train, t_train)`` and evaluates on both sets once per epoch.
+
+    Book 1's signature and lists. ``train_loss_list[i]`` is the loss of iteration ``i + 1``.
+    As in the book, the accuracies are measured at the *start* of each epoch, so
+    ``train_acc_list[k]`` / ``test_acc_list[k]`` hold the accuracy **after k epochs**
+    (``[0]``: the untrained network, before epoch 1); the accuracy after the last iteration
+    is ``final_train_acc`` / ``final_test_acc`` (on the full sets). The log says
+    "before training", "after epoch k" and "final" accordingly.
+
+    Beyond the book: ``seed`` for the mini-batch draws (``None`` follows :func:`xpnet.seed`),
+    a progress bar when ``verbose``, ``max_iter`` to stop early (``epochs=None, max_iter=N``
+    runs exactly ``N`` iterations), epochs counted in whole iterations (``ceil(N / batch)``,
+    so evaluations happen whatever the data size), and Ctrl-C ends training keeping what
+    was learned.
+
+    **Divergence.** Losses stay on the device and are read back every ``log_every`` steps
+    (and at each epoch start and the end). At each read, with ``L0`` the first loss (the
+    untrained network's), training has diverged when over the losses since the last read
+
+    * a loss or a parameter is NaN or infinite, or
+    * the median loss is at least ``max(3 L0, L0 + 2)``: far above the start. The log's 1e-7
+      guard keeps an exploding network's loss finite, near :data:`LOSS_CEILING` (≈ 16.1);
+      this catches it there. Or
+    * the network *collapsed*: the loss jumped to ``max(2 L0, L0 + 1)`` or more, came back
+      no lower than ``L0``, and some parameter array did not change at all over the window
+      (a zero gradient: a too-large step killed every ReLU; the loss then sits at chance).
+      With momentum or Adam the frozen arrays still drift for a while, so this is seen later.
+
+    A run that starts saturated or whose weight decay dominates the loss has a large ``L0``
+    and is judged against it; a slow run (tiny learning rate) never jumps, so it is left alone.
+
+    No host read happens between logs: each read checks the window at once, and then one
+    device-side copy of the parameters (and layers' ``buffers``) is kept. A copy counts as
+    good once its own loss -- the first of the next window -- was finite and below the surge
+    level. On divergence the network is **rolled back** to the last good copy, then
+    :class:`TrainingDivergedError` says where it diverged and where it was rolled back to
+    (``on_divergence="raise"``, default), or training stops keeping those weights
+    (``on_divergence="stop"``: ``diverged`` holds the error and ``final_*_acc`` are those
+    of the rolled-back network). The optimizer's state (momenta) is not rolled back.
+
+    Non-finite values in the *data* are a data problem: they are found once, up front (one
+    read on the device) and raise ``ValueError`` naming the array.
+
+    The data stay where they are (on the GPU with cupy): each epoch's mini-batch indices are
+    drawn on the host in one go and sent over once.
+    """
+
+    def __init__(
+        self,
+        network: Any,
+        x_train: Any,
+        t_train: Any,
+        x_test: Any,
+        t_test: Any,
+        epochs: int | None = 20,
+        mini_batch_size: int = 100,
+        optimizer: Any = "SGD",
+        optimizer_param: dict | None = None,
+        evaluate_sample_num_per_epoch: int | None = None,
+        verbose: bool = True,
+        *,
+        seed: Any = None,
+        max_iter: int | None = None,
+        log_every: int = 50,
+        on_divergence: str = "raise",
+    ) -> None:
+        if epochs is None and max_iter is None:
+            raise ValueError("give epochs or max_iter (epochs=None needs max_iter)")
+        if epochs is not None and (int(epochs) != epochs or epochs < 1):
+            raise ValueError(f"epochs must be a positive integer, got {epochs}")
+        if max_iter is not None and (int(max_iter) != max_iter or max_iter < 1):
+            raise ValueError(f"max_iter must be a positive integer, got {max_iter}")
+        if int(mini_batch_size) != mini_batch_size or mini_batch_size < 1:
+            raise ValueError(f"mini_batch_size must be a positive integer, got {mini_batch_size}")
+        if on_divergence not in ("raise", "stop"):
+            raise ValueError(f"on_divergence must be 'raise' or 'stop', not {on_divergence!r}")
+        if x_train.shape[0] != t_train.shape[0] or x_test.shape[0] != t_test.shape[0]:
+            raise ValueError(
+                f"data and labels differ in length: x_train {tuple(x_train.shape)} vs t_train "
+                f"{tuple(t_train.shape)}, x_test {tuple(x_test.shape)} vs t_test {tuple(t_test.shape)}"
+            )
+        if x_train.shape[0] == 0:
+            raise ValueError("x_train is empty")
+        self.network = network
+        self.x_train, self.t_train, self.x_test, self.t_test = x_train, t_train, x_test, t_test
+        self.batch_size = int(mini_batch_size)
+        self.evaluate_sample_num_per_epoch = evaluate_sample_num_per_epoch
+        self.verbose, self.log_every = verbose, max(1, int(log_every))
+        self.on_divergence = on_divergence
+        if isinstance(optimizer, str):
+            key = optimizer.lower()
+            if key not in OPTIMIZERS:
+                raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+            optimizer = OPTIMIZERS[key](**(optimizer_param if optimizer_param is not None else {"lr": 0.01}))
+        self.optimizer = optimizer
+        self.rng = host_rng(seed)  # None: xpnet's generator, so xpnet.seed(n) makes the draws repeatable
+
+        self.train_size = x_train.shape[0]
+        self.iter_per_epoch = max(math.ceil(self.train_size / self.batch_size), 1)
+        if epochs is None:
+            self.epochs = math.ceil(int(max_iter) / self.iter_per_epoch)
+            self.max_iter = int(max_iter)
+        else:
+            self.epochs = int(epochs)
+            self.max_iter = self.epochs * self.iter_per_epoch
+            if max_iter is not None:
+                self.max_iter = min(self.max_iter, int(max_iter))
+        self.current_iter = 0
+        self.current_epoch = 0
+        self.train_loss_list: list[float] = []
+        self.train_acc_list: list[float] = []
+        self.test_acc_list: list[float] = []
+        self.final_train_acc: float | None = None
+        self.final_test_acc: float | None = None
+        self.interrupted = False
+        self.diverged: TrainingDivergedError | None = None
+        self.elapsed = 0.0
+        self._pending: list[Any] = []
+        self._batches: Any = None
+        self._bar: Any = None
+        # Divergence watch: two device-side copies of the state (see the class docstring).
+        self._good: tuple[int, list] | None = None  # (iteration, arrays): its loss was seen and fine
+        self._candidate: tuple[int, list] | None = None  # taken at the last read, not yet vouched for
+        self._surged = False  # a surge seen and not yet followed by a clean window
+
+        # Labels and data are checked once here, so the training step never reads them back.
+        n_classes = network.predict(x_train[:1, ...]).shape[-1]
+        for name, t in (("t_train", t_train), ("t_test", t_test)):
+            if t.ndim == 1:
+                check_labels(t, n_classes, sync=True)
+            elif t.ndim == 2 and t.shape[1] != n_classes:
+                raise ValueError(
+                    f"{name} is one-hot of width {t.shape[1]} (shape {tuple(t.shape)}), "
+                    f"but the network has {n_classes} outputs"
+                )
+        self._check_data()
+
+    def _check_data(self) -> None:
+        """Raise ``ValueError`` naming the arrays that hold NaN or inf.
+
+        One read of one sum per array: NaN and inf survive a sum. Only when a sum is not finite
+        (bad values, or finite ones overflowing) are the elements counted, in a second read.
+        """
+        arrays = {"x_train": self.x_train, "t_train": self.t_train, "x_test": self.x_test, "t_test": self.t_test}
+        xp = get_namespace(self.x_train)
+        floats = {k: a for k, a in arrays.items() if get_namespace(a) is xp and xp.isdtype(a.dtype, "real floating")}
+        if not floats:
+            return
+        dt = self.x_train.dtype if "x_train" in floats else next(iter(floats.values())).dtype
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflowing sum is expected and handled below
+            sums = asnumpy(xp.stack([xp.astype(xp.sum(a), dt) for a in floats.values()]))
+        if np.isfinite(sums).all():
+            return
+        suspects = [k for k, v in zip(floats, sums) if not np.isfinite(v)]
+        counts = asnumpy(xp.stack([xp.sum(xp.astype(~xp.isfinite(floats[k]), xp.int64)) for k in suspects]))
+        bad = [f"{k} has {int(n)} NaN or infinite values" for k, n in zip(suspects, counts) if n]
+        if bad:
+            raise ValueError(
+                f"the training data are not finite: {'; '.join(bad)} -- a problem with the data (fix or drop "
+                "those samples), not with the learning rate"
+            )
+
+    # --- one step ---------------------------------------------------------------------
+
+    def _epoch_indices(self) -> Any:
+        """One epoch of mini-batch indices, drawn with replacement on the host, sent over once."""
+        idx = self.rng.integers(0, self.train_size, size=(self.iter_per_epoch, self.batch_size))
+        xp = get_namespace(self.x_train)
+        return xp.asarray(idx, device=array_device(self.x_train))
+
+    def train_step(self) -> None:
+        """One mini-batch: gradient, update, loss recorded; an evaluation at each epoch start."""
+        if self._candidate is None:
+            self._candidate = (self.current_iter, self._copy_state(None))
+        k = self.current_iter % self.iter_per_epoch
+        if k == 0:
+            self._batches = self._epoch_indices()
+            self._evaluate()
+        xp = get_namespace(self.x_train)
+        batch = self._batches[k, ...]
+        x_batch = xp.take(self.x_train, batch, axis=0)
+        t_batch = xp.take(self.t_train, batch, axis=0)
+        grads = self.network.gradient(x_batch, t_batch)
+        self.optimizer.update(self.network.params, grads)
+        # The loss of the gradient's forward pass (the book computes it again): stays on the device until logged.
+        loss = getattr(self.network, "last_loss", None)
+        self._pending.append(loss if loss is not None else self.network.loss(x_batch, t_batch))
+        self.current_iter += 1
+        if self.current_iter % self.log_every == 0:
+            self._flush()
+
+    # --- the divergence watch -----------------------------------------------------------
+
+    def _slots(self) -> list[tuple[Any, Any, bool]]:
+        """Where the network's state lives: ``(params, name, True)`` and ``(layer, attr, False)`` for buffers."""
+        slots = [(self.network.params, name, True) for name in self.network.params]
+        layers = getattr(self.network, "layers", {})  # a dict in most of book 1, a list in ch08's DeepConvNet
+        for layer in layers.values() if isinstance(layers, dict) else layers:
+            slots += [(layer, attr, False) for attr in getattr(layer, "buffers", ())]
+        return slots
+
+    def _copy_state(self, into: list | None) -> list:
+        """A device-side copy of every parameter and buffer, written into ``into``'s arrays where they fit."""
+        out = []
+        for i, (owner, key, mapping) in enumerate(self._slots()):
+            a = owner[key] if mapping else getattr(owner, key)
+            old = into[i] if into is not None and i < len(into) else None
+            if a is None:
+                out.append(None)
+            elif old is not None and type(old) is type(a) and old.shape == a.shape and old.dtype == a.dtype:
+                old[...] = a
+                out.append(old)
+            else:
+                out.append(get_namespace(a).asarray(a, copy=True))
+        return out
+
+    def _restore(self, state: list) -> None:
+        for (owner, key, mapping), saved in zip(self._slots(), state):
+            current = owner[key] if mapping else getattr(owner, key)
+            if saved is not None and current is not None and current.shape == saved.shape:
+                current[...] = saved  # in place: whoever holds the array sees the good values
+            elif mapping:
+                owner[key] = get_namespace(saved).asarray(saved, copy=True)
+            else:
+                setattr(owner, key, None if saved is None else get_namespace(saved).asarray(saved, copy=True))
+
+    def _param_flags(self, xp: Any) -> list[Any]:
+        """Device-side 0-d arrays, not read here: every parameter finite; how many parameter arrays did
+        not change at all since the last read (a zero gradient: every ReLU dead)."""
+        finite, frozen = None, None
+        saved = self._candidate[1] if self._candidate is not None else []
+        for i, name in enumerate(self.network.params):
+            p = self.network.params[name]
+            if not xp.isdtype(p.dtype, "real floating"):
+                continue
+            f = xp.all(xp.isfinite(p))
+            finite = f if finite is None else xp.logical_and(finite, f)
+            old = saved[i] if i < len(saved) else None
+            if old is not None and type(old) is type(p) and old.shape == p.shape:
+                still = xp.astype(xp.all(p == old), xp.int32)
+                frozen = still if frozen is None else frozen + still
+        return [finite, frozen]
+
+    def _flush(self) -> None:
+        """Read the pending losses back in one transfer and check the window for divergence."""
+        if not self._pending:
+            return
+        pending = self._pending
+        xp = get_namespace(pending[0])
+        losses = xp.stack([xp.reshape(v, ()) for v in pending])
+        flags = self._param_flags(xp)
+        extra = [xp.reshape(xp.astype(f, losses.dtype), (1,)) for f in flags if f is not None]
+        values = asnumpy(xp.concat([losses, *extra]) if extra else losses).astype(float).tolist()
+        self._pending = []  # only once read: an interrupted read leaves them for the next one
+        frozen = int(values.pop()) if flags[1] is not None else 0
+        params_ok = bool(values.pop()) if flags[0] is not None else True
+        first = len(self.train_loss_list) + 1  # iteration of values[0]
+        self.train_loss_list.extend(values)
+        if self._bar is not None:
+            self._bar.set_postfix(loss=f"{values[-1]:.4f}", refresh=False)
+        self._check_window(values, first, params_ok, frozen)
+
+    def _check_window(self, values: list[float], first: int, params_ok: bool, frozen: int) -> None:
+        start = self.train_loss_list[0]
+        finite_start = math.isfinite(start)
+        surge = max(2 * start, start + 1.0) if finite_start else math.inf
+        high = max(3 * start, start + 2.0) if finite_start else math.inf
+        median = statistics.median(values)
+        carried = self._surged
+        surged_here = any(v >= surge for v in values)
+        span = f"median {median:.3g} over iterations {first}-{first + len(values) - 1}"
+        reason = None
+        bad = [i for i, v in enumerate(values) if not math.isfinite(v)]
+        if bad:
+            reason = f"the loss became {values[bad[0]]} at iteration {first + bad[0]}"
+        elif not params_ok:
+            reason = "a parameter became NaN or infinite"
+        elif median >= high:
+            reason = f"the loss stayed far above the untrained network's {start:.3g} ({span})"
+            if median >= 0.8 * LOSS_CEILING:
+                reason += f", near cross-entropy's ceiling -log(1e-7) = {LOSS_CEILING:.1f}: the outputs saturated"
+        elif (carried or surged_here) and median >= start and frozen:
+            reason = (
+                f"the loss jumped above {surge:.3g} and came back only to the untrained network's {start:.3g} "
+                f"({span}) with {frozen} parameter array{'s' if frozen > 1 else ''} no longer changing: "
+                "the network collapsed (dead ReLUs)"
+            )
+        # The candidate's own loss is the window's first: it vouches for (or condemns) those parameters.
+        vouched = not carried and math.isfinite(values[0]) and values[0] < surge
+        if reason is not None:
+            self._roll_back(reason, vouched)
+        if vouched:
+            self._good, self._candidate = self._candidate, self._good
+        self._surged = surged_here or (carried and median >= start)
+        into = self._candidate[1] if self._candidate is not None else None
+        self._candidate = (self.current_iter, self._copy_state(into))
+
+    def _roll_back(self, reason: str, vouched: bool) -> None:
+        target = self._candidate if vouched else self._good
+        lr = getattr(self.optimizer, "lr", None)
+        advice = f"try a lower learning rate{f' (it is {lr:g})' if isinstance(lr, (int, float)) else ''}"
+        if target is None:  # the untrained network's loss was not finite: nothing better to go back to
+            target = self._candidate if self._candidate is not None else self._good
+            where = "the untrained network's loss was not finite: check its initial parameters"
+            advice = "the learning rate is not the cause"
+        else:
+            where = f"rolled back to the parameters after iteration {target[0]}"
+            if target[0] == 0:
+                where = "rolled back to the initial parameters (iteration 0)"
+        if target is not None:
+            self._restore(target[1])
+        self._surged = False
+        self._candidate = self._good = None
+        raise TrainingDivergedError(
+            f"training diverged at iteration {self.current_iter}: {reason}; {where}; {advice}",
+            self.current_iter,
+            target[0] if target is not None else None,
+        )
+
+    # --- evaluation and output ----------------------------------------------------------
+
+    def _evaluate(self) -> None:
+        """The book's evaluation at an epoch's start: entry ``k`` of the lists is the accuracy after ``k`` epochs."""
+        n = self.evaluate_sample_num_per_epoch
+        x_tr, t_tr, x_te, t_te = self.x_train, self.t_train, self.x_test, self.t_test
+        if n is not None:
+            x_tr, t_tr, x_te, t_te = x_tr[:n, ...], t_tr[:n, ...], x_te[:n, ...], t_te[:n, ...]
+        self._flush()
+        train_acc = self.network.accuracy(x_tr, t_tr)
+        test_acc = self.network.accuracy(x_te, t_te)
+        self.train_acc_list.append(train_acc)
+        self.test_acc_list.append(test_acc)
+        done = len(self.train_acc_list) - 1  # epochs completed
+        self.current_epoch = done + 1
+        if done % max(1, self.epochs // 20) == 0:  # at most about 20 lines
+            when = "before training" if done == 0 else f"after epoch {done}"
+            self._say(f"{when}: train acc {train_acc:.4f}, test acc {test_acc:.4f}")
+
+    def _say(self, message: str) -> None:
+        if not self.verbose:
+            return
+        if self._bar is not None:
+            self._bar.write(message)
+        else:
+            print(message)
+
+    # --- the loop ---------------------------------------------------------------------
+
+    def train(self) -> None:
+        """Run ``max_iter`` steps, then evaluate on the full sets (``final_*_acc``)."""
+        start = time.perf_counter()
+        if self.verbose:
+            from tqdm.auto import tqdm
+
+            # disable=None: no bar when the output is not a terminal (logs, CI)
+            self._bar = tqdm(total=self.max_iter, unit="step", leave=False, disable=None)
+        try:
+            try:
+                while self.current_iter < self.max_iter:
+                    self.train_step()
+                    if self._bar is not None:
+                        self._bar.update(1)
+                self._flush()
+            except KeyboardInterrupt:
+                self.interrupted = True
+                self._say(f"interrupted at iteration {self.current_iter}: keeping what was learned so far")
+                self._flush()  # the last window is checked too: Ctrl-C on a diverging run keeps good weights
+        except TrainingDivergedError as e:
+            if self.on_divergence == "raise":
+                raise
+            self.diverged = e
+            self._say(f"stopped: {e}")
+        finally:
+            if self._bar is not None:
+                self._bar.close()
+                self._bar = None
+            self.elapsed = time.perf_counter() - start
+        self.final_train_acc = self.network.accuracy(self.x_train, self.t_train)
+        self.final_test_acc = self.network.accuracy(self.x_test, self.t_test)
+        epochs = self.current_iter / self.iter_per_epoch
+        self._say(
+            f"=============== Final Test Accuracy ===============\n"
+            f"final (after {self.current_iter} iterations, {epochs:g} epochs): "
+            f"test acc {self.final_test_acc:.4f}, train acc {self.final_train_acc:.4f}"
+        )
