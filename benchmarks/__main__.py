@@ -5,7 +5,10 @@
 Every contender runs on identical pre-drawn batches. Each round runs every contender once
 (``inner`` steps), in an order rotated every round (whoever runs first in a round is
 measurably slower on a small machine); medians over rounds are reported with ratios.
-GPU contenders are synchronised before and after each timed block.
+GPU contenders are synchronised before and after each timed block. On a GPU backend (CuPy, CUDA
+torch) the two_layer and conv cases add ``captured``: the same xpnet step with its gradient pass
+recorded once as a CUDA graph and replayed (``capture=True`` of the trainers); ``xpnet/captured``
+in the report is the speed-up the graph gives.
 """
 
 from __future__ import annotations
@@ -84,14 +87,32 @@ def cycling(fn: Callable[[Any, Any], Any], xs, ts) -> Callable[[], None]:
     return step
 
 
-def xpnet_mlp_step(sizes: list[int], weights: list[np.ndarray], xs, ts, dtype: str, lr: float = 0.1, mod=xpnet):
-    """One SGD step of ``mod.MultiLayerNet`` (``mod``: xpnet, or an older copy of it in ``benchmarks.before_after``)."""
+def xpnet_mlp_step(
+    sizes: list[int], weights: list[np.ndarray], xs, ts, dtype: str, lr: float = 0.1, mod=xpnet, capture: bool = False
+):
+    """One SGD step of ``mod.MultiLayerNet`` (``mod``: xpnet, or an older copy of it in ``benchmarks.before_after``);
+    ``capture``: the gradient step recorded once as a CUDA graph and replayed (GPU backends)."""
     net = mod.MultiLayerNet(sizes[0], sizes[1:-1], sizes[-1], dtype=dtype)
     for i, w in enumerate(weights, 1):
         net.params[f"W{i}"] = mod.asarray(w, dtype=dtype)
     opt = mod.optimizers.SGD(lr=lr)
     xd, td = [mod.asarray(x) for x in xs], [mod.asarray(t) for t in ts]
-    return cycling(lambda x, t: opt.update(net.params, net.gradient(x, t)), xd, td)
+    return xpnet_step(net, opt, xd, td, capture)
+
+
+def xpnet_step(net: Any, opt: Any, xd: list, td: list, capture: bool = False) -> Callable[[], None]:
+    """``opt.update(net.params, net.gradient(x, t))`` on the batches in turn; through a CUDA graph with ``capture``."""
+    if not capture:
+        return cycling(lambda x, t: opt.update(net.params, net.gradient(x, t)), xd, td)
+    from xpnet.training.capture import StepCapture
+
+    cap = StepCapture(net)
+    return cycling(lambda x, t: opt.update(net.params, cap.run(net.gradient, x, t)), xd, td)
+
+
+def on_gpu(backend: str) -> bool:
+    """Whether the backend runs on a GPU here (the ``captured`` contenders need one)."""
+    return backend == "cupy" or (backend == "torch" and torch is not None and torch.cuda.is_available())
 
 
 def numpy_mlp_step(weights, xs, ts, lr=0.1):
@@ -145,6 +166,8 @@ def mlp_case(args, sizes: list[int], batch: int, dtype: str, with_book: bool) ->
         "inplace": inplace_mlp_step(weights, xs, ts),
         "numpy": numpy_mlp_step(weights, xs, ts),
     }
+    if on_gpu(args.backend):
+        contenders["captured"] = xpnet_mlp_step(sizes, weights, xs, ts, dtype, capture=True)
     if with_book:
         contenders["book"] = book_step(weights, xs, ts)
         contenders["matmuls"] = floor_step(weights, xs, ts)
@@ -239,16 +262,20 @@ def conv_case(args, dtype: str) -> dict[str, float]:
     params = [(0.01 * r.standard_normal(s)).astype(dtype) for s in shapes]
     xs = r.random((4, 100, 1, 28, 28)).astype(dtype)
     ts = np.eye(10, dtype=dtype)[r.integers(0, 10, (4, 100))]
-    net = xpnet.SimpleConvNet(dtype=dtype)
-    for name, p in zip(["W1", "b1", "W2", "b2", "W3", "b3"], params):
-        net.params[name] = xpnet.asarray(p)
     xd, td = [xpnet.asarray(a) for a in xs], [xpnet.asarray(a) for a in ts]
-    opt = xpnet.optimizers.SGD(lr=0.1)
+    nets = []
+    for _ in range(2 if on_gpu(args.backend) else 1):
+        net = xpnet.SimpleConvNet(dtype=dtype)
+        for name, p in zip(["W1", "b1", "W2", "b2", "W3", "b3"], params):
+            net.params[name] = xpnet.asarray(p)
+        nets.append(net)
     lean = [p.copy() for p in params]
     contenders = {
-        "xpnet": cycling(lambda x, t: opt.update(net.params, net.gradient(x, t)), xd, td),
+        "xpnet": xpnet_step(nets[0], xpnet.optimizers.SGD(lr=0.1), xd, td),
         "numpy": cycling(lambda x, t: baselines.lean_conv_step(lean, x, t), xs, ts),
     }
+    if len(nets) > 1:
+        contenders["captured"] = xpnet_step(nets[1], xpnet.optimizers.SGD(lr=0.1), xd, td, capture=True)
     if torch is not None:
         device = torch_device(args.backend)
         model = torch.nn.Sequential(

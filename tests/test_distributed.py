@@ -168,6 +168,24 @@ def test_allreduce_grads_packs_one_buffer_per_dtype(backend):
     np.testing.assert_allclose(xpnet.asnumpy(as_list[0]), 2 * host[0], rtol=backend.rtol)
 
 
+def test_a_flat_stores_gradients_are_reduced_in_their_own_buffer(backend):
+    """Zero copy: the pack is the model's flat gradient buffer itself, and the views see the mean."""
+    from xpnet.models import TwoLayerNet
+    from xpnet.models.flat import store_of
+
+    comm = FakeComm()
+    net = TwoLayerNet(4, 3, 2, dtype=backend.dtype)
+    store = store_of(net.params)
+    (group,) = store.groups
+    group.grad[...] = 1.0
+    grads = {k: net.params.grad(k) for k in net.params}
+    comm.allreduce_grads(grads)
+    (pack,) = comm._packs.values()
+    assert pack.buf is group.grad
+    assert_close(grads["W1"], np.ones((4, 3)))  # the mean of equal copies, seen through the views
+    assert comm.calls == [(backend.dtype, 4 * 3 + 3 + 3 * 2 + 2)]
+
+
 def _bn_net(dtype):
     return MultiLayerNetExtend(6, [5, 4], 3, use_batchnorm=True, dtype=dtype, rng=2)
 

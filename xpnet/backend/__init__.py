@@ -18,6 +18,9 @@ What is where (private files behind this package):
 * ``_random.py``: the host generator and :func:`random_like` (drawn on the device on GPUs);
 * ``_kernels.py``: :class:`Kernels`, the kernels the standard lacks (:func:`index_add`,
   :func:`matmul_into`, :func:`adam_update`, ...) written once on the standard, and how to add one;
+* ``_step_kernels.py``: :class:`StepKernels`, the base of ``Kernels`` holding the training step's fused
+  kernels (layers' passes, the optimizers' one-pass updates, ``capture_step`` for CUDA graphs),
+  reached as ``kernels_for(x).name(...)`` by the layers;
 * ``_registry.py``: ``LIBRARIES``, the table of backends, :class:`~._registry.Library`, what a
   backend's file provides, and the errors :class:`BackendUnavailableError`, :class:`BackendMismatchError`;
 * one file per library, ``numpy.py``, ``cupy.py``, ``torch.py``, ``array_api_strict.py``: importing
@@ -51,9 +54,14 @@ from ._kernels import (
     Kernels,
     adam_update,
     add_at_labels,
+    clip_by_global_norm,
     exp_inplace,
     index_add,
     kernels_for,
+    library_rnn,
+    lstm_cell_backward,
+    lstm_cell_forward,
+    lstm_sequence,
     matmul_into,
     one_hot,
     out_buffer,
@@ -61,11 +69,13 @@ from ._kernels import (
 )
 from ._random import host_rng, random_like
 from ._registry import BackendMismatchError, BackendUnavailableError
+from ._step_kernels import CaptureRefusedError, StepKernels
 
 __all__ = [
     "BACKENDS",
     "BackendMismatchError",
     "BackendUnavailableError",
+    "CaptureRefusedError",
     # the active backend
     "set_backend",
     "use_backend",
@@ -96,6 +106,7 @@ __all__ = [
     "random_like",
     # the kernels the standard lacks
     "Kernels",
+    "StepKernels",
     "kernels_for",
     "one_hot",
     "index_add",
@@ -105,4 +116,9 @@ __all__ = [
     "sum_into",
     "exp_inplace",
     "add_at_labels",
+    "lstm_cell_forward",
+    "lstm_cell_backward",
+    "lstm_sequence",
+    "library_rnn",
+    "clip_by_global_norm",
 ]

@@ -27,10 +27,14 @@ from typing import Any
 
 from ._inputs import array_device, get_namespace
 from ._registry import library_of
+from ._step_kernels import StepKernels
 
 
-class Kernels:
-    """The reference kernels, on the Array API standard only. Libraries subclass it and override methods."""
+class Kernels(StepKernels):
+    """The reference kernels, on the Array API standard only. Libraries subclass it and override methods.
+
+    The kernels of the training step (layers' fused forward/backward passes, optimizer updates, graph
+    capture) are inherited from :class:`~._step_kernels.StepKernels`; their cases are in tests/test_lean.py."""
 
     # Elements of the one-hot block the reference index_add builds at a time (32 MiB in float64).
     index_add_block = 1 << 22
@@ -82,6 +86,43 @@ class Kernels:
             value = value[:, None]
         dst += self.one_hot(t, dst.shape[1], dst.dtype) * value
         return dst
+
+    def lstm_cell_forward(self, a: Any, hw: Any, c_prev: Any, gates: Any, c: Any, h: Any) -> None:
+        xp = get_namespace(a, hw, c_prev, gates)
+        H = c.shape[-1]
+        z = a + hw
+        f, g = _sigmoid(xp, z[:, :H]), xp.tanh(z[:, H : 2 * H])
+        i, o = _sigmoid(xp, z[:, 2 * H : 3 * H]), _sigmoid(xp, z[:, 3 * H :])
+        gates[...] = xp.concat([f, g, i, o], axis=1)
+        c[...] = f * c_prev + g * i
+        h[...] = o * xp.tanh(c)
+
+    def lstm_cell_backward(self, dh_up: Any, dh_rec: Any, dc: Any, gates: Any, c: Any, c_prev: Any, da: Any) -> None:
+        xp = get_namespace(dh_up, dh_rec, dc, gates)
+        H = c.shape[-1]
+        f, g, i, o = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
+        dht = dh_up + dh_rec
+        tc = xp.tanh(c)
+        ds = dc + dht * o * (1.0 - tc * tc)
+        dfgio = [ds * c_prev * f * (1.0 - f), ds * i * (1.0 - g * g), ds * g * i * (1.0 - i), dht * tc * o * (1.0 - o)]
+        da[...] = xp.concat(dfgio, axis=1)
+        dc[...] = ds * f
+
+    def lstm_sequence(self, xs: Any, Wx: Any, Wh: Any, b: Any, h0: Any, c0: Any) -> Any:
+        return None  # the standard has no whole-sequence op: the caller runs its time loop
+
+    def clip_by_global_norm(self, grads: list[Any], max_norm: float) -> None:
+        xp = get_namespace(*grads)
+        total = xp.sum(grads[0] * grads[0])
+        for g in grads[1:]:
+            total = total + xp.sum(g * g)
+        rate = xp.minimum(max_norm / (xp.sqrt(total) + 1e-6), 1.0)
+        for g in grads:
+            g *= xp.astype(rate, g.dtype, copy=False)
+
+
+def _sigmoid(xp: Any, z: Any) -> Any:
+    return 0.5 * xp.tanh(0.5 * z) + 0.5  # no overflow for large |z|; the overrides compute the same
 
 
 def _index_add_sorted(dst: Any, idx: Any, src: Any) -> Any:
@@ -192,3 +233,67 @@ def add_at_labels(dst: Any, t: Any, value: Any) -> Any:
     element per row), the reference adds ``value`` times a one-hot block.
     """
     return kernels_for(dst).add_at_labels(dst, t, value)
+
+
+def lstm_cell_forward(a: Any, hw: Any, c_prev: Any, gates: Any, c: Any, h: Any) -> None:
+    """One LSTM time step's element-wise work, fused into one kernel where the library allows (CuPy: one
+    ``ElementwiseKernel``; torch: one custom op; NumPy: ``out=`` into the given arrays, nothing allocated).
+
+    From the pre-activations ``a + hw`` ``(N, 4H)`` (``a = x @ Wx + b`` of the step, ``hw = h_prev @ Wh``),
+    gates in the book's order f, g, i, o, writes the activated gates ``[sigmoid f, tanh g, sigmoid i,
+    sigmoid o]`` into ``gates`` ``(N, 4H)``, ``c = f * c_prev + g * i`` into ``c`` ``(N, H)`` and
+    ``h = o * tanh(c)`` into ``h`` ``(N, H)``. One floating dtype; arguments may be strided views.
+    """
+    kernels_for(gates).lstm_cell_forward(a, hw, c_prev, gates, c, h)
+
+
+def lstm_cell_backward(dh_up: Any, dh_rec: Any, dc: Any, gates: Any, c: Any, c_prev: Any, da: Any) -> None:
+    """The gradient through one LSTM step (what :func:`lstm_cell_forward` stored), fused like it.
+
+    ``dh_up`` ``(N, H)``: the gradient of ``h`` from the layer above; ``dh_rec`` ``(N, H)``: from the
+    next step (``da_next @ Wh.T``), used as scratch; ``dc`` ``(N, H)``: the gradient of ``c`` from the
+    next step, replaced by that of ``c_prev``. Writes the gradient of the pre-activations into ``da`` ``(N, 4H)``.
+    """
+    kernels_for(gates).lstm_cell_backward(dh_up, dh_rec, dc, gates, c, c_prev, da)
+
+
+_LIBRARY_RNN = [True]
+
+
+class library_rnn:  # noqa: N801 - a context manager, used like a function
+    """``with library_rnn(False):`` keeps :func:`lstm_sequence` from handing sequences to the library's own LSTM op,
+    so ``TimeLSTM`` runs the portable time loop (the path CuPy and NumPy take); ``True`` (the default) allows it."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = bool(enabled)
+
+    def __enter__(self) -> None:
+        _LIBRARY_RNN.append(self.enabled)
+
+    def __exit__(self, *exc: Any) -> None:
+        _LIBRARY_RNN.pop()
+
+
+def lstm_sequence(xs: Any, Wx: Any, Wh: Any, b: Any, h0: Any, c0: Any) -> Any:
+    """A whole LSTM sequence by the library's own op (PyTorch: ``torch.lstm``, cuDNN on CUDA), or ``None`` where the
+    library has none or :class:`library_rnn` switched it off (the caller runs its time loop).
+
+    ``xs`` ``(N, T, D)``; ``Wx`` ``(D, 4H)``, ``Wh`` ``(H, 4H)``, ``b`` ``(4H,)`` in the book's layout
+    and gate order; ``h0``, ``c0`` ``(N, H)``, or ``None`` for zeros. Returns ``(hs, h_T, c_T, backward)``:
+    ``hs`` ``(N, T, H)``, the last states ``(N, H)``, and ``backward(dhs)`` giving ``(dWx, dWh, db, dh0, dxs)``.
+    """
+    if not _LIBRARY_RNN[-1]:
+        return None
+    return kernels_for(xs).lstm_sequence(xs, Wx, Wh, b, h0, c0)
+
+
+def clip_by_global_norm(grads: list[Any], max_norm: float) -> None:
+    """Scale every array in ``grads`` in place by ``min(1, max_norm / (norm + 1e-6))``, ``norm`` their joint L2 norm.
+
+    The factor stays on the device (nothing is read back). torch: ``_foreach_norm`` and
+    ``_foreach_mul_`` (a few kernels for any number of arrays); NumPy: dot products and
+    in-place scaling (nothing allocated); elsewhere one reduction and one scaling per array.
+    ``grads`` share one floating dtype; an empty list does nothing.
+    """
+    if grads:
+        kernels_for(grads[0]).clip_by_global_norm(list(grads), max_norm)

@@ -16,6 +16,7 @@ import numpy as np
 
 from ._kernels import Kernels
 from ._registry import BackendUnavailableError, Library
+from ._step_kernels import CaptureRefusedError
 
 
 class DeviceCreatingNamespace:
@@ -91,6 +92,136 @@ class CupyKernels(Kernels):
     def add_at_labels(self, dst: Any, t: Any, value: Any) -> Any:
         dst[_cupy().arange(dst.shape[0]), t] += value
         return dst
+
+    writes_out = True  # the layers' buffers: a warm step allocates nothing (what stream capture needs)
+    _kernels: dict[str, Any] = {}  # the ElementwiseKernels, compiled on first use
+
+    def affine(self, x: Any, W: Any, b: Any, store: dict | None = None) -> Any:
+        cupy = _cupy()
+
+        out = cupy.matmul(x, W, out=self.buffer(store, "out", (x.shape[0], W.shape[1]), x))
+        out += b
+        return out
+
+    def relu(self, x: Any, store: dict | None = None) -> Any:
+        cupy = _cupy()
+
+        return cupy.maximum(x, x.dtype.type(0), out=self.buffer(store, "out", x.shape, x))
+
+    @classmethod
+    def _kernel(cls, name: str, params: str, result: str, body: str) -> Any:
+        k = cls._kernels.get(name)
+        if k is None:
+            cupy = _cupy()
+
+            k = cls._kernels[name] = cupy.ElementwiseKernel(params, result, body, f"xpnet_{name}")
+        return k
+
+    def strided(self, x: Any, shape: tuple, strides: tuple) -> Any:
+        cupy = _cupy()
+
+        return cupy.lib.stride_tricks.as_strided(x, shape, strides)
+
+    def im2col(self, x: Any, fh: int, fw: int, stride: int, pad: int, store: Any) -> Any:
+        return self.strided_im2col(x, fh, fw, stride, pad, store)
+
+    def multiply(self, a: Any, b: Any, store: Any, name: str) -> Any:
+        return _cupy().multiply(a, b, out=self.buffer(store, name, a.shape, a))
+
+    def axpy(self, y: Any, a: float, x: Any, scratch: Any = None) -> None:
+        self._kernel("axpy", "T x, T a", "T y", "y += a * x")(x, y.dtype.type(a), y)
+
+    def adam_update(
+        self, p: Any, g: Any, m: Any, v: Any, lr_t: float, b1: float, b2: float, eps: float, scratch: Any
+    ) -> None:
+        k = self._kernel(
+            "adam",
+            "T g, T c1, T c2, T lr, T eps",
+            "T p, T m, T v",
+            "m += c1 * (g - m); v += c2 * (g * g - v); p -= lr * m / (sqrt(v) + eps)",
+        )
+        t = p.dtype.type
+        k(g, t(1 - b1), t(1 - b2), t(lr_t), t(eps), p, m, v)
+
+    def relu_backward(self, dout: Any, y: Any, store: dict | None = None) -> Any:
+        k = self._kernel("relu_backward", "T dout, T y", "T dx", "dx = y > 0 ? dout : (T)0")
+        out = self.buffer(store, "dx", y.shape, dout)
+        return k(dout, y, out) if out is not None else k(dout, y)
+
+    def capture_step(self, step: Any, like: Any) -> Any:
+        """Stream capture with a private memory pool: the graph's temporaries are never handed to arrays made
+        between replays. One real step first fills the pool (so the capture itself allocates nothing new)."""
+        cupy = _cupy()
+
+        pool = cupy.cuda.MemoryPool()
+        stream = cupy.cuda.Stream(non_blocking=True)
+        stream.wait_event(cupy.cuda.get_current_stream().record())
+        try:
+            with cupy.cuda.using_allocator(pool.malloc), stream:
+                step()
+                stream.begin_capture()
+                try:
+                    step()
+                finally:
+                    graph = stream.end_capture()
+        except Exception as e:  # noqa: BLE001 - a refusal (an allocation, a host sync) falls back
+            raise CaptureRefusedError(f"CuPy refused to capture the step: {e}") from e
+        cupy.cuda.get_current_stream().wait_event(stream.record())
+
+        def replay() -> None:
+            graph.launch(stream=cupy.cuda.get_current_stream())  # ordered with the batch copies around it
+
+        replay.pool = pool  # type: ignore[attr-defined] - the graph's memory lives as long as its replay
+        return replay
+
+    def lstm_cell_forward(self, a: Any, hw: Any, c_prev: Any, gates: Any, c: Any, h: Any) -> None:
+        _lstm_kernel("forward")(a, hw, c_prev, c.shape[-1], gates, c, h)
+
+    def lstm_cell_backward(self, dh_up: Any, dh_rec: Any, dc: Any, gates: Any, c: Any, c_prev: Any, da: Any) -> None:
+        _lstm_kernel("backward")(dh_up, dh_rec, gates, c, c_prev, c.shape[-1], da, dc)
+
+
+# One thread per (n, j) of the (N, H) state; the (N, 4H) gate arrays are raw, read at the C-order element index
+# n * 4H + k * H + j of their logical shape (CuPy's raw indexing follows their strides: time-step views work).
+_LSTM_FORWARD = """
+const ptrdiff_t n = i / H, j = i % H, r = n * 4 * H + j;
+const T zf = a[r] + hw[r], zg = a[r + H] + hw[r + H];
+const T zi = a[r + 2 * H] + hw[r + 2 * H], zo = a[r + 3 * H] + hw[r + 3 * H];
+const T f = tanh(zf * (T)0.5) * (T)0.5 + (T)0.5, g = tanh(zg);
+const T ig = tanh(zi * (T)0.5) * (T)0.5 + (T)0.5, o = tanh(zo * (T)0.5) * (T)0.5 + (T)0.5;
+gates[r] = f; gates[r + H] = g; gates[r + 2 * H] = ig; gates[r + 3 * H] = o;
+c = f * c_prev + g * ig;
+h = o * tanh(c);
+"""
+_LSTM_BACKWARD = """
+const ptrdiff_t n = i / H, j = i % H, r = n * 4 * H + j;
+const T f = gates[r], g = gates[r + H], ig = gates[r + 2 * H], o = gates[r + 3 * H];
+const T dht = dh_up + dh_rec, tc = tanh(c);
+const T ds = dc + dht * o * ((T)1 - tc * tc);
+da[r] = ds * c_prev * f * ((T)1 - f);
+da[r + H] = ds * ig * ((T)1 - g * g);
+da[r + 2 * H] = ds * g * ig * ((T)1 - ig);
+da[r + 3 * H] = dht * tc * o * ((T)1 - o);
+dc = ds * f;
+"""
+_LSTM_KERNELS: dict[str, Any] = {}
+
+
+def _lstm_kernel(which: str) -> Any:
+    if which not in _LSTM_KERNELS:
+        cupy = _cupy()
+        if which == "forward":
+            _LSTM_KERNELS[which] = cupy.ElementwiseKernel(
+                "raw T a, raw T hw, T c_prev, int64 H", "raw T gates, T c, T h", _LSTM_FORWARD, "xpnet_lstm_forward"
+            )
+        else:
+            _LSTM_KERNELS[which] = cupy.ElementwiseKernel(
+                "T dh_up, T dh_rec, raw T gates, T c, T c_prev, int64 H",
+                "raw T da, T dc",
+                _LSTM_BACKWARD,
+                "xpnet_lstm_backward",
+            )
+    return _LSTM_KERNELS[which]
 
 
 class CupyLibrary(Library):

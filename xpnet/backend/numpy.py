@@ -7,6 +7,7 @@ indexing (:class:`NumpyKernels`).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import array_api_compat
@@ -14,6 +15,7 @@ import numpy as np
 
 from ._kernels import Kernels
 from ._registry import Library
+from ._step_kernels import LOSS_EPS, windows
 
 # Rounds of distinct-id fancy additions before the rest goes to np.add.at (see NumpyKernels.index_add).
 INDEX_ADD_ROUNDS = 8
@@ -106,6 +108,213 @@ class NumpyKernels(Kernels):
     def add_at_labels(self, dst: Any, t: Any, value: Any) -> Any:
         dst[np.arange(dst.shape[0]), t] += value
         return dst
+
+    writes_out = True
+
+    def axpy(self, y: Any, a: float, x: Any, scratch: Any = None) -> None:
+        if scratch is None:
+            y += a * x
+            return
+        np.multiply(x, a, out=scratch)
+        y += scratch
+
+    def _rows(self, store: dict, name: str, v: Any, shape: tuple) -> Any:
+        """``v`` broadcast to ``shape`` in buffer ``name`` (NumPy's broadcasting ufuncs allocate a temporary
+        of the output's size; a broadcasting copy into a buffer, then a same-shape ufunc, allocate nothing)."""
+        r = self.buffer(store, name, shape, v)
+        np.copyto(r, v)
+        return r
+
+    def affine(self, x: Any, W: Any, b: Any, store: dict | None = None) -> Any:
+        shape = (x.shape[0], W.shape[1])
+        out = np.matmul(x, W, out=self.buffer(store, "out", shape, x))
+        if store is None:
+            out += b
+        else:
+            out += self._rows(store, "bias", b, shape)
+        return out
+
+    def relu(self, x: Any, store: dict | None = None) -> Any:
+        out = self.buffer(store, "out", x.shape, x)
+        if out is not None and not x.flags.c_contiguous:  # a strided input would make the ufunc buffer it
+            np.copyto(out, x)
+            x = out
+        return np.maximum(x, 0.0, out=out, dtype=x.dtype)
+
+    def channel_rows(self, dout: Any, store: Any) -> Any:
+        N, C, H, W = dout.shape
+        rows = self.buffer(store, "rows", (N * H * W, C), dout)
+        if rows is None:
+            return super().channel_rows(dout, store)
+        np.copyto(rows.reshape(N, H, W, C), dout.transpose(0, 2, 3, 1))
+        return rows
+
+    def maxpool(self, x: Any, ph: int, pw: int, stride: int, pad: int, store: Any) -> tuple[Any, Any]:
+        """Each window cell's strided view copied into one buffer, then a same-shape ``maximum`` (NumPy buffers a
+        strided ufunc input: an allocation)."""
+        if store is None or pad or x.dtype.kind != "f":
+            return super().maxpool(x, ph, pw, stride, pad, store)
+        N, C, H, W = x.shape
+        oh, ow = (H - ph) // stride + 1, (W - pw) // stride + 1
+        keys = windows(ph, pw, stride, oh, ow)
+        out = self.buffer(store, "out", (N, C, oh, ow), x)
+        cell = self.buffer(store, "cell", (N, C, oh, ow), x)
+        np.copyto(out, x[keys[0]])
+        for key in keys[1:]:
+            np.copyto(cell, x[key])
+            np.maximum(out, cell, out=out)
+        return out, ("numpy", x, out, keys, stride < ph or stride < pw)
+
+    def maxpool_backward(self, dout: Any, saved: Any, store: Any) -> Any:
+        if not isinstance(saved[0], str):  # the reference's (forward without a store)
+            return super().maxpool_backward(dout, saved, store)
+        _, x, out, keys, overlap = saved
+        dx = self.buffer(store, "dx", x.shape, dout)
+        rest, take = self.buffer(store, "rest", dout.shape, dout), self.buffer(store, "take", dout.shape, dout)
+        cell, hit = self.buffer(store, "cell", dout.shape, dout), self.buffer(store, "hit", dout.shape, dout, bool)
+        dx.fill(0)
+        np.copyto(rest, dout)
+        for k, key in enumerate(keys):  # each window's gradient to its first maximal cell
+            np.copyto(cell, x[key])  # (a strided or mixed-dtype ufunc operand would be buffered: an allocation)
+            np.equal(cell, out, out=hit)
+            np.copyto(cell, hit)
+            np.multiply(rest, cell, out=take)
+            if overlap:
+                dx[key] += take
+            else:
+                dx[key] = take
+            if k + 1 < len(keys):
+                rest -= take  # what no earlier cell took
+        return dx
+
+    def relu_backward(self, dout: Any, y: Any, store: dict | None = None) -> Any:
+        out = np.sign(y, out=self.buffer(store, "dx", y.shape, dout))  # y >= 0: its sign is the 0/1 mask
+        out *= dout
+        return out
+
+    def multiply(self, a: Any, b: Any, store: Any, name: str) -> Any:
+        return np.multiply(a, b, out=self.buffer(store, name, a.shape, a))
+
+    def im2col(self, x: Any, fh: int, fw: int, stride: int, pad: int, store: Any) -> Any:
+        return self.strided_im2col(x, fh, fw, stride, pad, store)
+
+    def strided(self, x: Any, shape: tuple, strides: tuple) -> Any:
+        return np.lib.stride_tricks.as_strided(x, shape, strides, writeable=False)
+
+    def copy_into(self, dst: Any, src: Any) -> None:
+        np.copyto(dst, src)
+
+    def dropout_mask(self, u: Any, ratio: float, store: Any) -> Any:
+        m = self.buffer(store, "mask", u.shape, u)
+        if m is None:
+            return super().dropout_mask(u, ratio, store)
+        np.greater(u, ratio, out=m)
+        return m
+
+    def softmax_xent(self, x: Any, t: Any, store: dict) -> tuple[Any, Any]:
+        N, C = x.shape
+        y = self.buffer(store, "y", (N, C), x)
+        row = self.buffer(store, "row", (N, 1), x)
+        col = self.buffer(store, "col", (N,), x)
+        flat = self.buffer(store, "flat", (N,), t, np.intp)
+        np.maximum.reduce(x, axis=1, keepdims=True, out=row)
+        np.subtract(x, self._rows(store, "wide", row, (N, C)), out=y)
+        np.exp(y, out=y)
+        np.add.reduce(y, axis=1, keepdims=True, out=row)
+        y /= self._rows(store, "wide", row, (N, C))
+        rows = store.get("rows")
+        if rows is None or rows.shape[0] != N or rows[-1] != (N - 1) * C:
+            rows = store["rows"] = np.arange(N, dtype=np.intp) * C
+        np.add(rows, t, out=flat, casting="unsafe")  # index of each label's probability in y.ravel()
+        np.take(y.reshape(-1), flat, out=col)
+        col += LOSS_EPS
+        np.log(col, out=col)
+        loss = np.empty((), dtype=x.dtype)  # new each step: callers keep losses (the trainer reads them later)
+        np.add.reduce(col, out=loss)
+        loss *= -1.0 / N
+        return loss, (y, flat)
+
+    def softmax_xent_backward(self, saved: Any, dout: Any, store: dict) -> Any:
+        y, flat = saved
+        dx = self.buffer(store, "dx", y.shape, y)
+        col = self.buffer(store, "col", (y.shape[0],), y)
+        np.copyto(dx, y)
+        np.take(y.reshape(-1), flat, out=col)
+        col -= 1.0
+        np.put(dx.reshape(-1), flat, col)
+        dx *= dout / y.shape[0]
+        return dx
+
+    def lstm_cell_forward(self, a: Any, hw: Any, c_prev: Any, gates: Any, c: Any, h: Any) -> None:
+        H = c.shape[-1]
+        scale, shift, _ = _lstm_constants(H, gates.dtype)
+        np.add(a, hw, out=gates)
+        gates *= scale  # sigmoid(z) = tanh(z/2)/2 + 1/2 on f, i, o and tanh on g: four passes over all gates
+        np.tanh(gates, out=gates)
+        gates *= scale
+        gates += shift
+        f, g, i, o = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
+        np.multiply(f, c_prev, out=c)
+        np.multiply(g, i, out=h)
+        c += h
+        np.tanh(c, out=h)
+        h *= o
+
+    def lstm_cell_backward(self, dh_up: Any, dh_rec: Any, dc: Any, gates: Any, c: Any, c_prev: Any, da: Any) -> None:
+        H = c.shape[-1]
+        one = _lstm_constants(H, gates.dtype)[2]
+        f, g, i, o = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
+        df, dg, di, do = da[:, :H], da[:, H : 2 * H], da[:, 2 * H : 3 * H], da[:, 3 * H :]
+        dht = dh_rec
+        dht += dh_up
+        np.tanh(c, out=do)
+        np.multiply(do, do, out=df)
+        np.subtract(one, df, out=df)
+        df *= o
+        df *= dht
+        dc += df  # dc is now ds = dc + dht * o * (1 - tanh(c)^2)
+        do *= dht
+        np.subtract(one, o, out=dg)
+        dg *= o
+        do *= dg  # dht * tanh(c) * o (1 - o)
+        np.subtract(one, f, out=df)
+        df *= f
+        df *= c_prev
+        df *= dc
+        np.subtract(one, i, out=di)
+        di *= i
+        di *= g
+        di *= dc
+        np.multiply(g, g, out=dg)
+        np.subtract(one, dg, out=dg)
+        dg *= i
+        dg *= dc
+        dc *= f
+
+    def clip_by_global_norm(self, grads: list[Any], max_norm: float) -> None:
+        total = 0.0
+        for g in grads:
+            flat = g.reshape(-1)  # a view of a contiguous gradient: vdot makes no g * g
+            total += float(np.vdot(flat, flat))
+        rate = min(max_norm / (math.sqrt(total) + 1e-6), 1.0)
+        for g in grads:
+            g *= rate
+
+
+_LSTM_CONSTANTS: dict[tuple[int, Any], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def _lstm_constants(H: int, dtype: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``scale``, ``shift`` ``(4H,)`` (``tanh(z * scale) * scale + shift`` is sigmoid on f, i, o, tanh on g) and a ``1``
+    ``(1,)``, of ``dtype``, made once: no scalar becomes an array inside the time loop."""
+    key = (H, np.dtype(dtype))
+    if key not in _LSTM_CONSTANTS:
+        scale = np.full(4 * H, 0.5, dtype=dtype)
+        scale[H : 2 * H] = 1.0
+        shift = np.full(4 * H, 0.5, dtype=dtype)
+        shift[H : 2 * H] = 0.0
+        _LSTM_CONSTANTS[key] = (scale, shift, np.ones(1, dtype=dtype))
+    return _LSTM_CONSTANTS[key]
 
 
 class NumpyLibrary(Library):

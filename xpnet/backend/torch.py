@@ -8,6 +8,7 @@ operations (:class:`TorchKernels`). PyTorch is imported when the backend is reso
 from __future__ import annotations
 
 import importlib
+import math
 from typing import Any
 
 import array_api_compat
@@ -15,10 +16,15 @@ import numpy as np
 
 from ._kernels import Kernels
 from ._registry import Library
+from ._step_kernels import LOSS_EPS, CaptureRefusedError
 
 
 def _torch() -> Any:
     return importlib.import_module("torch")
+
+
+# ``ignore_index`` of nll_loss: no label takes it (torch's default, -100, would silently skip such labels)
+_IGNORE = -(2**62)
 
 
 class TorchKernels(Kernels):
@@ -37,6 +43,313 @@ class TorchKernels(Kernels):
             value = torch.full((dst.shape[0],), value, dtype=dst.dtype, device=dst.device)
         dst.index_put_((rows, t), value, accumulate=True)
         return dst
+
+    writes_out = True
+
+    checks_labels = True  # nll_loss refuses them on the CPU (on a GPU the caller would not check either)
+
+    def axpy(self, y: Any, a: float, x: Any, scratch: Any = None) -> None:
+        y.add_(x, alpha=a)
+
+    def adam_update(
+        self, p: Any, g: Any, m: Any, v: Any, lr_t: float, b1: float, b2: float, eps: float, scratch: Any
+    ) -> None:
+        torch = _torch()
+
+        m.lerp_(g, 1 - b1)
+        v.mul_(b2).addcmul_(g, g, value=1 - b2)
+        denom = torch.sqrt(v).add_(eps)
+        p.addcdiv_(m, denom, value=-lr_t)
+
+    def matmul_into(self, out: Any, a: Any, b: Any) -> None:
+        torch = _torch()
+
+        torch.matmul(a, b, out=out)
+
+    def sum_into(self, out: Any, a: Any) -> None:
+        torch = _torch()
+
+        torch.sum(a, dim=0, out=out)
+
+    def affine(self, x: Any, W: Any, b: Any, store: dict | None = None) -> Any:
+        torch = _torch()
+
+        out = self.buffer(store, "out", (x.shape[0], W.shape[1]), x)
+        return torch.addmm(b, x, W) if out is None else torch.addmm(b, x, W, out=out)
+
+    def relu(self, x: Any, store: dict | None = None) -> Any:
+        torch = _torch()
+
+        out = self.buffer(store, "out", x.shape, x)
+        return torch.relu(x) if out is None else torch.clamp_min(x, 0.0, out=out)
+
+    def relu_backward(self, dout: Any, y: Any, store: dict | None = None) -> Any:
+        torch = _torch()
+
+        out = self.buffer(store, "dx", y.shape, dout)
+        if out is None:
+            return torch.ops.aten.threshold_backward(dout, y, 0)
+        return torch.ops.aten.threshold_backward.grad_input(dout, y, 0, grad_input=out)
+
+    def softmax_xent(self, x: Any, t: Any, store: dict) -> tuple[Any, Any]:
+        torch = _torch()
+
+        aten = torch.ops.aten
+        if t.dtype != torch.int64:
+            t = t.to(torch.int64)
+        logp = aten._log_softmax(x, 1, False)
+        floor = store.get("floor")
+        if floor is None or floor.dtype != x.dtype or floor.device != x.device:
+            floor = store["floor"] = torch.tensor(math.log(LOSS_EPS), dtype=x.dtype, device=x.device)
+        # log(y + eps) = logaddexp(log y, log eps); nll_loss: -mean of each row's label entry
+        guarded = torch.logaddexp(logp, floor)
+        try:
+            loss, total = aten.nll_loss_forward(guarded, t, None, 1, _IGNORE)
+        except (IndexError, RuntimeError):  # a label out of range (checked by the kernel on the host)
+            lo, hi = int(torch.min(t)), int(torch.max(t))
+            raise ValueError(
+                f"labels must lie in [0, {x.shape[1]}) for {x.shape[1]} classes; got values from {lo} to {hi}"
+            ) from None
+        return loss, (logp, t, total)
+
+    def softmax_of(self, saved: Any) -> Any:
+        return saved[0].exp()
+
+    def softmax_xent_backward(self, saved: Any, dout: Any, store: dict) -> Any:
+        torch = _torch()
+
+        aten = torch.ops.aten
+        logp, t, total = saved
+        if isinstance(dout, (int, float)):
+            key = ("dout", float(dout))
+            g = store.get(key)
+            if g is None or g.dtype != logp.dtype or g.device != logp.device:
+                g = store[key] = torch.tensor(float(dout), dtype=logp.dtype, device=logp.device)
+            dout = g
+        # nll_loss_backward: -dout/N at each row's label, 0 elsewhere; the log-softmax's backward adds y * dout/N
+        onehot = aten.nll_loss_backward(dout, logp, t, None, 1, _IGNORE, total)
+        return aten._log_softmax_backward_data(onehot, logp, 1, logp.dtype)
+
+    def multiply(self, a: Any, b: Any, store: Any, name: str) -> Any:
+        torch = _torch()
+
+        out = self.buffer(store, name, a.shape, a)
+        return a * b if out is None else torch.mul(a, b, out=out)
+
+    def dropout_mask(self, u: Any, ratio: float, store: Any) -> Any:
+        torch = _torch()
+
+        m = self.buffer(store, "mask", u.shape, u)
+        return (u > ratio).to(u.dtype) if m is None else torch.gt(u, ratio, out=m)
+
+    def im2col(self, x: Any, fh: int, fw: int, stride: int, pad: int, store: Any) -> Any:
+        torch = _torch()
+
+        if not x.is_floating_point():
+            return super().im2col(x, fh, fw, stride, pad, store)
+        if pad:
+            x = torch.constant_pad_nd(x, [pad] * 4, 0.0)
+        N, C, H, W = x.shape
+        oh, ow = (H - fh) // stride + 1, (W - fw) // stride + 1
+        sn, sc, sh, sw = x.stride()
+        view = x.as_strided((N, oh, ow, C, fh, fw), (sn, sh * stride, sw * stride, sc, sh, sw))
+        col = self.buffer(store, "col", (N * oh * ow, C * fh * fw), x)
+        if col is None:
+            return view.reshape(N * oh * ow, C * fh * fw)
+        col.view(N, oh, ow, C, fh, fw).copy_(view)
+        return col
+
+    def maxpool(self, x: Any, ph: int, pw: int, stride: int, pad: int, store: Any) -> tuple[Any, Any]:
+        torch = _torch()
+
+        if 2 * pad > min(ph, pw) or not x.is_floating_point():  # torch pools with at most half a window of padding
+            return super().maxpool(x, ph, pw, stride, pad, store)
+        out, idx = torch.ops.aten.max_pool2d_with_indices(x, [ph, pw], [stride, stride], [pad, pad])
+        return out, ("torch", x, idx, (ph, pw, stride, pad))
+
+    def maxpool_backward(self, dout: Any, saved: Any, store: Any) -> Any:
+        torch = _torch()
+
+        if not isinstance(saved[0], str):  # the reference's (a padding torch does not pool with)
+            return super().maxpool_backward(dout, saved, store)
+        _, x, idx, (ph, pw, s, pad) = saved
+        return torch.ops.aten.max_pool2d_with_indices_backward(
+            dout, x, [ph, pw], [s, s], [pad, pad], [1, 1], False, idx
+        )
+
+    def _constant(self, store: Any, key: tuple, like: Any, make: Any) -> Any:
+        """``make()`` (a host NumPy array) as a tensor like ``like``, made once per key, dtype and device."""
+        torch = _torch()
+
+        full = (*key, like.dtype, like.device)
+        c = store.get(full) if store is not None else None
+        if c is None:
+            c = torch.as_tensor(make(), dtype=like.dtype, device=like.device)
+            if store is not None:
+                store[full] = c
+        return c
+
+    def take_rows(self, W: Any, idx: Any) -> Any:
+        torch = _torch()
+
+        return torch.index_select(W, 0, idx)  # (array-api-compat's take also wraps negative ids: 3 more kernels)
+
+    def sigmoid_xent_first(self, score: Any, store: Any) -> tuple[Any, Any]:
+        torch = _torch()
+
+        N, K = score.shape
+        y = torch.sigmoid(score)
+        first = np.arange(K) == 0
+        base = self._constant(store, ("base", K), y, lambda: np.where(first, 0.0, 1.0))
+        sign = self._constant(store, ("sign", K), y, lambda: np.where(first, 1.0, -1.0))
+        weight = self._constant(store, ("weight", N * K), y, lambda: np.full(N * K, -1.0 / N))
+        # log(y + eps) in column 0, log(1 - y + eps) elsewhere (eps added last, as the reference: it decides near 1)
+        q = torch.addcmul(base, sign, y).add_(LOSS_EPS).log_()
+        return torch.dot(q.view(-1), weight), (y, store)
+
+    def sigmoid_xent_first_backward(self, saved: Any, dout: Any, store: Any) -> Any:
+        torch = _torch()
+
+        y, consts = saved
+        N, K = y.shape
+        if not isinstance(dout, (int, float)):
+            return (y - self._constant(consts, ("label", K), y, lambda: np.arange(K) == 0)) * (dout / N)
+        c = dout / N
+        shift = self._constant(consts, ("shift", K, c), y, lambda: np.where(np.arange(K) == 0, -c, 0.0))
+        return torch.add(shift, y, alpha=c)
+
+    def batchnorm_train(
+        self, x: Any, gamma: Any, beta: Any, running: tuple[Any, Any], momentum: float, eps: float, store: Any
+    ) -> tuple[Any, Any]:
+        torch = _torch()
+
+        var, mu = torch.var_mean(x, 0, correction=0)
+        torch._foreach_lerp_(list(running), [mu, var], 1 - momentum)
+        out, mean, invstd = torch.ops.aten.native_batch_norm(x, gamma, beta, None, None, True, 0.0, eps)
+        return out, (x, mean, invstd, eps)
+
+    def batchnorm_backward(self, dout: Any, gamma: Any, saved: Any, dgamma: Any, dbeta: Any, store: Any) -> Any:
+        torch = _torch()
+
+        x, mean, invstd, eps = saved
+        dx = self.buffer(store, "dx", x.shape, x)
+        if dx is None:
+            dx = torch.empty_like(x)
+        torch.ops.aten.native_batch_norm_backward.out(
+            dout, x, gamma, None, None, mean, invstd, True, eps, [True, True, True], out0=dx, out1=dgamma, out2=dbeta
+        )
+        return dx
+
+    def capture_step(self, step: Any, like: Any) -> Any:
+        torch = _torch()
+
+        if like.device.type != "cuda":
+            raise CaptureRefusedError(f"torch on {like.device.type}: CUDA graphs need a CUDA device")
+        try:
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):  # its own side stream and memory pool (graph temporaries stay private)
+                step()
+        except Exception as e:  # noqa: BLE001 - any refusal (an op that syncs, an allocation pattern) falls back
+            raise CaptureRefusedError(f"torch refused to capture the step: {e}") from e
+        return graph.replay
+
+    def clip_by_global_norm(self, grads: list[Any], max_norm: float) -> None:
+        torch = _torch()
+        total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+        torch._foreach_mul_(grads, (max_norm / (total + 1e-6)).clamp_(max=1.0))
+
+    def lstm_cell_forward(self, a: Any, hw: Any, c_prev: Any, gates: Any, c: Any, h: Any) -> None:
+        _lstm_ops().lstm_cell_forward(a, hw, c_prev, gates, c, h)
+
+    def lstm_cell_backward(self, dh_up: Any, dh_rec: Any, dc: Any, gates: Any, c: Any, c_prev: Any, da: Any) -> None:
+        _lstm_ops().lstm_cell_backward(dh_up, dh_rec, dc, gates, c, c_prev, da)
+
+    def lstm_sequence(self, xs: Any, Wx: Any, Wh: Any, b: Any, h0: Any, c0: Any) -> Any:
+        torch = _torch()
+        H = Wh.shape[0]
+        key = (H, xs.device, b.dtype)
+        if key not in _GATE_ORDERS:  # the book's f, g, i, o -> torch's i, f, g, o, back; torch.lstm's second bias
+            ar = torch.arange(H, device=xs.device)
+            order = torch.cat([ar + 2 * H, ar, ar + H, ar + 3 * H])
+            _GATE_ORDERS[key] = (order, torch.argsort(order), torch.zeros_like(b))
+        order, back, zero_bias = _GATE_ORDERS[key]
+        if h0 is None or c0 is None:
+            zeros = torch.zeros((xs.shape[0], H), dtype=b.dtype, device=xs.device)
+            h0, c0 = zeros if h0 is None else h0, zeros if c0 is None else c0
+        # torch's layout made outside the graph as contiguous (4H, .) rows (nothing for the op to copy again)
+        leaves = [torch.index_select(W.T, 0, order) for W in (Wx, Wh)] + [torch.index_select(b, 0, order)]
+        leaves = [t.requires_grad_() for t in leaves] + [t.detach().requires_grad_() for t in (h0, xs)]
+        w_ih, w_hh, b_ih, h0_, x = leaves
+        with torch.enable_grad():
+            hs, hT, cT = torch.lstm(
+                x, (h0_[None], c0[None]), [w_ih, w_hh, b_ih, zero_bias], True, 1, 0.0, True, False, True
+            )
+
+        def backward(dhs: Any) -> tuple[Any, Any, Any, Any, Any]:
+            dw_ih, dw_hh, db, dh0, dxs = torch.autograd.grad(hs, leaves, dhs)
+            dWx, dWh, db = (torch.index_select(g, 0, back) for g in (dw_ih, dw_hh, db))
+            return dWx.T, dWh.T, db, dh0, dxs
+
+        return hs.detach(), hT[0].detach(), cT[0].detach(), backward
+
+
+_GATE_ORDERS: dict[tuple[int, Any, Any], tuple[Any, Any, Any]] = {}
+_LSTM_LIBRARY: list[Any] = []
+
+
+def _lstm_ops() -> Any:
+    """``torch.ops.xpnet`` with ``lstm_cell_forward``/``_backward`` registered (once): one op per time step each way,
+    whose bodies write through ``out=`` and in-place methods into the arrays they are given."""
+    torch = _torch()
+    if not _LSTM_LIBRARY:
+        lib = torch.library.Library("xpnet", "FRAGMENT")
+        lib.define(
+            "lstm_cell_forward(Tensor a, Tensor hw, Tensor c_prev, Tensor(a!) gates, Tensor(b!) c, Tensor(d!) h) -> ()"
+        )
+        lib.define(
+            "lstm_cell_backward(Tensor dh_up, Tensor(a!) dh_rec, Tensor(b!) dc, Tensor gates, Tensor c, "
+            "Tensor c_prev, Tensor(d!) da) -> ()"
+        )
+        lib.impl("lstm_cell_forward", _lstm_cell_forward, "CompositeExplicitAutograd")
+        lib.impl("lstm_cell_backward", _lstm_cell_backward, "CompositeExplicitAutograd")
+        _LSTM_LIBRARY.append(lib)
+    return torch.ops.xpnet
+
+
+def _lstm_cell_forward(a: Any, hw: Any, c_prev: Any, gates: Any, c: Any, h: Any) -> None:
+    torch = _torch()
+    H = c.shape[-1]
+    torch.add(a, hw, out=gates)
+    f, g, i, o = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
+    g.tanh_()
+    for s in (f, i, o):
+        s.mul_(0.5).tanh_().mul_(0.5).add_(0.5)
+    torch.mul(f, c_prev, out=c)
+    c.addcmul_(g, i)
+    torch.tanh(c, out=h)
+    h.mul_(o)
+
+
+def _lstm_cell_backward(dh_up: Any, dh_rec: Any, dc: Any, gates: Any, c: Any, c_prev: Any, da: Any) -> None:
+    torch = _torch()
+    H = c.shape[-1]
+    f, g, i, o = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
+    df, dg, di, do = da[:, :H], da[:, H : 2 * H], da[:, 2 * H : 3 * H], da[:, 3 * H :]
+    dht = dh_rec.add_(dh_up)
+    torch.tanh(c, out=do)
+    torch.mul(do, do, out=df)
+    df.neg_().add_(1.0).mul_(o).mul_(dht)
+    dc.add_(df)  # ds
+    do.mul_(dht)
+    torch.mul(o, o, out=dg)
+    do.mul_(dg.neg_().add_(o))  # dht * tanh(c) * o (1 - o)
+    torch.mul(f, f, out=df)
+    df.neg_().add_(f).mul_(c_prev).mul_(dc)
+    torch.mul(i, i, out=di)
+    di.neg_().add_(i).mul_(g).mul_(dc)
+    torch.mul(g, g, out=dg)
+    dg.neg_().add_(1.0).mul_(i).mul_(dc)
+    dc.mul_(f)
 
 
 class TorchLibrary(Library):

@@ -123,5 +123,13 @@ class Layer:
         """The layer applied to each copy in ``z`` of shape ``(P, N, ...)`` (copies folded into the batch)."""
         xp = get_namespace(z)
         P, N = z.shape[0], z.shape[1]
-        out = self.forward(xp.reshape(z, (P * N, *z.shape[2:])), train_flg)
+        bufs = self.__dict__.get("_bufs")
+        self._bufs = None  # new arrays: callers keep the results of several calls (the training buffers are reused)
+        try:
+            out = self.forward(xp.reshape(z, (P * N, *z.shape[2:])), train_flg)
+        finally:
+            if bufs is not None:
+                self._bufs = bufs
+            else:
+                del self._bufs
         return xp.reshape(out, (P, N, *out.shape[1:]))

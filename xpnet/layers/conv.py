@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..backend import array_device, get_namespace
+from ..backend import Kernels, array_device, get_namespace, kernels_for
 from .base import Layer, bias_like, like_weights, slot, store_grad, store_sum, zeros_like_all
-from .util import col2im, conv_output_size, im2col, pad_images
+from .util import col2im, conv_output_size
 
 __all__ = ["Convolution", "Pooling"]
+
+_REFERENCE = Kernels()  # the kernels on the standard (the book's arg_max reads their pooling windows)
 
 
 class Convolution(Layer):
@@ -27,6 +29,7 @@ class Convolution(Layer):
         self.grads = zeros_like_all(self.params)
         self.stride, self.pad = stride, pad
         self.x = self.col = self.col_W = None
+        self._bufs: dict = {}
 
     def forward(self, x: Any, train_flg: bool = False) -> Any:
         W, b = self.params
@@ -41,9 +44,10 @@ class Convolution(Layer):
         N, _, H, Wd = x.shape
         out_h = conv_output_size(H, FH, self.stride, self.pad)
         out_w = conv_output_size(Wd, FW, self.stride, self.pad)
-        col = im2col(x, FH, FW, self.stride, self.pad)
+        k, store = kernels_for(x), self._bufs if train_flg else None
+        col = k.im2col(x, FH, FW, self.stride, self.pad, store)
         col_W = xp.reshape(W, (FN, -1)).T
-        out = col @ col_W + b
+        out = k.affine(col, col_W, b, store) if b.dtype == W.dtype else col @ col_W + b
         self.x, self.col, self.col_W = x, col, col_W
         return xp.permute_dims(xp.reshape(out, (N, out_h, out_w, FN)), (0, 3, 1, 2))
 
@@ -52,9 +56,13 @@ class Convolution(Layer):
         W = self.params[0]
         xp = get_namespace(dout, W)
         FN, C, FH, FW = W.shape
-        dout = xp.reshape(xp.permute_dims(dout, (0, 2, 3, 1)), (-1, FN))
+        k, dW = kernels_for(dout), self.grads[0]
+        dout = k.channel_rows(dout, self._bufs)  # (N*OH*OW, FN)
         store_sum(self.grads, 1, dout)
-        store_grad(self.grads, 0, xp.reshape((self.col.T @ dout).T, (FN, C, FH, FW)))
+        if k.writes_out and dW is not None and dW.shape == W.shape and dW.dtype == dout.dtype == self.col.dtype:
+            k.matmul_into(xp.reshape(dW, (FN, -1)), dout.T, self.col)  # a view: these libraries reshape in place
+        else:
+            store_grad(self.grads, 0, xp.reshape(dout.T @ self.col, (FN, C, FH, FW)))
         if not input_grad:
             return None
         return col2im(dout @ self.col_W.T, self.x.shape, FH, FW, self.stride, self.pad)
@@ -72,54 +80,25 @@ class Pooling(Layer):
     def __init__(self, pool_h: int, pool_w: int, stride: int = 2, pad: int = 0) -> None:
         super().__init__()
         self.pool_h, self.pool_w, self.stride, self.pad = pool_h, pool_w, stride, pad
-        self.x_shape = self._img = self._out = None
-
-    def _windows(self, oh: int, ow: int) -> list[tuple]:
-        """Index of each window cell's strided view: ``img[key]`` is ``(N, C, OH, OW)``."""
-        s = self.stride
-        return [
-            (slice(None), slice(None), slice(i, i + s * (oh - 1) + 1, s), slice(j, j + s * (ow - 1) + 1, s))
-            for i in range(self.pool_h)
-            for j in range(self.pool_w)
-        ]
+        self.x_shape = self.x = self._saved = None
+        self._bufs: dict = {}
 
     def forward(self, x: Any, train_flg: bool = False) -> Any:
-        xp = get_namespace(x)
-        N, C, H, W = x.shape
-        oh = conv_output_size(H, self.pool_h, self.stride, self.pad)
-        ow = conv_output_size(W, self.pool_w, self.stride, self.pad)
-        img = pad_images(x, self.pad, -float("inf"))
-        first, *others = self._windows(oh, ow)
-        out = img[first]
-        for key in others:
-            out = xp.maximum(out, img[key])
-        self.x_shape, self._img, self._out = x.shape, img, out
+        self.x_shape, self.x = x.shape, x
+        store = self._bufs if train_flg else None
+        out, self._saved = kernels_for(x).maxpool(x, self.pool_h, self.pool_w, self.stride, self.pad, store)
         return out
 
     @property
     def arg_max(self) -> Any:
         """The book's ``arg_max``: index (row-major in the window) of each window's first maximal cell."""
-        xp = get_namespace(self._out)
-        arg = xp.zeros(self._out.shape, dtype=xp.int32, device=array_device(self._out))
-        for k, key in reversed(list(enumerate(self._windows(*self._out.shape[2:])))):
-            arg = xp.where(self._img[key] == self._out, k, arg)
+        _, (img, out, keys, *_) = _REFERENCE.maxpool(self.x, self.pool_h, self.pool_w, self.stride, self.pad, None)
+        xp = get_namespace(out)
+        arg = xp.zeros(out.shape, dtype=xp.int32, device=array_device(out))
+        for k, key in reversed(list(enumerate(keys))):
+            arg = xp.where(img[key] == out, k, arg)
         return arg
 
     def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
-        """Each window's gradient goes to its first maximal cell: ``rest`` is what no earlier cell took."""
-        xp = get_namespace(dout)
-        N, C, H, W = self.x_shape
-        pad = self.pad
-        dx = xp.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=dout.dtype, device=array_device(dout))
-        keys = self._windows(dout.shape[2], dout.shape[3])
-        overlap = self.stride < self.pool_h or self.stride < self.pool_w
-        rest = dout
-        for k, key in enumerate(keys):
-            take = rest * xp.astype(self._img[key] == self._out, rest.dtype)  # (much faster than where)
-            if overlap:
-                dx[key] += take
-            else:  # each cell belongs to one window at most
-                dx[key] = take
-            if k + 1 < len(keys):
-                rest = rest - take
-        return dx[:, :, pad : pad + H, pad : pad + W]
+        """Each window's gradient goes to its first maximal cell."""
+        return kernels_for(dout).maxpool_backward(dout, self._saved, self._bufs)

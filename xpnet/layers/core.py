@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..backend import get_namespace
+from ..backend import get_namespace, kernels_for
 from .base import Layer, bias_like, like_weights, slot, store_matmul, store_sum, zeros_like_all
-from .functions import LOG_EPS, cross_entropy_of_mask, label_mask, sigmoid, softmax
+from .functions import LOG_EPS, check_labels, cross_entropy_of_mask, label_mask, sigmoid, softmax
 
 __all__ = [
     "MulLayer",
@@ -55,27 +55,28 @@ class AddLayer:
 class Relu(Layer):
     """``max(x, 0)``; the gradient at ``x = 0`` is 0.
 
-    ``keep`` holds 1.0 where ``x > 0`` and 0.0 elsewhere (multiplying by it is the cheapest
-    standard way to both apply and differentiate the ReLU); ``mask`` is the book's boolean
-    ``x <= 0``.
+    ``out`` keeps the output: the backward pass lets ``dout`` through where it is positive (one
+    kernel where the library has one). ``mask`` is the book's boolean ``x <= 0``. While training
+    the results go to buffers the layer owns (no allocation when warm, where the library has ``out=``).
     """
 
     elementwise = True
 
     def __init__(self) -> None:
         super().__init__()
-        self.keep = None
+        self.out = None
+        self._bufs: dict = {}
 
     @property
     def mask(self) -> Any:
-        return self.keep == 0.0
+        return self.out <= 0
 
     def forward(self, x: Any, train_flg: bool = False) -> Any:
-        self.keep = get_namespace(x).astype(x > 0, x.dtype)
-        return x * self.keep
+        self.out = kernels_for(x).relu(x, self._bufs if train_flg else None)
+        return self.out
 
     def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
-        return dout * self.keep
+        return kernels_for(dout).relu_backward(dout, self.out, self._bufs)
 
     def forward_many(self, z: Any, train_flg: bool = False) -> Any:
         return get_namespace(z).maximum(z, 0.0)
@@ -117,6 +118,7 @@ class Affine(Layer):
         self.grads = zeros_like_all(self.params)
         self.x = None
         self.original_x_shape = None
+        self._bufs: dict = {}
 
     def forward(self, x: Any, train_flg: bool = False) -> Any:
         W, b = self.params
@@ -131,7 +133,9 @@ class Affine(Layer):
                 f"but W of shape {tuple(W.shape)} expects {W.shape[0]}"
             )
         self.x = x
-        return x @ W + b
+        if b.dtype != W.dtype:
+            return x @ W + b  # mixed precision (a rebound bias): the standard's promotion
+        return kernels_for(x).affine(x, W, b, self._bufs if train_flg else None)
 
     def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
         """Gradients of ``W`` and ``b`` into ``grads``; returns ``dx`` (``None`` with ``input_grad=False``,
@@ -140,7 +144,14 @@ class Affine(Layer):
         xp = get_namespace(dout, W)
         store_matmul(self.grads, 0, self.x.T, dout)
         store_sum(self.grads, 1, dout)
-        return xp.reshape(dout @ W.T, self.original_x_shape) if input_grad else None
+        if not input_grad:
+            return None
+        k = kernels_for(dout)
+        dx = k.buffer(self._bufs, "dx", (dout.shape[0], W.shape[0]), dout)
+        if dx is None or dx.dtype != W.dtype:
+            return xp.reshape(dout @ W.T, self.original_x_shape)
+        k.matmul_into(dx, dout, W.T)
+        return xp.reshape(dx, self.original_x_shape)
 
 
 class Softmax(Layer):
@@ -174,18 +185,48 @@ class SoftmaxWithLoss(Layer):
     def __init__(self, *, soft: bool = False) -> None:
         super().__init__()
         self.soft = soft
-        self.loss = self.y = self.t = None
+        self.loss = self.t = None
+        self._mask = self._saved = None
+        self._bufs: dict = {}
 
     def forward(self, x: Any, t: Any) -> Any:
-        get_namespace(x, t)  # arrays of two backends are refused here, naming both
+        xp = get_namespace(x, t)  # arrays of two backends are refused here, naming both
         self.t = t
-        self.y = softmax(x)
-        self._mask = label_mask(self.y, t, soft=self.soft)
-        self.loss = cross_entropy_of_mask(self.y, self._mask)
+        if self.soft or x.ndim != 2 or t.ndim not in (1, 2) or x.shape[0] == 0:
+            return self._forward_masked(x, t)
+        k = kernels_for(x)
+        if t.ndim == 2:
+            if tuple(t.shape) != tuple(x.shape):
+                return self._forward_masked(x, t)  # label_mask names the misfit
+            t = xp.argmax(t, axis=-1)  # the book's reading of (N, C) labels: the row's largest entry
+        elif t.shape[0] != x.shape[0] or not xp.isdtype(t.dtype, "integral"):
+            return self._forward_masked(x, t)
+        elif not k.checks_labels:
+            check_labels(t, x.shape[-1])
+        self.loss, self._saved = k.softmax_xent(x, t, self._bufs)
+        self._mask = None
         return self.loss
 
+    def _forward_masked(self, x: Any, t: Any) -> Any:
+        """Soft labels, one sample ``(C,)``, or labels that do not fit (``label_mask`` raises): softmax, mask, loss."""
+        y = softmax(x)
+        self._mask = label_mask(y, t, soft=self.soft)
+        self._saved = y
+        self.loss = cross_entropy_of_mask(y, self._mask)
+        return self.loss
+
+    @property
+    def y(self) -> Any:
+        """The softmax of the last ``forward``'s scores (probabilities, shaped like them)."""
+        if self._mask is not None or self._saved is None:
+            return self._saved
+        return kernels_for(self._saved[0]).softmax_of(self._saved)
+
     def backward(self, dout: Any = 1) -> Any:
-        return (self.y - self._mask) * (dout / self.y.shape[0])
+        if self._mask is not None:
+            y = self._saved
+            return (y - self._mask) * (dout / y.shape[0])
+        return kernels_for(self._saved[0]).softmax_xent_backward(self._saved, dout, self._bufs)
 
 
 class SigmoidWithLoss(Layer):

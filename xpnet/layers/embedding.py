@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..backend import get_namespace, index_add
+from ..backend import get_namespace, index_add, kernels_for
 from .base import Layer, slot, zeros_like_all
 
 __all__ = ["Embedding"]
@@ -32,9 +32,10 @@ class Embedding(Layer):
         if not xp.isdtype(idx.dtype, "integral"):
             raise TypeError(f"Embedding: word ids must be integers, got dtype {idx.dtype}")
         self.idx = idx
+        k = kernels_for(W)
         if idx.ndim == 1:
-            return xp.take(W, idx, axis=0)
-        out = xp.take(W, xp.reshape(idx, (-1,)), axis=0)
+            return k.take_rows(W, idx)
+        out = k.take_rows(W, xp.reshape(idx, (-1,)))
         return xp.reshape(out, (*idx.shape, W.shape[1]))
 
     def backward(self, dout: Any, *, input_grad: bool = True) -> None:

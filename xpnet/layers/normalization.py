@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..backend import array_device, get_namespace, random_like
+from ..backend import array_device, get_namespace, kernels_for, random_like
 from .base import Layer, slot, store_sum, zeros_like_all
 from .functions import BN_EPS
 
@@ -20,22 +20,25 @@ class Dropout(Layer):
     when it fits), so a numerical gradient differentiates one well-defined network.
     """
 
+    draws_random = True  # a new mask every training pass (a recorded graph would replay one mask)
+
     def __init__(self, dropout_ratio: float = 0.5) -> None:
         super().__init__()
         if not 0.0 <= dropout_ratio < 1.0:
             raise ValueError(f"dropout_ratio must be in [0, 1), got {dropout_ratio}")
         self.dropout_ratio = dropout_ratio
         self.mask = None
+        self._bufs: dict = {}
 
     def forward(self, x: Any, train_flg: bool = True) -> Any:
         if train_flg:
-            xp = get_namespace(x)
-            self.mask = xp.astype(random_like(x) > self.dropout_ratio, x.dtype)
-            return x * self.mask
+            k = kernels_for(x)
+            self.mask = k.dropout_mask(random_like(x), self.dropout_ratio, self._bufs)
+            return k.multiply(x, self.mask, self._bufs, "out")
         return x * (1.0 - self.dropout_ratio)
 
     def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
-        return dout * self.mask
+        return kernels_for(dout).multiply(dout, self.mask, self._bufs, "dx")
 
     def forward_many(self, z: Any, train_flg: bool = True) -> Any:
         if not train_flg:
@@ -67,6 +70,8 @@ class BatchNormalization(Layer):
         self.input_shape = None
         self.running_mean, self.running_var = running_mean, running_var
         self.batch_size = self.xc = self.xn = self.std = None
+        self._saved = None  # the fused kernel's (kernels_for(x).batchnorm_train) state for backward
+        self._bufs: dict = {}
 
     def forward(self, x: Any, train_flg: bool = True) -> Any:
         self.input_shape = x.shape
@@ -82,6 +87,13 @@ class BatchNormalization(Layer):
         if self.running_mean is None:
             self.running_mean = xp.zeros(x.shape[1], dtype=x.dtype, device=array_device(x))
             self.running_var = xp.zeros(x.shape[1], dtype=x.dtype, device=array_device(x))
+        self._saved = None
+        if train_flg and type(self) is BatchNormalization and x.dtype == gamma.dtype:
+            k = kernels_for(x)
+            running = (self.running_mean, self.running_var)
+            out, self._saved = k.batchnorm_train(x, gamma, beta, running, self.momentum, BN_EPS, self._bufs)
+            self.batch_size = x.shape[0]
+            return xp.reshape(out, self.input_shape)
         if train_flg:
             mu, xc, var = self.batch_statistics(x)
             std = xp.sqrt(var + BN_EPS)
@@ -114,6 +126,12 @@ class BatchNormalization(Layer):
         return xp.reshape(gamma * (zc / std) + beta, z.shape)
 
     def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
+        gamma, (dgamma, dbeta) = self.params[0], self.grads
+        if self._saved is not None and dgamma is not None and dbeta is not None and dgamma.shape == gamma.shape:
+            xp = get_namespace(dout, gamma)
+            d2 = xp.reshape(dout, (dout.shape[0], -1)) if dout.ndim != 2 else dout
+            dx = kernels_for(d2).batchnorm_backward(d2, gamma, self._saved, dgamma, dbeta, self._bufs)
+            return xp.reshape(dx, self.input_shape)
         xp, dxn = self.param_grads(dout)
         dxc = dxn / self.std
         dstd = -xp.sum((dxn * self.xc) / (self.std * self.std), axis=0)

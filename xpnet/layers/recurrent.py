@@ -9,10 +9,11 @@ before the loop, and the weight gradients ``dWx``, ``dWh``, ``db`` and the input
 are single products after the backward loop. Only ``h @ Wh`` and the element-wise gate
 arithmetic run once per step.
 
-The LSTM's four gates (the book's order ``f, g, i, o`` in ``Wx``, ``Wh`` and ``b``) take one
-``tanh`` per step: ``sigmoid(a) = (tanh(a/2) + 1) / 2``, so the pre-activations are scaled by
-``(1/2, 1, 1/2, 1/2)`` per gate, one ``tanh`` covers all four, and the gate derivatives
-are ``(1 - tanh^2) * (1/4, 1, 1/4, 1/4)`` (also stable for large ``|a|``).
+``TimeLSTM`` runs each time step as two kernels forward (``h @ Wh`` into a buffer, then one
+fused kernel for all the gates' element-wise work, :func:`xpnet.backend.lstm_cell_forward`) and two
+backward, with every array of the loop in a workspace that warm steps reuse. On PyTorch the
+whole sequence goes to ``torch.lstm`` instead (cuDNN on CUDA), unless switched off with
+``library_rnn(False)``; both are tested equal.
 
 ``stateful=True`` carries the last hidden (and cell) state into the next ``forward``
 (truncated BPTT: no gradient flows back across calls); ``set_state``/``reset_state`` as
@@ -23,7 +24,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..backend import array_device, get_namespace
+from ..backend import (
+    array_device,
+    get_namespace,
+    lstm_cell_backward,
+    lstm_cell_forward,
+    lstm_sequence,
+    matmul_into,
+)
 from .base import Layer, like_weights, slot, store_grad, store_matmul, store_sum, zeros_like_all
 from .functions import sigmoid
 
@@ -54,8 +62,9 @@ def _input_projection(xp: Any, xs: Any, Wx: Any, b: Any) -> Any:
     return xp.reshape(_flat(xp, xs) @ Wx + b, (N, T, Wx.shape[1]))
 
 
-def _store_seq_grads(layer: Layer, xp: Any, xs: Any, dA: Any, hprev: Any, input_grad: bool) -> Any:
-    """``dWx``, ``dWh``, ``db`` of a recurrence ``a_t = x_t @ Wx + h_{t-1} @ Wh + b`` from all ``da_t`` at once."""
+def _store_seq_grads(layer: Layer, xp: Any, xs: Any, dA: Any, hprev: Any, input_grad: bool, out: Any = None) -> Any:
+    """``dWx``, ``dWh``, ``db`` of a recurrence ``a_t = x_t @ Wx + h_{t-1} @ Wh + b`` from all ``da_t`` at once;
+    returns ``dxs`` (written into ``out`` ``(N, T, D)`` when given) or ``None`` without ``input_grad``."""
     Wx = layer.params[0]
     dA2 = _flat(xp, dA)
     store_matmul(layer.grads, 0, _flat(xp, xs).T, dA2)
@@ -63,7 +72,10 @@ def _store_seq_grads(layer: Layer, xp: Any, xs: Any, dA: Any, hprev: Any, input_
     store_sum(layer.grads, 2, dA2)
     if not input_grad:
         return None
-    return xp.reshape(dA2 @ Wx.T, (xs.shape[0], xs.shape[1], Wx.shape[0]))
+    if out is None:
+        return xp.reshape(dA2 @ Wx.T, (xs.shape[0], xs.shape[1], Wx.shape[0]))
+    matmul_into(_flat(xp, out), dA2, Wx.T)
+    return out
 
 
 # --- single steps (the book's RNN, LSTM, GRU) ----------------------------------------------
@@ -259,66 +271,106 @@ class TimeLSTM(_Recurrent):
     """``T`` LSTM steps over ``xs`` ``(N, T, D)``; returns ``hs`` ``(N, T, H)``; ``backward(dhs)`` returns ``dxs``.
 
     ``Wx`` ``(D, 4H)``, ``Wh`` ``(H, 4H)``, ``b`` ``(4H,)``, gates in the book's order f, g, i, o.
+
+    Each time step is two kernels forward (``h @ Wh`` into a buffer, then the fused gate step of
+    :func:`xpnet.backend.lstm_cell_forward`) and two backward; ``xs @ Wx + b``, the weight gradients and
+    ``dxs`` are single products outside the loop. Every array of the loop lives in a workspace
+    made on the first call and reused while ``(N, T)``, the dtype and the device stay the same,
+    so a warm step allocates nothing here; the returned ``hs`` and ``dxs`` are workspace arrays,
+    valid until the next ``forward``/``backward`` (``h``/``c``, the carried state, are views
+    of them: copy them to keep them longer).
     """
 
     n_states = 2
 
+    def __init__(self, Wx: Any, Wh: Any, b: Any, stateful: bool = False) -> None:
+        super().__init__(Wx, Wh, b, stateful)
+        self.work: dict[str, Any] | None = None
+
+    def _workspace(self, xp: Any, xs: Any) -> dict[str, Any]:
+        N, T, D = xs.shape
+        H, dtype, dev = self.params[1].shape[0], self.params[1].dtype, array_device(xs)
+        key = (N, T, D, H, dtype, dev)
+        w = self.work
+        if w is None or w["key"] != key:
+
+            def new(*shape: int) -> Any:
+                return xp.empty(shape, dtype=dtype, device=dev)
+
+            w = self.work = {"key": key, "zero_start": False}
+            w["A"], w["G"], w["dA"] = new(N, T, 4 * H), new(N, T, 4 * H), new(N, T, 4 * H)
+            w["hs"], w["cs"], w["hprev"] = new(N, T, H), new(N, T, H), new(N, T, H)
+            w["c0"], w["hw"], w["dh"], w["dc"] = new(N, H), new(N, 4 * H), new(N, H), new(N, H)
+            w["dxs"] = new(N, T, D)
+        return w
+
+    def _carried(self, xs: Any) -> tuple[Any, Any]:
+        """The carried ``(h, c)`` (``None`` for zeros), checked against the batch of ``xs``."""
+        if not self.stateful:
+            return None, None
+        N, H = xs.shape[0], self.params[1].shape[0]
+        for state in (self.h, self.c):
+            if state is not None and tuple(state.shape) != (N, H):
+                raise ValueError(f"TimeLSTM: the carried state of shape {tuple(state.shape)} meets a batch of {N}")
+        return self.h, self.c
+
+    def _start(self, xs: Any, w: dict[str, Any]) -> None:
+        """The first step's ``h`` into ``hprev[:, 0]`` and ``c`` into ``c0``: the carried state, or zeros."""
+        h, c = self._carried(xs)
+        carried = h is not None
+        if carried:
+            w["hprev"][:, 0, :] = h
+            w["c0"][...] = c if c is not None else 0.0
+        elif not w["zero_start"]:  # zeros stay zeros: only a carried state writes these two
+            w["hprev"][:, 0, :] = 0.0
+            w["c0"][...] = 0.0
+        w["zero_start"] = not carried
+
     def forward(self, xs: Any, train_flg: bool = False) -> Any:
         xp, xs, (Wx, Wh, b) = self._inputs(xs, "TimeLSTM")
-        N, T, _ = xs.shape
-        H = Wh.shape[0]
-        dev = array_device(xs)
-        # Gate scale (1/2 for the sigmoid gates, 1 for g) folded into the products: tanh(a * scale).
-        half = xp.full((H,), 0.5, dtype=Wh.dtype, device=dev)
-        scale = xp.concat([half, xp.ones_like(half), half, half])
-        shift = xp.concat([half, xp.zeros_like(half), half, half])
-        A = _input_projection(xp, xs, Wx * scale, b * scale)
-        Whs = Wh * scale
-        h0 = h = self._initial(xp, xs, self.h)
-        c0 = c = self._initial(xp, xs, self.c)
-        TH = xp.empty((N, T, 4 * H), dtype=Wh.dtype, device=dev)  # tanh of the scaled pre-activations
-        hs = xp.empty((N, T, H), dtype=Wh.dtype, device=dev)
-        cs = xp.empty((N, T, H), dtype=Wh.dtype, device=dev)
-        tcs = xp.empty((N, T, H), dtype=Wh.dtype, device=dev)
+        T = xs.shape[1]
+        seq = lstm_sequence(xs, Wx, Wh, b, *self._carried(xs))
+        if seq is not None:  # the library's own LSTM op (PyTorch), unless library_rnn(False)
+            hs, self.h, self.c, backward = seq
+            self.cache = (xs, backward)
+            return hs
+        w = self._workspace(xp, xs)
+        A, G, hs, cs, hw = w["A"], w["G"], w["hs"], w["cs"], w["hw"]
+        A2 = _flat(xp, A)
+        matmul_into(A2, _flat(xp, xs), Wx)
+        A2 += b
+        self._start(xs, w)
+        h, c = w["hprev"][:, 0, :], w["c0"]
         for t in range(T):
-            th = xp.tanh(A[:, t, :] + h @ Whs)
-            TH[:, t, :] = th
-            gates = th * scale + shift
-            c = gates[:, :H] * c + gates[:, H : 2 * H] * gates[:, 2 * H : 3 * H]
-            tc = xp.tanh(c)
-            h = gates[:, 3 * H :] * tc
-            hs[:, t, :] = h
-            cs[:, t, :] = c
-            tcs[:, t, :] = tc
+            matmul_into(hw, h, Wh)
+            lstm_cell_forward(A[:, t, :], hw, c, G[:, t, :], cs[:, t, :], hs[:, t, :])
+            h, c = hs[:, t, :], cs[:, t, :]
         self.h, self.c = h, c
-        self.cache = (xs, h0, c0, TH, hs, cs, tcs, scale, shift)
+        self.cache = (xs, w)
         return hs
 
     def backward(self, dhs: Any, *, input_grad: bool = True) -> Any:
-        Wx, Wh, _ = self.params
-        xs, h0, c0, TH, hs, cs, tcs, scale, shift = self.cache
+        Wh = self.params[1]
+        xs, w = self.cache
         xp = get_namespace(dhs, Wh)
-        N, T, H = hs.shape
-        G = TH * scale + shift
-        cprev = _shifted(xp, c0, cs)
-        # Everything that does not need the running dh, dc, for all steps at once: da = [ds, ds, ds, dh] * Q.
-        Q = xp.concat([cprev, G[..., 2 * H : 3 * H], G[..., H : 2 * H], tcs], axis=2)
-        Q = Q * ((1.0 - TH * TH) * (scale * scale))
-        otc = G[..., 3 * H :] * (1.0 - tcs * tcs)
-        F = G[..., :H]
-        dA = xp.empty_like(TH)
+        if not isinstance(w, dict):  # the library's own LSTM op ran forward: w is its backward
+            *grads, self.dh, dxs = w(dhs)
+            for i, g in enumerate(grads):
+                store_grad(self.grads, i, g)
+            return dxs if input_grad else None
+        T = xs.shape[1]
+        G, cs, dA, dh, dc = w["G"], w["cs"], w["dA"], w["dh"], w["dc"]
+        dh[...] = 0.0
+        dc[...] = 0.0
         WhT = Wh.T
-        dh = xp.zeros((N, H), dtype=hs.dtype, device=array_device(hs))
-        dc = dh
         for t in range(T - 1, -1, -1):
-            dht = dhs[:, t, :] + dh
-            ds = dc + dht * otc[:, t, :]
-            da = xp.concat([ds, ds, ds, dht], axis=1) * Q[:, t, :]
-            dA[:, t, :] = da
-            dc = ds * F[:, t, :]
-            dh = da @ WhT
+            c_prev = cs[:, t - 1, :] if t > 0 else w["c0"]
+            lstm_cell_backward(dhs[:, t, :], dh, dc, G[:, t, :], cs[:, t, :], c_prev, dA[:, t, :])
+            matmul_into(dh, dA[:, t, :], WhT)
         self.dh = dh
-        return _store_seq_grads(self, xp, xs, dA, _shifted(xp, h0, hs), input_grad)
+        hprev = w["hprev"]
+        hprev[:, 1:, :] = w["hs"][:, : T - 1, :]
+        return _store_seq_grads(self, xp, xs, dA, hprev, input_grad, out=w["dxs"])
 
 
 class TimeGRU(_Recurrent):

@@ -12,10 +12,11 @@ from collections import OrderedDict
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
-from ..backend import array_device, asarray, get_namespace, host_rng, is_array, on_host, randn, zeros
+from ..backend import array_device, asarray, get_namespace, host_rng, is_array, kernels_for, on_host, randn, zeros
 from ..layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss
 from ..layers.functions import check_labels, cross_entropy_error, softmax
 from .base import Model
+from .flat import FlatStore
 
 __all__ = [
     "SimpleNet",
@@ -52,9 +53,41 @@ class ParamDict(MutableMapping):
 
     def __init__(self) -> None:
         self._slots: dict[str, tuple[Any, int]] = {}
+        self._flat: FlatStore | None = None
 
     def bind(self, name: str, layer: Any, index: int) -> None:
         self._slots[name] = (layer, index)
+        self._flat = None
+
+    def flat_store(self) -> FlatStore:
+        """The parameters and gradients as views into one flat buffer per dtype (:mod:`xpnet.models.flat`).
+
+        Made on first use: the layers' ``params``/``grads`` slots then hold the views. Each call checks
+        the slots; one rebound since (``load_params``, ``net.params["W1"] = a``) has its values copied
+        into its view, which goes back into the slot, so the store never holds stale values.
+        """
+        store = self._flat
+        if store is None or len(store.params) != len(self._slots):
+            return self._build_flat()
+        for i, (layer, j) in enumerate(self._slots.values()):
+            p, g = layer.params[j], layer.grads[j]
+            if p is not store.params[i]:
+                if not store.readopt(i, p):
+                    return self._build_flat()
+                layer.params[j] = store.params[i]
+            if g is not store.grads[i]:
+                if g is not None and tuple(g.shape) == tuple(store.grads[i].shape) and g.dtype == p.dtype:
+                    store.grads[i][...] = g
+                layer.grads[j] = store.grads[i]
+        return store
+
+    def _build_flat(self) -> FlatStore:
+        slots = list(self._slots.values())
+        store = FlatStore([layer.params[j] for layer, j in slots], [layer.grads[j] for layer, j in slots])
+        for (layer, j), p, g in zip(slots, store.params, store.grads):
+            layer.params[j], layer.grads[j] = p, g
+        self._flat = store
+        return store
 
     def __getitem__(self, name: str) -> Any:
         layer, i = self._slots[name]
@@ -120,6 +153,9 @@ class Network(Model):
     """
 
     eval_batch_size: int | None = None
+    #: the gradient step keeps every array's address (``Trainer(capture=True)``; layers that draw random
+    #: numbers, such as ``Dropout``, still refuse)
+    capturable = True
     default_file = "params.npz"  # book 1's save_params(file_name="params.npz")
 
     def __init__(self, weight_decay_lambda: float = 0.0) -> None:
@@ -239,6 +275,7 @@ class Network(Model):
         The arrays are the layers' gradient buffers (book 2 style): the next call overwrites them.
         The loss of this forward pass is kept in ``last_loss`` (a 0-d array, not read back).
         """
+        self.params.flat_store()  # the gradients land in the flat buffer from the first step on
         self.last_loss = self.loss(x, t, train_flg=True)
         dout = self.last_layer.backward(1)
         layers = list(self.layers.values())
@@ -247,7 +284,8 @@ class Network(Model):
         layers[0].backward(dout, input_grad=False)  # nobody reads the input's gradient
         grads = {name: self.params.grad(name) for name in self.params}
         for name in self.decayed_params if self.weight_decay_lambda else ():
-            grads[name] = grads[name] + self.weight_decay_lambda * self.params[name]
+            g = grads[name]  # the L2 decay's gradient, added in the buffer
+            kernels_for(g).axpy(g, self.weight_decay_lambda, self.params[name])
         return grads
 
     def numerical_gradient(self, x: Any, t: Any, *, method: str = "bulk", chunk_size: int | None = None) -> dict:

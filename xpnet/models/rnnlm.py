@@ -245,6 +245,10 @@ def sample_ids(p: Any, u: Any) -> Any:
     return xp.reshape(idx, u.shape)
 
 
+def _copy(x: Any) -> Any:
+    return None if x is None else get_namespace(x).asarray(x, copy=True)
+
+
 class _Generator:
     """``generate``, ``get_state``/``set_state`` for a language model with ``rnn_layers`` (book 2's RnnlmGen)."""
 
@@ -275,7 +279,8 @@ class _Generator:
         return [int(i) for i in asnumpy(xp.concat(out))]
 
     def get_state(self) -> list[tuple[Any, Any]]:
-        return [(layer.h, layer.c) for layer in self.rnn_layers]
+        """Copies of each recurrent layer's ``(h, c)`` (the layers' own are views of buffers the next step reuses)."""
+        return [tuple(_copy(s) for s in (layer.h, layer.c)) for layer in self.rnn_layers]
 
     def set_state(self, states: Sequence[tuple[Any, Any]]) -> None:
         for layer, (h, c) in zip(self.rnn_layers, states):

@@ -19,11 +19,21 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import array_device, asarray, asnumpy, get_namespace, host_rng, index_add, randn, random_like
+from ..backend import (
+    array_device,
+    asarray,
+    asnumpy,
+    get_namespace,
+    host_rng,
+    index_add,
+    kernels_for,
+    randn,
+    random_like,
+)
 from ..data.checkpoint import save_arrays
 from ..layers import Embedding, Layer, MatMul, SoftmaxWithLoss, like_weights
-from ..layers.functions import LOG_EPS, sigmoid
 from .base import Model
+from .flat import FlatStore, ParamList
 
 __all__ = [
     "SimpleCBOW",
@@ -220,8 +230,9 @@ class UnigramSampler:
         xp = get_namespace(target)
         p, cdf, before = self._table(target)
         N, K, V = target.shape[0], self.sample_size, self.vocab_size
-        p_t = xp.take(p, target, axis=0)[:, None]
-        before_t = xp.take(before, target, axis=0)[:, None]
+        k = kernels_for(p)
+        p_t = k.take_rows(p, target)[:, None]
+        before_t = k.take_rows(before, target)[:, None]
         u = random_like(xp.empty((N, K), dtype=p.dtype, device=array_device(target)), self.rng)
         x = u * (cdf[V - 1] - p_t)
         x = xp.where(x >= before_t, x + p_t, x)
@@ -247,6 +258,7 @@ class NegativeSamplingLoss(Layer):
         self.params = [W]
         self.grads = [get_namespace(W).zeros_like(W)]
         self.cache = None
+        self._bufs: dict = {}
 
     def forward(self, h: Any, target: Any, *, negative_sample: Any = None) -> Any:
         W = self.params[0]
@@ -256,20 +268,19 @@ class NegativeSamplingLoss(Layer):
         N, K1 = target.shape[0], self.sample_size + 1
         idx = xp.concat([xp.astype(target, negative_sample.dtype)[:, None], negative_sample], axis=1)  # (N, K+1)
         flat = xp.reshape(idx, (-1,))
-        rows = xp.reshape(xp.take(W, flat, axis=0), (N, K1, W.shape[1]))
+        rows = xp.reshape(kernels_for(W).take_rows(W, flat), (N, K1, W.shape[1]))
         h = like_weights(xp, h, W, "NegativeSamplingLoss")
         score = xp.reshape(rows @ h[:, :, None], (N, K1))
-        y = sigmoid(score)
         # label 1 for column 0 (the target), 0 for the negatives
-        label = xp.astype(xp.arange(K1, device=array_device(y)) == 0, y.dtype)
-        self.cache = (h, rows, flat, y, label)
-        return -xp.sum(label * xp.log(y + LOG_EPS) + (1.0 - label) * xp.log(1.0 - y + LOG_EPS)) / N
+        loss, saved = kernels_for(score).sigmoid_xent_first(score, self._bufs)
+        self.cache = (h, rows, flat, saved)
+        return loss
 
     def backward(self, dout: Any = 1, *, input_grad: bool = True) -> Any:
-        h, rows, flat, y, label = self.cache
+        h, rows, flat, saved = self.cache
         xp = get_namespace(h)
         N, K1, H = rows.shape
-        dscore = (y - label) * (dout / N)  # (N, K+1)
+        dscore = kernels_for(h).sigmoid_xent_first_backward(saved, dout, self._bufs)  # (N, K+1)
         dW = self.grads[0]
         dW[...] = 0.0
         index_add(dW, flat, xp.reshape(dscore[:, :, None] * h[:, None, :], (N * K1, H)))
@@ -296,9 +307,13 @@ class _NegativeSamplingModel(_Model):
         self.window_size = window_size
         self.in_layer = Embedding(W_in)
         self.ns_loss = NegativeSamplingLoss(W_out, corpus, power=power, sample_size=sample_size, rng=rng)
-        self.params = [W_in, W_out]
-        self.grads = [self.in_layer.grads[0], self.ns_loss.grads[0]]
-        self.word_vecs = W_in
+        # both weights (and both gradients) as views of one buffer: the optimizer updates them in one pass
+        store = FlatStore([W_in, W_out], [self.in_layer.grads[0], self.ns_loss.grads[0]])
+        for layer, p, g in zip((self.in_layer, self.ns_loss), store.params, store.grads):
+            layer.params[0], layer.grads[0] = p, g
+        self.params = ParamList(store.params, store)
+        self.grads = list(store.grads)
+        self.word_vecs = store.params[0]
 
 
 class CBOW(_NegativeSamplingModel):

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_device, asnumpy, backend_name, get_namespace, on_host
+from ..models.flat import flat_buffer_of
 
 __all__ = [
     "DistributedUnavailableError",
@@ -273,7 +274,9 @@ class MpiCommunicator:
 
     def _collective(self, arrays: list[Any], kind: str, tag: str, root: int = 0) -> None:
         """Pack ``arrays`` per (backend, device, dtype) into a reused flat buffer, run one
-        collective per buffer (``kind``: "mean", "sum" or "bcast"), unpack in place."""
+        collective per buffer (``kind``: "mean", "sum" or "bcast"), unpack in place. Arrays that are
+        exactly a flat store's views (:mod:`xpnet.models.flat`: a model's gradients) are reduced in their own
+        buffer, without the two copies."""
         groups: dict[Any, list[Any]] = {}
         for a in arrays:
             if a is None or _numel(a) == 0:
@@ -282,13 +285,15 @@ class MpiCommunicator:
         for key, group in groups.items():
             xp = get_namespace(group[0])
             total = sum(_numel(a) for a in group)
-            pack = self._packs.get((tag, key, total))
-            if pack is None:
+            flat = flat_buffer_of(group)  # the arrays are a flat store's views: reduce its buffer as it is
+            slot = (tag, key, total) if flat is None else (tag, key, total, id(flat))
+            pack = self._packs.get(slot)
+            if pack is None or (flat is not None and pack.buf is not flat):
                 if kind != "bcast":
                     self._check_same(tag, key, total)
-                pack = self._packs[(tag, key, total)] = self._new_pack(xp, group[0], total)
+                pack = self._packs[slot] = self._new_pack(xp, group[0], total, flat)
             buf = pack.buf
-            if kind != "bcast" or self.rank == root:
+            if flat is None and (kind != "bcast" or self.rank == root):
                 offset = 0
                 for a in group:
                     n = _numel(a)
@@ -300,7 +305,7 @@ class MpiCommunicator:
                 self._allreduce_buffer(pack)
                 if kind == "mean" and self.size > 1:
                     buf /= self.size
-            if kind == "bcast" and self.rank == root:
+            if flat is not None or (kind == "bcast" and self.rank == root):
                 continue
             offset = 0
             for a in group:
@@ -317,8 +322,10 @@ class MpiCommunicator:
                 "every rank must train the same network"
             )
 
-    def _new_pack(self, xp: Any, like: Any, total: int) -> _Pack:
-        buf = xp.empty((total,), dtype=like.dtype, device=array_device(like))
+    def _new_pack(self, xp: Any, like: Any, total: int, buf: Any = None) -> _Pack:
+        """A pack around ``buf`` (a flat store's buffer), or around a new buffer of ``total`` elements."""
+        if buf is None:
+            buf = xp.empty((total,), dtype=like.dtype, device=array_device(like))
         if on_host(buf):
             try:
                 view = np.from_dlpack(buf)
@@ -394,13 +401,15 @@ class NcclCommunicator(MpiCommunicator):
             "int64": nccl.NCCL_INT64,
         }
 
-    def _new_pack(self, xp: Any, like: Any, total: int) -> _Pack:
+    def _new_pack(self, xp: Any, like: Any, total: int, buf: Any = None) -> _Pack:
         if backend_name(like) != "cupy":
             raise TypeError(
                 f"the 'nccl' communicator reduces CuPy arrays, got {backend_name(like)} ones; "
                 "use create_communicator('mpi') for this backend"
             )
-        return _Pack(xp.empty((total,), dtype=like.dtype, device=array_device(like)), None, shared=False)
+        if buf is None:
+            buf = xp.empty((total,), dtype=like.dtype, device=array_device(like))
+        return _Pack(buf, None, shared=False)
 
     def _nccl_dtype(self, buf: Any) -> Any:
         name = str(buf.dtype)

@@ -12,9 +12,10 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..backend import array_device, get_namespace
+from .capture import StepCapture
 from .optimizers import clip_grads
 
-__all__ = ["fit_loop", "shuffled_batches", "train_step"]
+__all__ = ["fit_loop", "forward_backward", "shuffled_batches", "train_step"]
 
 
 def shuffled_batches(x: Any, t: Any, batch_size: int, rng: Any) -> Iterable[tuple[Any, Any]]:
@@ -29,11 +30,32 @@ def shuffled_batches(x: Any, t: Any, batch_size: int, rng: Any) -> Iterable[tupl
         yield xp.take(x, idx, axis=0), xp.take(t, idx, axis=0)
 
 
-def train_step(model: Any, optimizer: Any, batch_x: Any, batch_t: Any, max_grad: float | None = None) -> Any:
-    """Book 2's step: ``loss = model.forward(x, t)``, ``model.backward()``, gradients clipped to joint norm
-    ``max_grad`` when given, ``optimizer.update(model.params, model.grads)``; returns the loss (a device array)."""
-    loss = model.forward(batch_x, batch_t)
-    model.backward()
+def forward_backward(model: Any, batch_x: Any, batch_t: Any, capture: StepCapture | None = None) -> Any:
+    """``loss = model.forward(x, t)`` then ``model.backward()``; the loss (a device array). With ``capture``
+    (``capture=True`` of the trainers) the pair runs through it: recorded once as a CUDA graph and replayed."""
+
+    def step(x: Any, t: Any) -> Any:
+        loss = model.forward(x, t)
+        model.backward()
+        return loss
+
+    if capture is None:
+        return step(batch_x, batch_t)
+    return capture.keep(capture.run(step, batch_x, batch_t))
+
+
+def train_step(
+    model: Any,
+    optimizer: Any,
+    batch_x: Any,
+    batch_t: Any,
+    max_grad: float | None = None,
+    capture: StepCapture | None = None,
+) -> Any:
+    """Book 2's step: ``loss = model.forward(x, t)``, ``model.backward()`` (through ``capture`` if given),
+    gradients clipped to joint norm ``max_grad`` when given, ``optimizer.update(model.params, model.grads)``;
+    returns the loss (a device array)."""
+    loss = forward_backward(model, batch_x, batch_t, capture)
     if max_grad is not None:
         clip_grads(model.grads, max_grad)
     optimizer.update(model.params, model.grads)

@@ -7,6 +7,12 @@ the same arrays see the new values.
 Every optimizer is one :class:`Optimizer` loop and an ``update_one`` rule, as in DeZero.
 Hooks (:class:`WeightDecay`, :class:`ClipGrads`, or any callable) run on the gradients
 before the rule; per-parameter state (``v``, ``h``, ``m``) is created on first use.
+
+Every rule is element-wise, so when the parameters are views into a flat store
+(:mod:`xpnet.models.flat`: a model's ``params`` offers one) the rule runs once per flat buffer, that is
+once per dtype, instead of once per parameter; its state is then flat too, and each parameter's
+state (``opt.m["W1"]``) is a view into it. SGD and Adam run one fused kernel per buffer where the
+library has one (``kernels_for(x).axpy``/``adam_update``) and allocate nothing when warm.
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..backend import adam_update, asarray, get_namespace, out_buffer
+from ..backend import asarray, clip_by_global_norm, get_namespace, kernels_for
+from ..models.flat import FlatGroup, store_of
 
 __all__ = [
     "Optimizer",
@@ -50,6 +57,8 @@ class Optimizer:
     def __init__(self, lr: float) -> None:
         self.lr = _check_lr(lr)
         self.hooks: list[Callable[[Any, Any, list], None]] = []
+        self._members: dict[int, list] = {}  # id of a flat group -> the keys of its parameters
+        self._scratch: dict = {}  # scratch arrays of the kernels that need one (NumPy), by key
 
     def add_hook(self, hook: Callable[[Any, Any, list], None]) -> None:
         self.hooks.append(hook)
@@ -59,6 +68,14 @@ class Optimizer:
         for hook in self.hooks:
             hook(params, grads, keys)
         self.prepare()
+        store = store_of(params)
+        if store is not None:
+            ps = [params[k] for k in keys]
+            if store.covers(ps, [grads[k] for k in keys]):
+                for group in store.groups:
+                    self._members[id(group)] = [keys[i] for i in group.index]
+                    self.update_one(group, group.param, group.grad)
+                return
         for key in keys:
             param = params[key]
             if isinstance(param, (int, float)):  # book 1's ch06 optimizer_compare_naive: numbers, rebound as the book
@@ -75,13 +92,28 @@ class Optimizer:
         """Update ``param`` in place from ``grad``."""
         raise NotImplementedError
 
-    @staticmethod
-    def state(store: dict, key: Any, like: Any) -> Any:
-        """``store[key]``, created as zeros shaped like ``like`` on first use."""
+    def state(self, store: dict, key: Any, like: Any) -> Any:
+        """``store[key]``, created as zeros shaped like ``like`` on first use.
+
+        For a flat group (``key``) the state is one flat array, and each member parameter's key maps to
+        its view; a parameter's state made before (per-parameter updates) is carried over.
+        """
         s = store.get(key)
         if s is None:
             s = store[key] = get_namespace(like).zeros_like(like)
+            if isinstance(key, FlatGroup):
+                for name, view in zip(self._members[id(key)], key.views(s)):
+                    old = store.get(name)
+                    if old is not None and tuple(old.shape) == tuple(view.shape):
+                        view[...] = old
+                    store[name] = view
         return s
+
+    def scratch(self, key: Any, like: Any) -> Any:
+        """A scratch array for ``key``'s kernels where the library needs one (NumPy), else ``None``; made once."""
+        if key not in self._scratch:
+            self._scratch[key] = kernels_for(like).out_buffer(like)
+        return self._scratch[key]
 
 
 class WeightDecay:
@@ -102,16 +134,7 @@ def clip_grads(grads: list[Any], max_norm: float) -> None:
     ``min(1, max_norm / (norm + 1e-6))`` stays an array and every gradient is multiplied by
     it, so no value leaves the device.
     """
-    grads = [g for g in grads if g is not None]
-    if not grads:
-        return
-    xp = get_namespace(*grads)
-    total = xp.sum(grads[0] * grads[0])
-    for g in grads[1:]:
-        total = total + xp.sum(g * g)
-    rate = xp.minimum(max_norm / (xp.sqrt(total) + 1e-6), 1.0)
-    for g in grads:
-        g *= xp.astype(rate, g.dtype)
+    clip_by_global_norm([g for g in grads if g is not None], max_norm)
 
 
 class ClipGrads:
@@ -131,7 +154,7 @@ class SGD(Optimizer):
         super().__init__(lr)
 
     def update_one(self, key: Any, param: Any, grad: Any) -> None:
-        param -= self.lr * grad
+        kernels_for(param).axpy(param, -self.lr, grad, self.scratch(key, param))
 
 
 class Momentum(Optimizer):
@@ -197,7 +220,6 @@ class Adam(Optimizer):
         self.iter = 0
         self.m: dict = {}
         self.v: dict = {}
-        self._scratch: dict = {}  # out= buffers (NumPy), one per parameter; None where the library has none
         self._lr_t = lr
 
     def prepare(self) -> None:
@@ -206,9 +228,8 @@ class Adam(Optimizer):
 
     def update_one(self, key: Any, param: Any, grad: Any) -> None:
         m, v = self.state(self.m, key, param), self.state(self.v, key, param)
-        if key not in self._scratch:
-            self._scratch[key] = out_buffer(param)
-        adam_update(param, grad, m, v, self._lr_t, self.beta1, self.beta2, OPT_EPS, self._scratch[key])
+        k = kernels_for(param)
+        k.adam_update(param, grad, m, v, self._lr_t, self.beta1, self.beta2, OPT_EPS, self.scratch(key, param))
 
 
 OPTIMIZERS = {

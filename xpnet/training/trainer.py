@@ -11,6 +11,7 @@ import numpy as np
 
 from ..backend import array_device, asnumpy, get_namespace, host_rng
 from ..layers.functions import LOG_EPS, check_labels
+from .capture import StepCapture
 from .optimizers import OPTIMIZERS
 
 __all__ = ["Trainer", "TrainingDivergedError", "LOSS_CEILING"]
@@ -46,7 +47,9 @@ class Trainer:
     a progress bar when ``verbose``, ``max_iter`` to stop early (``epochs=None, max_iter=N``
     runs exactly ``N`` iterations), epochs counted in whole iterations (``ceil(N / batch)``,
     so evaluations happen whatever the data size), and Ctrl-C ends training keeping what
-    was learned.
+    was learned. ``capture=True`` records the gradient step once as a CUDA graph (CuPy, CUDA
+    torch) and replays it (:mod:`xpnet.training.capture`); elsewhere one line says why not and training
+    goes on as without it.
 
     **Divergence.** Losses stay on the device and are read back every ``log_every`` steps
     (and at each epoch start and the end). At each read, with ``L0`` the first loss (the
@@ -98,6 +101,7 @@ class Trainer:
         max_iter: int | None = None,
         log_every: int = 50,
         on_divergence: str = "raise",
+        capture: bool = False,
     ) -> None:
         if epochs is None and max_iter is None:
             raise ValueError("give epochs or max_iter (epochs=None needs max_iter)")
@@ -153,6 +157,7 @@ class Trainer:
         self._pending: list[Any] = []
         self._batches: Any = None
         self._bar: Any = None
+        self._capture = StepCapture(network, self._say_always) if capture else None
         # Divergence watch: two device-side copies of the state (see the class docstring).
         self._good: tuple[int, list] | None = None  # (iteration, arrays): its loss was seen and fine
         self._candidate: tuple[int, list] | None = None  # taken at the last read, not yet vouched for
@@ -215,14 +220,22 @@ class Trainer:
         batch = self._batches[k, ...]
         x_batch = xp.take(self.x_train, batch, axis=0)
         t_batch = xp.take(self.t_train, batch, axis=0)
-        grads = self.network.gradient(x_batch, t_batch)
+        if self._capture is not None:
+            grads, loss = self._capture.run(self._gradient, x_batch, t_batch)
+            loss = self._capture.keep(loss)
+        else:
+            grads, loss = self._gradient(x_batch, t_batch)
         self.optimizer.update(self.network.params, grads)
-        # The loss of the gradient's forward pass (the book computes it again): stays on the device until logged.
-        loss = getattr(self.network, "last_loss", None)
         self._pending.append(loss if loss is not None else self.network.loss(x_batch, t_batch))
         self.current_iter += 1
         if self.current_iter % self.log_every == 0:
             self._flush()
+
+    def _gradient(self, x: Any, t: Any) -> tuple[Any, Any]:
+        """The gradients and the loss of their forward pass (the book computes it again; here it stays on the
+        device until logged): the part of the step ``capture=True`` records."""
+        grads = self.network.gradient(x, t)
+        return grads, getattr(self.network, "last_loss", None)
 
     # --- the divergence watch -----------------------------------------------------------
 
@@ -370,6 +383,13 @@ class Trainer:
         if done % max(1, self.epochs // 20) == 0:  # at most about 20 lines
             when = "before training" if done == 0 else f"after epoch {done}"
             self._say(f"{when}: train acc {train_acc:.4f}, test acc {test_acc:.4f}")
+
+    def _say_always(self, message: str) -> None:
+        verbose, self.verbose = self.verbose, True
+        try:
+            self._say(message)
+        finally:
+            self.verbose = verbose
 
     def _say(self, message: str) -> None:
         if not self.verbose:

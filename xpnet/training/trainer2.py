@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_device, asnumpy, get_namespace, host_rng
-from .loop import fit_loop, shuffled_batches, train_step
+from .capture import StepCapture
+from .loop import fit_loop, forward_backward, shuffled_batches, train_step
 from .optimizers import clip_grads
 
 __all__ = ["Trainer", "RnnlmTrainer", "clip_grads"]
@@ -52,19 +53,21 @@ class Trainer:
     generator), moves it to ``x``'s device once, and gathers every batch there with ``take``.
     Losses are added up on the device and read back only every ``eval_interval`` iterations, where
     the book prints its line (``eval_interval=None``: never). ``loss_list`` holds those averages.
+    ``capture=True``: the forward and backward pass recorded once as a CUDA graph and replayed
+    (:mod:`xpnet.training.capture`; the model must declare ``capturable = True``), else one line says why not.
     """
 
-    def __init__(self, model: Any, optimizer: Any) -> None:
+    def __init__(self, model: Any, optimizer: Any, *, capture: bool = False) -> None:
         self.model = model
         self.optimizer = optimizer
         self.loss_list: list[float] = []
         self.eval_interval: int | None = None
         self.current_epoch = 0
+        self._capture = StepCapture(model) if capture else None
 
     def step(self, batch_x: Any, batch_t: Any, max_grad: float | None = None) -> Any:
         """One forward, backward and update on a batch; returns the loss as a device array (no host read)."""
-        loss = self.model.forward(batch_x, batch_t)
-        self.model.backward()
+        loss = forward_backward(self.model, batch_x, batch_t, self._capture)
         params, grads = _unique(self.model.params, self.model.grads)
         if max_grad is not None:
             clip_grads(grads, max_grad)
@@ -131,11 +134,13 @@ class RnnlmTrainer:
     the batch is gathered on the device with ``take`` from indices computed by array arithmetic
     (the book fills it with a per-element Python loop). Losses stay on the device and are read
     back once per ``eval_interval`` steps, when the perplexity is printed and kept in ``ppl_list``.
+    ``capture=True`` as for :class:`Trainer`.
     """
 
-    def __init__(self, model: Any, optimizer: Any) -> None:
+    def __init__(self, model: Any, optimizer: Any, *, capture: bool = False) -> None:
         self.model = model
         self.optimizer = optimizer
+        self._capture = StepCapture(model) if capture else None
         self.time_idx = 0
         self.ppl_list: list[float] = []
         self.eval_interval: int | None = None
@@ -185,7 +190,7 @@ class RnnlmTrainer:
         self.ppl_list = []
         self.eval_interval = eval_interval
         fit_loop(
-            lambda bx, bt: train_step(model, optimizer, bx, bt, max_grad),
+            lambda bx, bt: train_step(model, optimizer, bx, bt, max_grad, self._capture),
             lambda: (self.get_batch(xs, ts, batch_size, time_size) for _ in range(max_iters)),
             max_epoch,
             eval_interval=eval_interval,
