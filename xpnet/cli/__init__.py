@@ -39,7 +39,7 @@ MODEL_CHOICES = ["two-layer", "three-layer", "multi-layer", "simple-conv"]
 
 #: Modules that add a subcommand: each has ``add_parser(subparsers)`` (adds its parser to argparse's
 #: subparsers object) and ``run(args) -> int``.
-SUBCOMMANDS: list[str] = ["xpnet.cli.word2vec", "xpnet.cli.rnn"]
+SUBCOMMANDS: list[str] = ["xpnet.cli.word2vec", "xpnet.cli.rnn", "xpnet.cli.book"]
 
 #: The defaults of ``xpnet train``, one row per data set, then one per model for what the model fixes
 #: (a model's row wins over the data set's). Rows name every value; nothing else holds a default.

@@ -28,10 +28,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..backend import get_namespace, matmul_into, sum_into
+from ..backend import array_device, get_namespace, matmul_into, sum_into
 
 __all__ = [
-    "Layer", "like_weights", "require_batch", "slot", "store_grad", "store_matmul", "store_sum", "zeros_like_all"
+    "Layer", "bias_like", "like_weights", "require_batch", "slot", "store_grad", "store_matmul", "store_sum",
+    "zeros_like_all",
 ]  # fmt: skip
 
 
@@ -72,6 +73,13 @@ def store_sum(grads: list, i: int, a: Any) -> None:
         sum_into(g, a)
     else:
         grads[i] = get_namespace(a).sum(a, axis=0)
+
+
+def bias_like(W: Any, b: Any, n: int) -> Any:
+    """``b`` as an array: a Python number (book 1's ch07/apply_filter.py passes ``0``) fills ``(n,)`` like ``W``."""
+    if isinstance(b, (int, float)):
+        return get_namespace(W).full((n,), float(b), dtype=W.dtype, device=array_device(W))
+    return b
 
 
 def zeros_like_all(params: list) -> list:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..backend import array_device, asnumpy, get_namespace, randn, zeros
+from ..backend import array_device, asnumpy, get_namespace, is_array, randn, zeros
 from ..layers.attention import TimeAttention
 from ..layers.functions import check_labels
 from ..layers.time_layers import TimeAffine, TimeEmbedding, TimeLSTM, TimeSoftmaxWithLoss
@@ -307,7 +307,7 @@ def eval_seq2seq(
     (whose first id, the separator, starts the decoding), else 0; ``verbose`` prints Q / T / the guess."""
     correct_ids = [int(i) for i in asnumpy(correct).reshape(-1)]
     start_id, correct_ids = correct_ids[0], correct_ids[1:]
-    guess = model.generate(question, start_id, len(correct_ids))
+    guess = _host_ids(model.generate(question, start_id, len(correct_ids)))
     q = "".join(id_to_char[int(c)] for c in asnumpy(question).reshape(-1))
     c = "".join(id_to_char[i] for i in correct_ids)
     g = "".join(id_to_char[i] for i in guess)
@@ -317,6 +317,18 @@ def eval_seq2seq(
         mark = "O" if g == c else "X"
         print(f"Q {q}\nT {c}\n{mark} {g}\n---")
     return 1 if g == c else 0
+
+
+def _host_ids(ids: Any) -> list[int]:
+    """Ids as Python ints, read back once: an id array, or a list of ints or of 0-d arrays (book 2's ``generate``
+    appends ``argmax`` results; a torch tensor hashes by identity and a CuPy 0-d array not at all)."""
+    if is_array(ids):
+        return [int(i) for i in asnumpy(ids).reshape(-1)]
+    ids = list(ids)
+    if ids and all(is_array(i) for i in ids):
+        xp = get_namespace(*ids)
+        return [int(i) for i in asnumpy(xp.stack([xp.reshape(i, ()) for i in ids]))]
+    return [int(i) for i in ids]
 
 
 def seq2seq_accuracy(model: Any, questions: Any, answers: Any, batch_size: int = 1000) -> float:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..backend import clip_by_global_norm, get_namespace, kernels_for
+from ..backend import asarray, clip_by_global_norm, get_namespace, kernels_for
 from ..models.flat import FlatGroup, store_of
 
 __all__ = [
@@ -77,7 +77,13 @@ class Optimizer:
                     self.update_one(group, group.param, group.grad)
                 return
         for key in keys:
-            self.update_one(key, params[key], grads[key])
+            param = params[key]
+            if isinstance(param, (int, float)):  # book 1's ch06 optimizer_compare_naive: numbers, rebound as the book
+                box = asarray(float(param), dtype="float64")
+                self.update_one(key, box, asarray(grads[key], dtype="float64"))
+                params[key] = float(box)
+            else:
+                self.update_one(key, param, grads[key])
 
     def prepare(self) -> None:
         """Once per update, before the parameters (Adam's step count)."""

@@ -228,7 +228,8 @@ class Trainer:
     def _slots(self) -> list[tuple[Any, Any, bool]]:
         """Where the network's state lives: ``(params, name, True)`` and ``(layer, attr, False)`` for buffers."""
         slots = [(self.network.params, name, True) for name in self.network.params]
-        for layer in getattr(self.network, "layers", {}).values():
+        layers = getattr(self.network, "layers", {})  # a dict in most of book 1, a list in ch08's DeepConvNet
+        for layer in layers.values() if isinstance(layers, dict) else layers:
             slots += [(layer, attr, False) for attr in getattr(layer, "buffers", ())]
         return slots
 
