@@ -66,7 +66,7 @@ nitpicky = True
 # Names of other libraries: no intersphinx inventory can be fetched offline, so these cannot resolve.
 nitpick_ignore_regex = [
     (r"py:.*", r"(numpy|np|cupy|torch|array_api_strict|array_api_compat|matplotlib|mpi4py|tqdm|platformdirs)(\..*)?"),
-    (r"py:.*", r"(collections|collections\.abc|typing|pathlib|os|io|types|contextlib|argparse|zipfile)\..*"),
+    (r"py:.*", r"(collections|collections\.abc|typing|pathlib|os|io|types|contextlib|argparse|zipfile|importlib)\..*"),
     (r"py:.*", r"(Path|PathLike|Callable|Iterable|Iterator|Sequence|Mapping|Generator|Any|Self|ModuleType)"),
     (r"py:.*", r"(ndarray|Generator|Axes|Figure|TextIO|BinaryIO|Namespace|ArgumentParser)"),
 ]

@@ -103,7 +103,7 @@ def _fallbacks(path: str) -> list[Path]:
 
 
 def write_output(what: str, path: str, write: Any) -> bool:
-    """``write(path)``; on failure try :func:`_fallbacks` and print one line naming what failed.
+    """``write(path)``; on failure try ``_fallbacks`` and print one line naming what failed.
 
     Returns True when ``path`` itself was written.
     """

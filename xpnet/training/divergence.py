@@ -48,7 +48,7 @@ def list_slots(params: list[Any]) -> Callable[[], list[Slot]]:
 class DivergenceWatch:
     """Judges the losses of a training run at each read; rolls back and raises :class:`TrainingDivergedError`.
 
-    ``slots()`` lists where the state lives (see :data:`Slot`; parameters first, in the order of
+    ``slots()`` lists where the state lives (see ``Slot``; parameters first, in the order of
     ``params()``); ``params()`` the parameter arrays; ``optimizer`` only names its learning rate
     in the advice. With ``L0`` the first loss (the untrained model's), training has diverged when
     over the losses since the last read
