@@ -1,4 +1,9 @@
-"""The one training loop: book 2's ``Trainer``, ``RnnlmTrainer`` and :func:`train_seq2seq` all run it.
+"""The one training loop: book 1's ``Trainer``, book 2's ``Trainer``, ``RnnlmTrainer`` and :func:`train_seq2seq`.
+
+:func:`run_steps` is the loop itself (epochs of batches, each step's loss handed to the divergence
+watch, hooks at each epoch's start and end) as a generator that yields after every step: book 1's
+``Trainer`` advances it one step at a time (``train_step``, ``max_iter``, its ``log_every`` reads);
+:func:`fit_loop` runs it to the end with book 2's reads and reports.
 
 A step returns its loss as a device array; the loop adds the losses up on the device and
 reads them back only where something is printed (every ``eval_interval`` steps) or an epoch
@@ -8,8 +13,9 @@ ends and its caller asked for the epoch's loss. Nothing else leaves the device. 
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ..backend import array_device, get_namespace
@@ -17,7 +23,7 @@ from .capture import StepCapture
 from .divergence import DivergenceWatch
 from .optimizers import clip_grads
 
-__all__ = ["fit_loop", "forward_backward", "shuffled_batches", "train_step", "unique_params"]
+__all__ = ["fit_loop", "forward_backward", "run_steps", "shuffled_batches", "train_step", "unique_params"]
 
 
 def shuffled_batches(x: Any, t: Any, batch_size: int, rng: Any) -> Iterable[tuple[Any, Any]]:
@@ -88,6 +94,38 @@ def train_step(
     return loss
 
 
+def run_steps(
+    step: Callable[[Any, Any], Any],
+    batches: Callable[[], Iterable[tuple[Any, Any]]],
+    max_epoch: int | None = None,
+    *,
+    watch: DivergenceWatch | None = None,
+    epoch_start: Callable[[int], None] | None = None,
+    epoch_end: Callable[[int, int], None] | None = None,
+) -> Iterator[tuple[int, int, Any]]:
+    """The loop: ``max_epoch`` epochs (``None``: until its consumer stops) of ``step(batch_x, batch_t) -> loss``
+    over ``batches()``, yielding ``(epoch, iters, loss)`` after every step (``iters`` counts within the epoch).
+
+    ``epoch_start(epoch)`` runs before an epoch's first batch is drawn, ``epoch_end(epoch, n_steps)`` after its
+    last step. With ``watch`` each step is framed by ``watch.begin()`` and ``watch.add(loss)``; the reads are
+    the consumer's. Nothing here reads the device.
+    """
+    for epoch in itertools.count() if max_epoch is None else range(max_epoch):
+        if epoch_start is not None:
+            epoch_start(epoch)
+        steps = 0
+        for iters, (batch_x, batch_t) in enumerate(batches()):
+            if watch is not None:
+                watch.begin()
+            loss = step(batch_x, batch_t)
+            steps += 1
+            if watch is not None:
+                watch.add(loss)
+            yield epoch, iters, loss
+        if epoch_end is not None:
+            epoch_end(epoch, steps)
+
+
 def fit_loop(
     step: Callable[[Any, Any], Any],
     batches: Callable[[], Iterable[tuple[Any, Any]]],
@@ -113,36 +151,38 @@ def fit_loop(
     transfer judged there, and a diverged run is rolled back and raises ``TrainingDivergedError``.
     """
     window, count = None, 0
+    total, read = None, 0.0  # read: the epoch's losses already read (with a watch)
     start = time.time()
+
+    def begin(epoch: int) -> None:
+        nonlocal total, read
+        total, read = None, 0.0
+
+    def end(epoch: int, steps: int) -> None:
+        nonlocal total
+        if watch is not None and epoch_loss:
+            total = read + sum(watch.read())
+        if epoch_end is not None:
+            epoch_end(epoch, total, steps, time.time() - start)
+
     interrupted = False
     try:
-        for epoch in range(max_epoch):
-            total, steps, read = None, 0, 0.0  # read: the epoch's losses already read (with a watch)
-            for iters, (batch_x, batch_t) in enumerate(batches()):
-                if watch is not None:
-                    watch.begin()
-                loss = step(batch_x, batch_t)
-                steps += 1
-                if watch is not None:
-                    watch.add(loss)
-                    if report is not None and eval_interval is not None and iters % eval_interval == 0:
-                        values = watch.read()
-                        read += sum(values)
-                        report(epoch, iters, sum(values) / len(values), time.time() - start)
-                    continue
-                if epoch_loss:
-                    total = loss if total is None else total + loss
-                if report is None or eval_interval is None:
-                    continue
-                window = loss if window is None else window + loss
-                count += 1
-                if iters % eval_interval == 0:
-                    report(epoch, iters, float(window) / count, time.time() - start)
-                    window, count = None, 0
-            if watch is not None and epoch_loss:
-                total = read + sum(watch.read())
-            if epoch_end is not None:
-                epoch_end(epoch, total, steps, time.time() - start)
+        for epoch, iters, loss in run_steps(step, batches, max_epoch, watch=watch, epoch_start=begin, epoch_end=end):
+            if watch is not None:
+                if report is not None and eval_interval is not None and iters % eval_interval == 0:
+                    values = watch.read()
+                    read += sum(values)
+                    report(epoch, iters, sum(values) / len(values), time.time() - start)
+                continue
+            if epoch_loss:
+                total = loss if total is None else total + loss
+            if report is None or eval_interval is None:
+                continue
+            window = loss if window is None else window + loss
+            count += 1
+            if iters % eval_interval == 0:
+                report(epoch, iters, float(window) / count, time.time() - start)
+                window, count = None, 0
     except KeyboardInterrupt:
         interrupted = True
     if watch is not None:

@@ -1,9 +1,11 @@
-"""Book 1's ``Trainer``: mini-batch training with evaluation at every epoch boundary."""
+"""Book 1's ``Trainer``: mini-batch training with evaluation at every epoch boundary, on the one loop
+(:func:`xpnet.training.loop.run_steps`) that book 2's trainers share."""
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -12,6 +14,7 @@ from ..backend import array_device, asnumpy, get_namespace, host_rng
 from ..layers.functions import check_labels
 from .capture import StepCapture
 from .divergence import LOSS_CEILING, DivergenceWatch, TrainingDivergedError
+from .loop import run_steps
 from .optimizers import OPTIMIZERS
 
 __all__ = ["Trainer", "TrainingDivergedError", "LOSS_CEILING"]
@@ -147,6 +150,7 @@ class Trainer:
         self.diverged: TrainingDivergedError | None = None
         self.elapsed = 0.0
         self._batches: Any = None
+        self._steps: Iterator[tuple[int, int, Any]] | None = None
         self._bar: Any = None
         self._capture = StepCapture(network, self._say_always) if capture else None
 
@@ -195,24 +199,41 @@ class Trainer:
         xp = get_namespace(self.x_train)
         return xp.asarray(idx, device=array_device(self.x_train))
 
-    def train_step(self) -> None:
-        """One mini-batch: gradient, update, loss recorded; an evaluation at each epoch start."""
-        self._watch.begin()
+    def _epoch_batches(self) -> Iterator[tuple[Any, Any]]:
+        """The rest of the current epoch's mini-batches (all of them at its start, when its indices are drawn)."""
         k = self.current_iter % self.iter_per_epoch
         if k == 0:
             self._batches = self._epoch_indices()
-            self._evaluate()
         xp = get_namespace(self.x_train)
-        batch = self._batches[k, ...]
-        x_batch = xp.take(self.x_train, batch, axis=0)
-        t_batch = xp.take(self.t_train, batch, axis=0)
+        for j in range(k, self.iter_per_epoch):
+            batch = self._batches[j, ...]
+            yield xp.take(self.x_train, batch, axis=0), xp.take(self.t_train, batch, axis=0)
+
+    def _epoch_start(self, _: int) -> None:
+        """The book's evaluation, at an epoch's start (not where an interrupted epoch resumes)."""
+        if self.current_iter % self.iter_per_epoch == 0:
+            self._evaluate()
+
+    def _step(self, x_batch: Any, t_batch: Any) -> Any:
+        """Gradient (through the capture when asked), update; the loss as a device array."""
         if self._capture is not None:
             grads, loss = self._capture.run(self._gradient, x_batch, t_batch)
             loss = self._capture.keep(loss)
         else:
             grads, loss = self._gradient(x_batch, t_batch)
         self.optimizer.update(self.network.params, grads)
-        self._watch.add(loss if loss is not None else self.network.loss(x_batch, t_batch))
+        return loss if loss is not None else self.network.loss(x_batch, t_batch)
+
+    def train_step(self) -> None:
+        """One mini-batch of the shared loop (:func:`xpnet.training.loop.run_steps`): gradient, update, loss
+        recorded; an evaluation at each epoch start; the losses read and judged every ``log_every`` steps."""
+        if self._steps is None:  # the first step, or the first after Ctrl-C or a divergence ended the loop
+            self._steps = run_steps(self._step, self._epoch_batches, watch=self._watch, epoch_start=self._epoch_start)
+        try:
+            next(self._steps)
+        except BaseException:
+            self._steps = None
+            raise
         self.current_iter += 1
         if self.current_iter % self.log_every == 0:
             self._flush()
