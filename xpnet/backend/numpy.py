@@ -187,6 +187,54 @@ class NumpyKernels(Kernels):
                 rest -= take  # what no earlier cell took
         return dx
 
+    def take_rows(self, W: Any, idx: Any, store: Any = None) -> Any:
+        return np.take(W, idx, axis=0, out=self.buffer(store, "rows", (idx.shape[0], *W.shape[1:]), W))
+
+    def softmax_xent_ignoring(self, x: Any, t: Any, ignore_label: int, store: Any) -> tuple[Any, Any]:
+        """The reference's arithmetic in the same order, through ``out=`` into ``store``'s buffers: the labels'
+        entries are read and written by flat index (``np.take``/``np.put``), so nothing of the batch's size is new."""
+        if store is None or type(x) is not np.ndarray or x.shape[0] == 0:
+            return super().softmax_xent_ignoring(x, t, ignore_label, store)
+        M, V = x.shape
+        keep_i = self.buffer(store, "keep_i", (M,), t)
+        np.not_equal(t, ignore_label, out=keep_i)
+        flat = self.buffer(store, "flat", (M,), t)  # row * V + label (0 where ignored)
+        np.multiply(t, keep_i, out=flat)
+        rows = store.get("row_starts")
+        if rows is None or rows.shape[0] != M or rows.dtype != t.dtype or int(rows[-1]) != (M - 1) * V:
+            rows = store["row_starts"] = np.arange(0, M * V, V, dtype=t.dtype)
+        flat += rows
+        keep = self.buffer(store, "keep", (M,), x)
+        np.copyto(keep, keep_i)
+        e = self.buffer(store, "e", (M, V), x)
+        m = self.buffer(store, "max", (M, 1), x)
+        np.maximum.reduce(x, axis=1, keepdims=True, out=m)
+        np.subtract(x, self._rows(store, "bcast", m, (M, V)), out=e)
+        picked = np.take(e.reshape(-1), flat, out=self.buffer(store, "picked", (M,), x))
+        np.exp(e, out=e)
+        s = np.add.reduce(e, axis=1, out=self.buffer(store, "s", (M,), x))
+        logp = self.buffer(store, "logp", (M,), x)
+        np.log(s, out=logp)
+        np.subtract(picked, logp, out=logp)
+        count = np.maximum(np.add.reduce(keep), 1.0)
+        logp *= keep
+        return -np.add.reduce(logp) / count, ("numpy", e, s, flat, keep, count)
+
+    def softmax_xent_ignoring_backward(self, saved: Any, dout: Any, store: Any) -> Any:
+        if saved[0] != "numpy":
+            return super().softmax_xent_ignoring_backward(saved, dout, store)
+        _, e, s, flat, keep, count = saved
+        M, V = e.shape
+        w = self.buffer(store, "w", (M,), e)
+        np.multiply(keep, dout / count, out=w)
+        r = self.buffer(store, "r", (M,), e)
+        np.divide(w, s, out=r)
+        e *= self._rows(store, "bcast", r[:, None], (M, V))
+        at = np.take(e.reshape(-1), flat, out=self.buffer(store, "at", (M,), e))
+        at -= w
+        np.put(e.reshape(-1), flat, at)
+        return e
+
     def relu_backward(self, dout: Any, y: Any, store: dict | None = None) -> Any:
         out = np.sign(y, out=self.buffer(store, "dx", y.shape, dout))  # y >= 0: its sign is the 0/1 mask
         out *= dout

@@ -189,7 +189,7 @@ class TorchKernels(Kernels):
                 store[full] = c
         return c
 
-    def take_rows(self, W: Any, idx: Any) -> Any:
+    def take_rows(self, W: Any, idx: Any, store: Any = None) -> Any:
         torch = _torch()
 
         return torch.index_select(W, 0, idx)  # (array-api-compat's take also wraps negative ids: 3 more kernels)
