@@ -75,7 +75,7 @@ class NumpyKernels(Kernels):
         t *= lr_t
         param -= t
 
-    def index_add(self, dst: Any, idx: Any, src: Any) -> Any:
+    def index_add(self, dst: Any, idx: Any, src: Any, store: Any = None) -> Any:
         """``np.add.at(dst, idx, src)``, faster for rows: ``np.add.at`` loops element by element.
 
         Ids are ranked by occurrence (the k-th time an id appears has rank k); the rows of one rank
@@ -94,9 +94,20 @@ class NumpyKernels(Kernels):
         starts[0] = True
         np.not_equal(s[1:], s[:-1], out=starts[1:])
         rank = pos - np.maximum.accumulate(np.where(starts, pos, 0))
+        rows = got = None
+        if store is not None and src.dtype == dst.dtype and dst.ndim == 2:
+            rows = self.buffer(store, "index_add_rows", src.shape, src)  # the rows of one round: gathered by
+            got = self.buffer(store, "index_add_dst", src.shape, src)  # np.take(out=), added, scattered back
         for k in range(min(int(rank.max()) + 1, INDEX_ADD_ROUNDS)):
             sel = order[rank == k]
-            dst[idx[sel]] += src[sel]
+            if rows is None:
+                dst[idx[sel]] += src[sel]
+                continue
+            ids, n = idx[sel], sel.shape[0]
+            np.take(src, sel, axis=0, out=rows[:n], mode="wrap")  # (mode="raise" would buffer; ids are in range)
+            np.take(dst, ids, axis=0, out=got[:n], mode="wrap")
+            got[:n] += rows[:n]
+            dst[ids] = got[:n]
         rest = order[rank >= INDEX_ADD_ROUNDS]
         if rest.shape[0]:
             np.add.at(dst, idx[rest], src[rest])
@@ -188,7 +199,10 @@ class NumpyKernels(Kernels):
         return dx
 
     def take_rows(self, W: Any, idx: Any, store: Any = None) -> Any:
-        return np.take(W, idx, axis=0, out=self.buffer(store, "rows", (idx.shape[0], *W.shape[1:]), W))
+        out = self.buffer(store, "rows", (idx.shape[0], *W.shape[1:]), W)
+        if out is None or not idx.shape[0] or idx.min() < -W.shape[0] or idx.max() >= W.shape[0]:
+            return np.take(W, idx, axis=0)  # (out of range: take's own IndexError)
+        return np.take(W, idx, axis=0, out=out, mode="wrap")  # mode="raise" would buffer the result
 
     def softmax_xent_ignoring(self, x: Any, t: Any, ignore_label: int, store: Any) -> tuple[Any, Any]:
         """The reference's arithmetic in the same order, through ``out=`` into ``store``'s buffers: the labels'
@@ -209,8 +223,9 @@ class NumpyKernels(Kernels):
         e = self.buffer(store, "e", (M, V), x)
         m = self.buffer(store, "max", (M, 1), x)
         np.maximum.reduce(x, axis=1, keepdims=True, out=m)
-        np.subtract(x, self._rows(store, "bcast", m, (M, V)), out=e)
-        picked = np.take(e.reshape(-1), flat, out=self.buffer(store, "picked", (M,), x))
+        np.copyto(e, m)  # the row maxima broadcast into e, then a same-shape subtract (a broadcasting one buffers)
+        np.subtract(x, e, out=e)
+        picked = np.take(e.reshape(-1), flat, out=self.buffer(store, "picked", (M,), x), mode="wrap")
         np.exp(e, out=e)
         s = np.add.reduce(e, axis=1, out=self.buffer(store, "s", (M,), x))
         logp = self.buffer(store, "logp", (M,), x)
@@ -229,11 +244,12 @@ class NumpyKernels(Kernels):
         np.multiply(keep, dout / count, out=w)
         r = self.buffer(store, "r", (M,), e)
         np.divide(w, s, out=r)
-        e *= self._rows(store, "bcast", r[:, None], (M, V))
-        at = np.take(e.reshape(-1), flat, out=self.buffer(store, "at", (M,), e))
+        dx = self._rows(store, "dx", r[:, None], (M, V))
+        dx *= e  # dx's own buffer: the next forward (a numerical check) leaves the returned gradient alone
+        at = np.take(dx.reshape(-1), flat, out=self.buffer(store, "at", (M,), e), mode="wrap")
         at -= w
-        np.put(e.reshape(-1), flat, at)
-        return e
+        np.put(dx.reshape(-1), flat, at)
+        return dx
 
     def relu_backward(self, dout: Any, y: Any, store: dict | None = None) -> Any:
         out = np.sign(y, out=self.buffer(store, "dx", y.shape, dout))  # y >= 0: its sign is the 0/1 mask

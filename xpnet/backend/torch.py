@@ -30,7 +30,7 @@ _IGNORE = -(2**62)
 class TorchKernels(Kernels):
     """torch's kernels: ``index_add_``, ``exp_``, ``index_put_``."""
 
-    def index_add(self, dst: Any, idx: Any, src: Any) -> Any:
+    def index_add(self, dst: Any, idx: Any, src: Any, store: Any = None) -> Any:
         return dst.index_add_(0, idx, src)
 
     def exp_inplace(self, x: Any) -> Any:

@@ -45,5 +45,5 @@ class Embedding(Layer):
         xp = get_namespace(dout, dW)
         dW[...] = 0.0
         idx = self.idx if self.idx.ndim == 1 else xp.reshape(self.idx, (-1,))
-        index_add(dW, idx, xp.reshape(dout, (idx.shape[0], dW.shape[1])))
+        index_add(dW, idx, xp.reshape(dout, (idx.shape[0], dW.shape[1])), self._bufs)
         return None
