@@ -25,6 +25,7 @@ from ..layers import Layer, like_weights, store_matmul, store_sum
 from ..layers.functions import softmax
 from ..layers.time_layers import TimeAffine, TimeDropout, TimeEmbedding, TimeLSTM, TimeRNN, TimeSoftmaxWithLoss
 from .base import BaseModel, as_ids
+from .flat import FlatStore, ParamList
 
 __all__ = [
     "BaseModel",
@@ -51,10 +52,14 @@ class _LanguageModel(BaseModel):
     rnn_layers: list[Any]
 
     def _collect(self) -> None:
-        self.params, self.grads = [], []
-        for layer in self.layers:
-            self.params += layer.params
-            self.grads += layer.grads
+        """``params``/``grads``: every layer's, as views into one flat buffer per dtype (:mod:`xpnet.models.flat`),
+        put back into the layers' lists, so an optimizer updates them in one pass and a tied array stays one."""
+        slots = [(layer, j) for layer in self.layers for j in range(len(layer.params))]
+        store = FlatStore([layer.params[j] for layer, j in slots], [layer.grads[j] for layer, j in slots])
+        for (layer, j), p, g in zip(slots, store.params, store.grads):
+            layer.params[j], layer.grads[j] = p, g
+        self.params = ParamList(store.params, store)
+        self.grads = list(store.grads)
 
     def predict(self, xs: Any, train_flg: bool = False) -> Any:
         """Scores ``(N, T, V)`` for word ids ``xs`` ``(N, T)``."""
