@@ -87,6 +87,8 @@ class NumpyKernels(Kernels):
         if idx.size and idx.min() < 0:  # -1 and V-1 are one row: normalise before ranking
             idx = np.where(idx < 0, idx + dst.shape[0], idx)
         src = np.broadcast_to(src, (idx.shape[0], *dst.shape[1:]))
+        if store is not None and src.dtype == dst.dtype and dst.ndim == 2 and idx.dtype == np.int64:
+            return self._index_add_buffered(dst, idx, src, store)
         order = np.argsort(idx, kind="stable")
         s = idx[order]
         pos = np.arange(s.shape[0])
@@ -94,23 +96,53 @@ class NumpyKernels(Kernels):
         starts[0] = True
         np.not_equal(s[1:], s[:-1], out=starts[1:])
         rank = pos - np.maximum.accumulate(np.where(starts, pos, 0))
-        rows = got = None
-        if store is not None and src.dtype == dst.dtype and dst.ndim == 2:
-            rows = self.buffer(store, "index_add_rows", src.shape, src)  # the rows of one round: gathered by
-            got = self.buffer(store, "index_add_dst", src.shape, src)  # np.take(out=), added, scattered back
         for k in range(min(int(rank.max()) + 1, INDEX_ADD_ROUNDS)):
             sel = order[rank == k]
-            if rows is None:
-                dst[idx[sel]] += src[sel]
-                continue
-            ids, n = idx[sel], sel.shape[0]
-            np.take(src, sel, axis=0, out=rows[:n], mode="wrap")  # (mode="raise" would buffer; ids are in range)
-            np.take(dst, ids, axis=0, out=got[:n], mode="wrap")
-            got[:n] += rows[:n]
-            dst[ids] = got[:n]
+            dst[idx[sel]] += src[sel]
         rest = order[rank >= INDEX_ADD_ROUNDS]
         if rest.shape[0]:
             np.add.at(dst, idx[rest], src[rest])
+        return dst
+
+    def _index_add_buffered(self, dst: Any, idx: Any, src: Any, store: dict) -> Any:
+        """:meth:`index_add`'s rounds (the same sums in the same order) through ``store``'s buffers: ids sorted by
+        ``id * M + position`` in place (the stable order), each round's rows gathered with ``np.take(out=)``."""
+        M = idx.shape[0]
+        pos = store.get("index_add_pos")
+        if pos is None or pos.shape[0] != M:
+            pos = store["index_add_pos"] = np.arange(M, dtype=np.int64)
+        key, order, s, rank = (self.buffer(store, f"index_add_{n}", (M,), idx) for n in ("key", "order", "s", "rank"))
+        np.multiply(idx, M, out=key)
+        key += pos
+        key.sort()
+        np.remainder(key, M, out=order)
+        np.floor_divide(key, M, out=s)
+        starts = self.buffer(store, "index_add_starts", (M,), idx, bool)
+        starts[0] = True
+        np.not_equal(s[1:], s[:-1], out=starts[1:])
+        np.copyto(rank, starts)
+        rank *= pos  # where(starts, pos, 0)
+        np.maximum.accumulate(rank, out=rank)
+        np.subtract(pos, rank, out=rank)
+        top = int(rank.max())
+        np.multiply(rank, M, out=key)  # the positions grouped by rank: rank * M + position, sorted
+        key += order
+        key.sort()
+        np.remainder(key, M, out=order)
+        rows, got = (self.buffer(store, f"index_add_{n}", src.shape, src) for n in ("rows", "got"))
+        for k in range(min(top, INDEX_ADD_ROUNDS) + 1):
+            last = k == INDEX_ADD_ROUNDS
+            lo = int(np.searchsorted(key, k * M))
+            hi = M if last else int(np.searchsorted(key, (k + 1) * M))
+            n = hi - lo
+            np.take(idx, order[lo:hi], out=s[:n], mode="wrap")  # the round's ids (distinct within a round)
+            np.take(src, order[lo:hi], axis=0, out=rows[:n], mode="wrap")  # (mode="raise" would buffer)
+            if last:  # heavy repetition: the rest at once
+                np.add.at(dst, s[:n], rows[:n])
+                break
+            np.take(dst, s[:n], axis=0, out=got[:n], mode="wrap")
+            got[:n] += rows[:n]
+            dst[s[:n]] = got[:n]
         return dst
 
     def exp_inplace(self, x: Any) -> Any:
