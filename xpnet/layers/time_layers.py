@@ -104,7 +104,7 @@ class TimeSoftmaxWithLoss(Layer):
         return self.loss
 
     def backward(self, dout: Any = 1) -> Any:
-        """``dxs`` ``(N, T, V)`` (call once per ``forward``; on NumPy it lives in a buffer the next ``backward`` reuses)."""
+        """``dxs`` ``(N, T, V)``; call once per ``forward`` (on NumPy: a buffer that the next ``backward`` reuses)."""
         dx = kernels_for(self.cache[1]).softmax_xent_ignoring_backward(self.cache, dout, self._bufs)
         self.cache = None
         return get_namespace(dx).reshape(dx, self.shape)
