@@ -1,4 +1,5 @@
-"""Sessions for everything CI runs: ``nox -s tests`` (every backend), ``nox -s lint``, ``nox -s bench``.
+"""Sessions for everything CI runs: ``nox -s tests`` (every backend), ``nox -s lint``, ``nox -s docs`` (the site and
+its browser test), ``nox -s build`` (the release files, installed and run outside the repository), ``nox -s bench``.
 
 A backend that cannot run on this machine (no CUDA device, package not installable)
 skips its session with a one-line reason. Extra arguments go to pytest / the benchmark.
@@ -12,7 +13,7 @@ import shutil
 import nox
 
 nox.options.default_venv_backend = "venv"
-nox.options.sessions = ["lint", "tests", "notebooks", "mpi"]
+nox.options.sessions = ["lint", "tests", "notebooks", "mpi", "docs", "build"]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 BACKENDS = ["numpy", "array_api_strict", "torch", "cupy"]
@@ -65,6 +66,9 @@ def tests(session: nox.Session, backend: str) -> None:
         # backend-independent tests already ran in the numpy session
         env["XPNET_BACKEND_ONLY"] = "1"
     session.run("pytest", *session.posargs, env=env)
+    if backend == "numpy" and not session.posargs:
+        # docstring examples are tests: every ``>>>`` in the package runs (on the default backend, numpy)
+        session.run("pytest", "--doctest-modules", "xpnet", "-p", "no:cacheprovider")
 
 
 @nox.session
@@ -111,3 +115,61 @@ def mpi(session: nox.Session) -> None:
         session.log("torch not installable: the torch case skips")
     session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "test"))
     session.run("pytest", "tests/test_distributed.py", *session.posargs)
+
+
+def _chromium(session: nox.Session) -> bool:
+    """Debian's chromium and chromedriver for the browser test: installed with apt-get (as root) when missing."""
+    if shutil.which("chromium") and shutil.which("chromedriver"):
+        return True
+    if shutil.which("apt-get") and os.geteuid() == 0:
+        try:
+            session.run("apt-get", "update", "-qq", external=True, silent=True)
+            session.run("apt-get", "install", "-y", "-qq", "chromium", "chromium-driver", external=True, silent=True)
+        except nox.command.CommandFailed:
+            pass
+    return bool(shutil.which("chromium") and shutil.which("chromedriver"))
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The site, built from scratch with warnings as errors (notebooks executed), then opened in headless chromium."""
+    session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "docs"))
+    for generated in ("docs/_build", "docs/generated"):
+        shutil.rmtree(generated, ignore_errors=True)
+    session.run("sphinx-build", "-W", "--keep-going", "-n", "-E", "-q", "-b", "html", "docs", "docs/_build/html")
+    if not _chromium(session):
+        session.log("docs: the browser test is skipped: no chromium/chromedriver and apt-get could not install them")
+        return
+    session.run("pytest", "docs/test_site.py", "-p", "no:cacheprovider", *session.posargs)
+
+
+# the installed wheel is what imports, and its metadata carries the version xpnet.__version__ says
+WHEEL_CHECK = """
+import importlib.metadata, sys, xpnet
+assert xpnet.__file__.startswith(sys.prefix), xpnet.__file__
+assert importlib.metadata.version("xpnet") == xpnet.__version__
+print("xpnet", xpnet.__version__, "from", xpnet.__file__)
+"""
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """sdist and wheel, ``twine check``, then the wheel in a fresh venv outside the repository: xpnet train, info."""
+    import tempfile
+
+    session.install(*nox.project.dependency_groups(PYPROJECT, "release"))
+    shutil.rmtree("dist", ignore_errors=True)
+    session.run("python", "-m", "build", "--outdir", "dist", ".")
+    dist = sorted(os.listdir("dist"))
+    session.run("twine", "check", "--strict", *(os.path.join("dist", f) for f in dist))
+    wheel = os.path.abspath(os.path.join("dist", next(f for f in dist if f.endswith(".whl"))))
+    with tempfile.TemporaryDirectory(prefix="xpnet-wheel-") as tmp:
+        venv = os.path.join(tmp, "venv")
+        session.run("python", "-m", "venv", venv)
+        bindir = os.path.join(venv, "bin")
+        session.run(os.path.join(bindir, "python"), "-m", "pip", "install", "-q", wheel, external=True)
+        with session.chdir(tmp):  # away from the checkout: the installed wheel is what runs
+            env = {"PYTHONPATH": "", "MPLBACKEND": "Agg"}
+            session.run(os.path.join(bindir, "xpnet"), "info", external=True, env=env)
+            session.run(os.path.join(bindir, "xpnet"), "train", external=True, env=env)
+            session.run(os.path.join(bindir, "python"), "-c", WHEEL_CHECK, external=True, env=env)

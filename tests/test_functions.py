@@ -34,6 +34,15 @@ def test_cross_entropy_label_forms_agree(backend):
     assert float(single) == pytest.approx(-np.log(xpnet.asnumpy(y)[0, labels[0]] + 1e-7), rel=1e-5)
 
 
+def test_a_column_of_labels_is_read_as_labels(backend):
+    """Book 1's ch07/gradient_check.py gives ``T = np.array([1]).reshape((1, 1))`` for predictions ``(1, 10)``."""
+    rng = np.random.default_rng(1)
+    y = F.softmax(backend.asarray(rng.standard_normal((3, 4))))
+    labels = rng.integers(0, 4, 3)
+    column = F.cross_entropy_error(y, xpnet.asarray(labels.reshape(3, 1)))
+    assert_close(column, F.cross_entropy_error(y, xpnet.asarray(labels)), rtol=backend.rtol)
+
+
 def test_cross_entropy_rejects_bad_labels(backend):
     y = F.softmax(backend.asarray(np.zeros((3, 4))))
     bad = xpnet.asarray([0, 1, 4])

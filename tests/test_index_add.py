@@ -100,3 +100,20 @@ def test_embedding_refuses_float_ids(backend):
     layer = Embedding(backend.asarray(np.ones((3, 2))))
     with pytest.raises(TypeError, match="integers"):
         layer.forward(backend.asarray([0.0, 1.0]))
+
+
+@pytest.mark.parametrize("width", [None, 3])
+def test_index_add_integers_on_the_standard_alone(width):
+    """Integer counts take sorted running sums on the standard (exact, no ``M x V`` one-hot)."""
+    import array_api_strict as xps
+
+    r = np.random.default_rng(2)
+    idx = r.integers(0, 9, 300)
+    shape = (300,) if width is None else (300, width)
+    src = r.integers(-5, 5, shape)
+    start = r.integers(0, 3, (9, *shape[1:]))
+    for dtype in (xps.int32, xps.int64):
+        dst = xps.asarray(start, dtype=dtype, device=xps.Device("device1"), copy=True)
+        index_add(dst, xps.asarray(idx, device=dst.device), xps.asarray(src, dtype=dtype, device=dst.device))
+        assert dst.dtype == dtype and dst.device == xps.Device("device1")
+        np.testing.assert_array_equal(xpnet.asnumpy(dst), start + reference(9, idx, src))

@@ -148,6 +148,21 @@ def test_convolution_matches_direct_sum():
     np.testing.assert_allclose(out, ref, rtol=1e-12)
 
 
+@pytest.mark.parametrize(
+    "cls, w_shape, x_shape", [(L.Convolution, (2, 1, 3, 3), (1, 1, 5, 5)), (L.Affine, (4, 3), (2, 4))]
+)
+def test_a_number_as_the_bias(backend, cls, w_shape, x_shape):
+    """Book 1's ch07/apply_filter.py builds ``Convolution(w, b)`` with ``b = 0``."""
+    r = np.random.default_rng(0)
+    W, x = backend.asarray(r.standard_normal(w_shape)), backend.asarray(r.standard_normal(x_shape))
+    n = w_shape[0] if cls is L.Convolution else w_shape[1]
+    expected = cls(W, backend.asarray(np.full(n, 0.5))).forward(x)
+    assert_close(cls(W, 0.5).forward(x), expected, rtol=backend.rtol)
+    layer = cls(W, 0)
+    assert_on(backend, layer.b)
+    assert tuple(layer.b.shape) == (n,)
+
+
 def test_convolution_bad_input_names_shapes(backend):
     layer = L.Convolution(randn(backend, 3, 2, 3, 3), randn(backend, 3))
     with pytest.raises(ValueError, match=r"\(4, 1, 8, 8\).*\(3, 2, 3, 3\)"):

@@ -154,3 +154,52 @@ def test_batch_mask_meets_xpnet_network(backend):
     labels = np.argmax(t_train, axis=1)
     assert_close(np.take(labels, batch_mask), xpnet.asnumpy(labels)[xpnet.asnumpy(batch_mask)])
     assert 0.0 <= network.accuracy(x_train, t_train) <= 1.0
+
+
+@pytest.mark.parametrize("name", ["median", "logspace", "nditer", "frombuffer", "histogram"])
+def test_torch_s_own_functions_do_not_stand_in_for_numpys(backend, name):
+    """torch has a ``median`` (the lower middle: 2 for [1, 2, 3, 4], NumPy 2.5) and a ``logspace`` with other
+    arguments; on torch and array_api_strict only the standard's names (and xpnet's extras) are handed out."""
+    if backend.name in ("numpy", "cupy"):
+        assert callable(getattr(np, name))
+        return
+    with pytest.raises(AttributeError, match=rf"Array API standard.*no '{name}'"):
+        getattr(np, name)
+    assert name not in dir(np)
+
+
+@pytest.mark.parametrize(
+    "dtype, name",
+    [("i", "int32"), ("f", "float32"), ("d", "float64"), ("float32", "float32"), ("int64", "int64"),
+     (numpy.float32, "float32"), (numpy.dtype("int32"), "int32"), (int, "int64"), (float, "float64"),
+     (bool, "bool")],
+)  # fmt: skip
+def test_numpys_dtype_codes_and_names(backend, dtype, name):
+    """Book 2 writes ``np.empty((N, T, H), dtype='f')`` and ``.astype('i')``."""
+    for a in (np.zeros(3, dtype=dtype), np.empty((2, 3), dtype=dtype), np.asarray([1, 0, 1], dtype=dtype)):
+        assert xpnet.backend.dtype_name(a) == name
+        if backend.name != "cupy":
+            assert_on(backend, a)
+    own = xpnet.active_namespace().float32  # the library's own dtype
+    assert xpnet.backend.dtype_name(np.zeros(2, dtype=own)) == "float32"
+
+
+def test_python_scalars_and_lists_like_numpy(backend):
+    """Every book-2 model's ``__init__`` divides by ``np.sqrt(D)`` with an int ``D``."""
+    cases = [
+        (np.sqrt(100), 10.0, "float64"),
+        (np.sqrt(2.25), 1.5, "float64"),
+        (np.exp(0), 1.0, "float64"),
+        (np.log([1.0, numpy.e]), [0.0, 1.0], "float64"),
+        (np.abs(-3), 3, "int64"),
+        (np.maximum([1, 5], [4, 2]), [4, 5], "int64"),
+        (np.tanh(0.0), 0.0, "float64"),
+    ]
+    for got, value, dtype in cases:
+        assert xpnet.backend.dtype_name(got if xpnet.backend.is_array(got) else numpy.asarray(got)) == dtype
+        assert_close(got, numpy.asarray(value, dtype=dtype))
+    x = np.asarray([1.0, 4.0])
+    assert_close(np.sqrt(x), [1.0, 2.0])
+    assert_close(np.maximum(x, 2.0), [2.0, 4.0])  # an array and a scalar: the standard's own rule
+    W = np.random.randn(4, 3) / np.sqrt(4)
+    assert tuple(W.shape) == (4, 3)

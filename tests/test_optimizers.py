@@ -96,3 +96,15 @@ def test_cupy_wheel_follows_the_driver():
     assert noxfile.cupy_wheel(13) == "cupy-cuda13x"
     assert noxfile.cupy_wheel(12) == "cupy-cuda12x"
     assert noxfile.cupy_wheel(None) == "cupy-cuda12x"
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_python_numbers_as_parameters(name):
+    """Book 1's ch06/optimizer_compare_naive.py: ``params['x'] = -7.0``, gradients Python floats; the book's
+    optimizers rebind the dict's entries, so the numbers move."""
+    expected = reference(name, np.array([-7.0, 2.0]), np.array([-0.7, 4.0]), 3)
+    params, opt = {"x": -7.0, "y": 2.0}, OPTIMIZERS[name]()
+    for _ in range(3):
+        opt.update(params, {"x": -0.7, "y": 4.0})
+    assert all(type(params[k]) is float for k in params)
+    assert_close(np.array([params["x"], params["y"]]), expected, rtol=1e-12)

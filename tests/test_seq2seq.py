@@ -194,3 +194,29 @@ def test_attention_map_plot(tmp_path):
     assert (tmp_path / "att.png").read_bytes()[:4] == b"\x89PNG" and fig.axes[0].get_xlabel() == "input"
     with pytest.raises(ValueError, match="3 row and 3 column"):
         plot.attention_map(w, list("abc"), list("xyz"))
+
+
+class BookGenerate(Seq2seq):
+    """Book 2 ch07/ch08's ``generate``: one ``argmax`` per step, appended as a 0-d array (a torch tensor hashes by
+    identity, a CuPy 0-d array not at all), or handed back as an array."""
+
+    as_array = False
+
+    def generate(self, xs, start_id, sample_size):
+        row = self.generate_batch(xs, start_id, sample_size)[0, ...]
+        return row if self.as_array else [row[i] for i in range(sample_size)]
+
+
+@pytest.mark.parametrize("as_array", [False, True])
+def test_eval_seq2seq_takes_the_ids_a_books_generate_returns(backend, as_array):
+    model = BookGenerate(6, 4, 5, dtype=backend.dtype)
+    model.as_array = as_array
+    xs = ids(backend, (1, 4), 1)
+    guess = model.generate(xs, 2, 5)
+    assert as_array or all(getattr(g, "ndim", None) == 0 for g in guess)
+    answer = [int(i) for i in xpnet.asnumpy(model.generate_batch(xs, 2, 5))[0]]
+    id_to_char = dict(enumerate("abcdef"))
+    correct = backend.asarray(np.array([[2, *answer]]), dtype="int64")
+    assert eval_seq2seq(model, xs, correct, id_to_char) == 1
+    wrong = backend.asarray(np.array([[2, *[(i + 1) % 6 for i in answer]]]), dtype="int64")
+    assert eval_seq2seq(model, xs, wrong, id_to_char) == 0

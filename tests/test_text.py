@@ -140,3 +140,15 @@ def test_convert_one_hot(backend):
     assert tuple(t.shape) == (6, 7) and tuple(c.shape) == (6, 2, 7)
     assert xpnet.backend.dtype_name(c) == "int32"
     np.testing.assert_array_equal(xpnet.asnumpy(c)[0], np.eye(7, dtype=np.int32)[[0, 2]])
+
+
+def test_co_matrix_of_a_large_vocabulary(backend):
+    """2,000 words as in book 2's count_method_big (PTB has 10,000): a scatter-add, not V x V work per pair."""
+    ids = np.random.default_rng(4).integers(0, 2000, 20_000)
+    C = text.create_co_matrix(xpnet.asarray(ids), 2000, window_size=2)
+    expected = np.zeros((2000, 2000), dtype=np.int32)
+    for k in (1, 2):
+        np.add.at(expected, (ids[:-k], ids[k:]), 1)
+        np.add.at(expected, (ids[k:], ids[:-k]), 1)
+    assert_on(backend, C)
+    np.testing.assert_array_equal(xpnet.asnumpy(C), expected)

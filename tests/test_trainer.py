@@ -320,3 +320,67 @@ def test_one_hot_labels_of_the_wrong_width_are_refused():
     wide = xpnet.asarray(np.eye(4)[xpnet.asnumpy(t)])
     with pytest.raises(ValueError, match="t_test is one-hot of width 4.*3 outputs"):
         Trainer(TwoLayerNet(6, 4, 3), x, t, x, wide)
+
+
+class ListLayersNet:
+    """Book 1 ch08's DeepConvNet keeps ``layers`` in a list (not a dict) and ``params`` in a dict."""
+
+    def __init__(self, case, d=6, h=8, classes=3):
+        from xpnet.layers import Affine, BatchNormalization, Relu, SoftmaxWithLoss
+
+        r = np.random.default_rng(3)
+        self.params = {
+            "W1": case.asarray(0.3 * r.standard_normal((d, h))),
+            "b1": case.asarray(np.zeros(h)),
+            "gamma": case.asarray(np.ones(h)),
+            "beta": case.asarray(np.zeros(h)),
+            "W2": case.asarray(0.3 * r.standard_normal((h, classes))),
+            "b2": case.asarray(np.zeros(classes)),
+        }
+        p = self.params
+        self.layers = [
+            Affine(p["W1"], p["b1"]),
+            BatchNormalization(p["gamma"], p["beta"]),
+            Relu(),
+            Affine(p["W2"], p["b2"]),
+        ]
+        self.last_layer = SoftmaxWithLoss()
+
+    def _sync(self):  # the optimizer rebinds params' arrays in the book's dict
+        p = self.params
+        self.layers[0].params[:] = [p["W1"], p["b1"]]
+        self.layers[1].params[:] = [p["gamma"], p["beta"]]
+        self.layers[3].params[:] = [p["W2"], p["b2"]]
+
+    def predict(self, x, train_flg=False):
+        self._sync()
+        for layer in self.layers:
+            x = layer.forward(x, train_flg)
+        return x
+
+    def loss(self, x, t):
+        return self.last_layer.forward(self.predict(x, train_flg=True), t)
+
+    def accuracy(self, x, t, batch_size=100):
+        xp = xpnet.get_namespace(x)
+        y = xp.argmax(self.predict(x), axis=1)
+        return float(xp.mean(xp.astype(y == xp.astype(t, y.dtype), xp.float64)))
+
+    def gradient(self, x, t):
+        self.loss(x, t)
+        dout = self.last_layer.backward(1)
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+        names = ("W1", "b1", "gamma", "beta", "W2", "b2")
+        grads = [g for i in (0, 1, 3) for g in self.layers[i].grads]
+        return dict(zip(names, grads))
+
+
+def test_a_network_whose_layers_are_a_list(backend):
+    """Book 1 ch08's DeepConvNet: ``network.layers`` is a list; the divergence watch still copies its buffers."""
+    x, t = blobs(backend, 120)
+    net = ListLayersNet(backend)
+    trainer = Trainer(net, x, t, x, t, epochs=2, mini_batch_size=40, verbose=False, seed=0, log_every=1)
+    trainer.train()
+    assert len(trainer.train_loss_list) == 6 and trainer.final_test_acc > 0.5
+    assert net.layers[1].running_mean is not None

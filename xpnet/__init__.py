@@ -99,6 +99,7 @@ from .training.trainer import Trainer, TrainingDivergedError  # noqa: E402
 __version__ = "0.1.0"
 
 __all__ = [
+    "BOOK_PATHS",
     "BackendMismatchError",
     "BackendUnavailableError",
     "DeepConvNet",

@@ -52,10 +52,65 @@ def _target():
     return b.xp, b.device
 
 
+def _words(text):
+    return frozenset(text.split())
+
+
+# The standard's names (2025.12). array_api_compat.torch hands out the rest of torch too, some under NumPy's names
+# with other meanings (torch.median is the lower middle, torch.logspace takes other arguments): only these pass.
+_STANDARD = _words(
+    """abs acos acosh add all any arange argmax argmin argsort asarray asin asinh astype atan atan2 atanh bitwise_and
+    bitwise_invert bitwise_left_shift bitwise_or bitwise_right_shift bitwise_xor bool broadcast_arrays
+    broadcast_shapes broadcast_to can_cast ceil clip complex128 complex64 concat conj copysign cos cosh
+    count_nonzero cumulative_prod cumulative_sum diff divide e empty empty_like equal exp expand_dims expm1 eye fft
+    finfo flip float32 float64 floor floor_divide from_dlpack full full_like greater greater_equal hypot iinfo imag
+    inf int16 int32 int64 int8 isdtype isfinite isin isinf isnan less less_equal linalg linspace log log10 log1p
+    log2 logaddexp logical_and logical_not logical_or logical_xor matmul matrix_transpose max maximum mean meshgrid
+    min minimum moveaxis multiply nan negative newaxis nextafter nonzero not_equal ones ones_like permute_dims pi
+    positive pow prod real reciprocal remainder repeat reshape result_type roll round searchsorted sign signbit sin
+    sinh sort sqrt square squeeze stack std subtract sum take take_along_axis tan tanh tensordot tile tril triu
+    trunc uint16 uint32 uint64 uint8 unique_all unique_counts unique_inverse unique_values unstack var vecdot where
+    zeros zeros_like"""
+)
+# Elementwise functions that take Python numbers and lists as NumPy does (np.sqrt(D) in every book-2 model);
+# those defined for floating inputs only get NumPy's float64 for Python ints.
+_FLOATING = _words("acos acosh asin asinh atan atan2 atanh cos cosh divide exp expm1 hypot log log10 log1p log2")
+_FLOATING |= _words("logaddexp sin sinh sqrt tan tanh")
+_ELEMENTWISE = _FLOATING | _words(
+    """abs add ceil clip equal floor greater greater_equal isfinite isinf isnan less less_equal maximum minimum
+    multiply negative not_equal pow positive remainder round sign square subtract trunc"""
+)
+
+
 def _dt(xp, dtype):
+    """``dtype`` as ``xp``'s own: anything NumPy reads as a dtype ('f', 'i', 'float32', np.float32, int, float)
+    by its name, the library's own dtypes as they are."""
     if dtype is None:
         return None
-    return _backend._dtype(xp, _PY_DTYPES.get(dtype, dtype))
+    try:
+        name = _numpy.dtype(_PY_DTYPES.get(dtype, dtype)).name
+    except TypeError:
+        return dtype
+    return _backend._dtype(xp, name)
+
+
+def _numbers(name, function):
+    """``function`` taking Python numbers and lists for arrays, with NumPy's dtypes; arrays pass untouched."""
+
+    def call(*args, **kwargs):
+        if not any(_backend.is_array(a) for a in args):
+            xp, dev = _target()
+            host = [_numpy.asarray(a) for a in args]
+            if name in _FLOATING:
+                host = [h.astype(_numpy.float64) if h.dtype.kind in "biu" else h for h in host]
+            args = [xp.asarray(h, device=dev) for h in host]
+        elif any(isinstance(a, (list, tuple)) for a in args):
+            args = [_asarray(a) if isinstance(a, (list, tuple)) else a for a in args]
+        return function(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = function.__doc__
+    return call
 
 
 def _host_default(values):
@@ -252,7 +307,10 @@ def __getattr__(name):
         return extra
     xp = _backend._active().xp
     try:
-        return getattr(xp, name)
+        if name not in _STANDARD:
+            raise AttributeError(name)
+        found = getattr(xp, name)
+        return _numbers(name, found) if name in _ELEMENTWISE else found
     except AttributeError:
         raise AttributeError(
             f"xpnet.np on the {backend} backend is the Array API standard namespace ({xp.__name__}) plus "
@@ -265,4 +323,4 @@ def __dir__():
     backend, module = _namespace()
     if module is not None:
         return sorted(dir(module))
-    return sorted(set(dir(_backend._active().xp)) | set(_EXTRAS))
+    return sorted((set(dir(_backend._active().xp)) & _STANDARD) | set(_EXTRAS))

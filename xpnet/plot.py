@@ -39,6 +39,7 @@ def require_matplotlib() -> None:
 
 
 def new_figure(figsize: tuple[float, float] = (6.4, 4.8)) -> Any:
+    """A matplotlib ``Figure`` with constrained layout, not attached to pyplot (no window, no global state)."""
     require_matplotlib()
     from matplotlib.figure import Figure
 
@@ -60,6 +61,7 @@ def _first_param(network: Any) -> Any:
 
 
 def save_figure(fig: Any, path: str | os.PathLike | None) -> Any:
+    """Write ``fig`` to ``path`` (100 dpi) unless ``path`` is None; return ``fig`` (a notebook shows it)."""
     if path is not None:
         fig.savefig(os.fspath(path), dpi=100)
     return fig

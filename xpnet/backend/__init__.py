@@ -21,7 +21,7 @@ What is where (private files behind this package):
 * ``_step_kernels.py``: :class:`StepKernels`, the base of ``Kernels`` holding the training step's fused
   kernels (layers' passes, the optimizers' one-pass updates, ``capture_step`` for CUDA graphs),
   reached as ``kernels_for(x).name(...)`` by the layers;
-* ``_registry.py``: ``LIBRARIES``, the table of backends, :class:`~._registry.Library`, what a
+* ``_registry.py``: ``LIBRARIES``, the table of backends, :class:`Library`, what a
   backend's file provides, and the errors :class:`BackendUnavailableError`, :class:`BackendMismatchError`;
 * one file per library, ``numpy.py``, ``cupy.py``, ``torch.py``, ``array_api_strict.py``: importing
   it, its namespace, its devices, moves to and from the host, its generator, its kernels.
@@ -68,7 +68,7 @@ from ._kernels import (
     sum_into,
 )
 from ._random import host_rng, random_like
-from ._registry import BackendMismatchError, BackendUnavailableError
+from ._registry import BackendMismatchError, BackendUnavailableError, Library
 from ._step_kernels import CaptureRefusedError, StepKernels
 
 __all__ = [
@@ -107,6 +107,7 @@ __all__ = [
     # the kernels the standard lacks
     "Kernels",
     "StepKernels",
+    "Library",
     "kernels_for",
     "one_hot",
     "index_add",

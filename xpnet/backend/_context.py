@@ -87,6 +87,16 @@ def set_backend(name: str, device: Any = None) -> None:
     array_api_strict, an ordinal for cupy). Raises ``ValueError`` for an unknown name and
     :class:`BackendUnavailableError` when the backend cannot run here. Applies to the whole
     process (every thread); the default dtype and the random generator are kept.
+
+    An array keeps its library after a switch; only new arrays are born on the new backend:
+
+    >>> import xpnet
+    >>> from xpnet.backend import backend_name
+    >>> xpnet.set_backend("array_api_strict")
+    >>> w = xpnet.asarray([1.0, 2.0])
+    >>> xpnet.set_backend("numpy")
+    >>> backend_name(w), backend_name(xpnet.asarray([1.0])), backend_name(w * 2)
+    ('array_api_strict', 'numpy', 'array_api_strict')
     """
     global _default
     backend = _resolve(name, device)
@@ -122,6 +132,12 @@ def use_backend(name: str, device: Any = None, *, dtype: str | None = None) -> I
     The block has its own copy of the configuration: :func:`set_default_dtype` and
     :func:`seed` called inside it end with it. The random generator is shared with the
     enclosing context until :func:`seed` replaces it in the block.
+
+    >>> import xpnet
+    >>> with xpnet.use_backend("array_api_strict", dtype="float64"):
+    ...     x = xpnet.asarray([1.0, 2.0])
+    >>> xpnet.backend.backend_name(x), xpnet.backend.dtype_name(x), xpnet.get_backend()
+    ('array_api_strict', 'float64', 'numpy')
     """
     outer = _config()
     if dtype is not None:
@@ -176,6 +192,15 @@ def seed(n: int | None) -> None:
     Weights and host draws come from one NumPy generator; generators on accelerators
     (dropout masks, negative samples on a GPU) are derived from it when first needed, so
     they are reproducible too. Inside a :func:`use_backend` block it applies to that block.
+
+    >>> import xpnet
+    >>> xpnet.seed(0)
+    >>> W_numpy = xpnet.TwoLayerNet(2, 3, 2).params["W1"]
+    >>> with xpnet.use_backend("array_api_strict"):
+    ...     xpnet.seed(0)
+    ...     W_strict = xpnet.TwoLayerNet(2, 3, 2).params["W1"]
+    >>> bool((xpnet.asnumpy(W_numpy) == xpnet.asnumpy(W_strict)).all())
+    True
     """
     c = _config()
     c.rng = np.random.default_rng(n)

@@ -29,6 +29,19 @@ def get_namespace(*arrays: Any) -> Any:
     """The Array API namespace shared by ``arrays`` (Python scalars and ``None`` are ignored).
 
     Raises :class:`BackendMismatchError` naming both backends when arrays of two libraries meet.
+
+    >>> import numpy as np
+    >>> import xpnet
+    >>> from xpnet.backend import get_namespace
+    >>> x = np.ones((2, 3))
+    >>> xp = get_namespace(x, 2.0)
+    >>> xp.sum(x * 2.0, axis=0).tolist()
+    [4.0, 4.0, 4.0]
+    >>> with xpnet.use_backend("array_api_strict"):
+    ...     W = xpnet.asarray([[1.0], [1.0], [1.0]])
+    >>> get_namespace(x, W)  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    BackendMismatchError: arrays from different backends were mixed: array_api_strict and numpy; ...
     """
     if not arrays:
         raise TypeError("get_namespace() needs at least one array; the active backend's is xpnet.active_namespace()")

@@ -56,8 +56,10 @@ class Kernels(StepKernels):
         param -= lr_t * m / (get_namespace(v).sqrt(v) + eps)
 
     def index_add(self, dst: Any, idx: Any, src: Any, store: Any = None) -> Any:
-        # one-hot products, V x block at a time
         xp = get_namespace(dst, idx, src)
+        if xp.isdtype(dst.dtype, "integral"):
+            return _index_add_sorted(dst, idx, src)
+        # floats: one-hot products, V x block at a time
         V = dst.shape[0]
         flat = xp.reshape(src, (src.shape[0], -1))
         step = max(1, self.index_add_block // max(V, 1))
@@ -123,6 +125,23 @@ def _sigmoid(xp: Any, z: Any) -> Any:
     return 0.5 * xp.tanh(0.5 * z) + 0.5  # no overflow for large |z|; the overrides compute the same
 
 
+def _index_add_sorted(dst: Any, idx: Any, src: Any) -> Any:
+    """The reference ``index_add`` for integers, in ``O((M + V) log M)``: the rows sorted by id, their running sums,
+    and each id's sum as the difference of the running sums at its first and past its last row (exact for
+    integers; one-hot products take ``M x V``, quadratic for a co-occurrence matrix)."""
+    xp = get_namespace(dst, idx, src)
+    V, M = dst.shape[0], idx.shape[0]
+    order = xp.argsort(idx, stable=True)
+    keys = xp.take(idx, order)
+    rows = xp.take(xp.reshape(src, (M, -1)), order, axis=0)
+    sums = xp.cumulative_sum(xp.astype(rows, xp.int64), axis=0, include_initial=True)  # (M + 1, D)
+    ids = xp.arange(V, dtype=keys.dtype, device=array_device(dst))
+    lo, hi = xp.searchsorted(keys, ids, side="left"), xp.searchsorted(keys, ids, side="right")
+    total = xp.take(sums, hi, axis=0) - xp.take(sums, lo, axis=0)
+    dst[...] = dst + xp.astype(xp.reshape(total, dst.shape), dst.dtype)
+    return dst
+
+
 REFERENCE = Kernels()
 _BY_TYPE: dict[type, Kernels] = {}
 
@@ -178,9 +197,16 @@ def index_add(dst: Any, idx: Any, src: Any, store: Any = None) -> Any:
     them back, and behave differently per library). The standard has no
     scatter-add (``array_api_extra.at(...).add`` loses repeated indices), so each library's own
     is used: NumPy ``np.add.at`` (computed by rounds of fancy ``+=``, which is faster), CuPy
-    ``cupy.add.at``, torch ``index_add_``; any other namespace gets one-hot products, ``V`` x
-    block at a time, which only needs the standard. ``store`` (a caller's dict, optional): NumPy gathers the rows
-    through buffers kept there (a warm call allocates only the ids' bookkeeping).
+    ``cupy.add.at``, torch ``index_add_``; any other namespace gets sorted running sums for integers and
+    one-hot products, ``V`` x block at a time, for floats: both only need the standard. ``store`` (a caller's
+    dict, optional): NumPy gathers the rows through buffers kept there (a warm call allocates only the ids'
+    bookkeeping).
+
+    >>> import numpy as np
+    >>> from xpnet.backend import index_add
+    >>> dW = np.zeros((3, 2))
+    >>> index_add(dW, np.array([0, 2, 0]), np.ones((3, 2))).tolist()  # row 0 is named twice: it gets both
+    [[2.0, 2.0], [0.0, 0.0], [1.0, 1.0]]
     """
     if idx.ndim != 1 or tuple(src.shape) != (idx.shape[0], *dst.shape[1:]):
         raise ValueError(

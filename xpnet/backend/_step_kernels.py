@@ -85,16 +85,21 @@ class StepKernels:
     def softmax_xent_ignoring(self, x: Any, t: Any, ignore_label: int, store: Any) -> tuple[Any, Any]:
         """Softmax cross-entropy of scores ``x`` ``(M, V)`` against integer labels ``t`` ``(M,)``, averaged over the
         rows whose label is not ``ignore_label`` (book 2's ``TimeSoftmaxWithLoss``, no 1e-7 guard: the log-softmax
-        at the label straight from the shifted scores). Returns ``(loss, saved)``; ``x`` is not changed."""
+        at the label straight from the shifted scores). Any other label outside ``[0, V)`` makes the loss and its
+        gradient NaN, alike on every backend and without a host read (the trainers refuse such ids up front).
+        Returns ``(loss, saved)``; ``x`` is not changed."""
         xp = get_namespace(x, t)
-        keep = xp.astype(t != ignore_label, x.dtype)
-        t = xp.where(t == ignore_label, xp.zeros_like(t), t)  # a valid index for the gather below
+        ignored = t == ignore_label
+        inside = (t >= 0) & (t < x.shape[1])
+        keep = xp.astype(~ignored, x.dtype)
+        count = xp.maximum(xp.sum(keep), 1.0)
+        keep = xp.where(inside | ignored, keep, xp.full_like(keep, float("nan")))
+        t = xp.where(inside, t, xp.zeros_like(t))  # a valid index for the gather below
         e = x - xp.max(x, axis=1, keepdims=True)  # a new (M, V) array, reused for exp and the gradient
         picked = xp.take_along_axis(e, t[:, None], axis=1)[:, 0]
         e = self.exp_inplace(e)
         s = xp.sum(e, axis=1)
         logp = picked - xp.log(s)
-        count = xp.maximum(xp.sum(keep), 1.0)
         return -xp.sum(logp * keep) / count, (e, s, t, keep, count)
 
     def softmax_xent_ignoring_backward(self, saved: Any, dout: Any, store: Any) -> Any:

@@ -22,6 +22,8 @@ def _strict() -> Any:
 
 
 class ArrayApiStrictLibrary(Library):
+    """array-api-strict: the standard and nothing else; its ``device1`` and ``device2`` stand in for a GPU."""
+
     name = "array_api_strict"
     install = "pip install array-api-strict"
     kernels = REFERENCE

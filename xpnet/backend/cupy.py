@@ -225,6 +225,8 @@ def _lstm_kernel(which: str) -> Any:
 
 
 class CupyLibrary(Library):
+    """CuPy on a CUDA device: creation on the chosen device, random numbers from ``cupy.random``, CuPy's kernels."""
+
     name = "cupy"
     install = "pip install 'xpnet[cuda12]' (or 'xpnet[cuda13]' for CUDA 13)"
     kernels = CupyKernels()

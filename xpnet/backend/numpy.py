@@ -242,16 +242,22 @@ class NumpyKernels(Kernels):
         if store is None or type(x) is not np.ndarray or x.shape[0] == 0:
             return super().softmax_xent_ignoring(x, t, ignore_label, store)
         M, V = x.shape
-        keep_i = self.buffer(store, "keep_i", (M,), t)
-        np.not_equal(t, ignore_label, out=keep_i)
-        flat = self.buffer(store, "flat", (M,), t)  # row * V + label (0 where ignored)
-        np.multiply(t, keep_i, out=flat)
+        ignored, inside, bad = (self.buffer(store, n, (M,), t, bool) for n in ("ignored", "inside", "bad"))
+        np.equal(t, ignore_label, out=ignored)
+        np.greater_equal(t, 0, out=inside)
+        np.logical_and(inside, np.less(t, V, out=bad), out=inside)
+        keep = self.buffer(store, "keep", (M,), x)
+        np.copyto(keep, np.logical_not(ignored, out=bad))
+        count = np.maximum(np.add.reduce(keep), 1.0)
+        np.logical_not(np.logical_or(inside, ignored, out=bad), out=bad)
+        np.copyto(keep, np.nan, where=bad)  # a label neither a word nor ignored: NaN, as the reference
+        flat = self.buffer(store, "flat", (M,), t)  # row * V + label (0 outside [0, V))
+        np.copyto(flat, inside)
+        flat *= t
         rows = store.get("row_starts")
         if rows is None or rows.shape[0] != M or rows.dtype != t.dtype or int(rows[-1]) != (M - 1) * V:
             rows = store["row_starts"] = np.arange(0, M * V, V, dtype=t.dtype)
         flat += rows
-        keep = self.buffer(store, "keep", (M,), x)
-        np.copyto(keep, keep_i)
         e = self.buffer(store, "e", (M, V), x)
         m = self.buffer(store, "max", (M, 1), x)
         np.maximum.reduce(x, axis=1, keepdims=True, out=m)
@@ -263,7 +269,6 @@ class NumpyKernels(Kernels):
         logp = self.buffer(store, "logp", (M,), x)
         np.log(s, out=logp)
         np.subtract(picked, logp, out=logp)
-        count = np.maximum(np.add.reduce(keep), 1.0)
         logp *= keep
         return -np.add.reduce(logp) / count, ("numpy", e, s, flat, keep, count)
 
@@ -442,6 +447,8 @@ def _blocks(x: Any) -> Any:
 
 
 class NumpyLibrary(Library):
+    """NumPy on the host: the default backend, with NumPy's faster kernels (``out=``, fancy ``+=``)."""
+
     name = "numpy"
     install = "pip install numpy"
     kernels = NumpyKernels()

@@ -353,6 +353,8 @@ def _lstm_cell_backward(dh_up: Any, dh_rec: Any, dc: Any, gates: Any, c: Any, c_
 
 
 class TorchLibrary(Library):
+    """PyTorch tensors on the CPU or a CUDA device, with torch's in-place kernels (``index_add_``, ...)."""
+
     name = "torch"
     install = "pip install 'xpnet[torch]'"
     kernels = TorchKernels()

@@ -16,22 +16,30 @@ import math
 import os
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..backend import BACKENDS, BackendUnavailableError, active_device, backend_status, get_backend, use_backend
+from ..backend import BackendUnavailableError, active_device, backend_status, get_backend, use_backend
 from ..data.datasets import DATASETS, DatasetError, find_dataset
 from ..training.distributed import DistributedUnavailableError
 from ..training.optimizers import OPTIMIZERS
 from ..training.trainer import TrainingDivergedError
+from .flags import FLAGS, UsageError, add_flags, fraction, positive, seed_value
+from .outputs import check_output, check_outputs, check_plot, save_trained, single_process, write_output
+
+__all__ = [
+    # the one table of flags, its types and the one error (flags.py); the one output check (outputs.py)
+    "FLAGS", "UsageError", "add_flags", "fraction", "positive", "seed_value",
+    "check_output", "check_outputs", "check_plot", "save_trained", "single_process", "write_output",
+    "DEFAULTS", "SUBCOMMANDS", "build_parser", "defaults", "info", "main", "make_trainer", "settings", "train",
+]  # fmt: skip
 
 DATASET_CHOICES = ["spiral", "mnist", "fashion-mnist", "cifar10"]
 MODEL_CHOICES = ["two-layer", "three-layer", "multi-layer", "simple-conv"]
 
 #: Modules that add a subcommand: each has ``add_parser(subparsers)`` (adds its parser to argparse's
 #: subparsers object) and ``run(args) -> int``.
-SUBCOMMANDS: list[str] = ["xpnet.cli.word2vec", "xpnet.cli.rnn"]
+SUBCOMMANDS: list[str] = ["xpnet.cli.word2vec", "xpnet.cli.rnn", "xpnet.cli.book"]
 
 #: The defaults of ``xpnet train``, one row per data set, then one per model for what the model fixes
 #: (a model's row wins over the data set's). Rows name every value; nothing else holds a default.
@@ -66,64 +74,11 @@ def optimizer_default_lr(name: str) -> float:
     return inspect.signature(OPTIMIZERS[name]).parameters["lr"].default
 
 
-class UsageError(Exception):
-    """A mistake in the command line: one line, exit status 2."""
-
-
 class _Parser(argparse.ArgumentParser):
     commands: dict[str, Any] = {}  # the top-level parser's subcommands (set by build_parser)
 
     def error(self, message: str) -> None:  # one line, no usage dump
         self.exit(2, f"xpnet: error: {message} (see '{self.prog} --help')\n")
-
-
-def positive(kind: type) -> Any:
-    """An argparse type: a positive (and finite) ``kind``, else a one-line error."""
-
-    def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not value > 0 or (kind is float and not math.isfinite(value)):
-            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-        return value
-
-    parse.__name__ = kind.__name__
-    return parse
-
-
-def seed_value(text: str) -> int:
-    """An argparse type: a non-negative whole number."""
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text}")
-    return value
-
-
-#: The one table of flags: every subcommand adds the ones it takes with :func:`add_flags`, so a flag
-#: means the same, is checked the same way and has the same default under every command.
-FLAGS: dict[str, dict[str, Any]] = {
-    "backend": {"choices": BACKENDS, "default": None, "help": "default: $XPNET_BACKEND or numpy"},
-    "dtype": {"choices": ["float32", "float64"], "default": "float32", "help": "default: float32"},
-    "seed": {"type": seed_value, "default": 0, "help": "seed of the weights and mini-batches (default: 0)"},
-    "epochs": {"type": positive(int), "default": None},
-    "batch-size": {"type": positive(int), "default": None},
-    "lr": {"type": positive(float), "default": None, "help": "learning rate"},
-    "save": {"metavar": "PATH", "default": None, "help": "save the trained parameters (.npz)"},
-    "plot": {"metavar": "PATH", "default": None, "help": "save a figure (PNG)"},
-}
-
-
-def add_flags(parser: Any, *names: str, **changes: dict[str, Any]) -> None:
-    """Add ``--NAME`` for each of ``names`` from :data:`FLAGS`; ``changes`` (keyed ``batch_size`` for
-    ``--batch-size``) overrides a flag's default or help for this command."""
-    for name in names:
-        parser.add_argument(f"--{name}", **{**FLAGS[name], **changes.get(name.replace("-", "_"), {})})
 
 
 def _directory(text: str) -> str:
@@ -159,6 +114,7 @@ def _show(value: Any) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``xpnet`` command's parser: ``train``, ``info`` and the book-2 subcommands, flags from :data:`FLAGS`."""
     parser = _Parser(prog="xpnet", description="Train the networks of 'Deep Learning from Scratch' on any backend.")
     parser.add_argument("--version", action="version", version=f"xpnet {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -200,74 +156,6 @@ def build_parser() -> argparse.ArgumentParser:
             sub.choices[command].set_defaults(run=module.run)
     parser.commands = sub.choices
     return parser
-
-
-# --- output paths: checked before training, written with a fallback after -------------------------
-
-
-def check_output(path: str, flag: str) -> None:
-    """Raise :class:`UsageError` unless ``path`` can be written (its directory exists and is writable)."""
-    p = Path(path)
-    if p.is_dir():
-        raise UsageError(f"{flag} {path}: is a directory; give a file name")
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise UsageError(f"{flag} {path}: directory {str(parent)!r} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError(f"{flag} {path}: directory {str(parent)!r} is not writable")
-    if p.exists() and not os.access(p, os.W_OK):
-        raise UsageError(f"{flag} {path}: the file exists and is not writable")
-
-
-def check_plot(path: str) -> None:
-    """``--plot PATH`` can work: a writable path, matplotlib importable, a format it knows."""
-    from .. import plot
-
-    check_output(path, "--plot")
-    try:
-        plot.require_matplotlib()
-    except ImportError as e:
-        raise UsageError(f"--plot: {e}") from None
-    from matplotlib.backend_bases import FigureCanvasBase
-
-    suffix = Path(path).suffix.lstrip(".").lower()
-    formats = FigureCanvasBase.get_supported_filetypes()
-    if suffix and suffix not in formats:
-        raise UsageError(f"--plot {path}: matplotlib cannot write .{suffix} files; use one of: {', '.join(formats)}")
-
-
-def _fallbacks(path: str) -> list[Path]:
-    """Where an output goes when its path fails: beside it under another name, then in the current directory."""
-    p = Path(path)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    places = [
-        p.with_name(f"{p.stem}-{stamp}{p.suffix}"),
-        Path.cwd() / p.name,
-        Path.cwd() / f"{p.stem}-{stamp}{p.suffix}",
-    ]
-    return [q for q in places if not q.exists()]
-
-
-def write_output(what: str, path: str, write: Any) -> bool:
-    """``write(path)``; on failure try :func:`_fallbacks` and print one line naming what failed.
-
-    Returns True when ``path`` itself was written.
-    """
-    try:
-        write(path)
-        return True
-    except Exception as e:
-        reason = " ".join(f"{type(e).__name__}: {e}".split())
-    for alt in _fallbacks(path):
-        try:
-            write(str(alt))
-        except Exception:  # noqa: S112 - try the next place
-            continue
-        print(f"xpnet: could not write the {what} to {path} ({reason}); wrote it to {alt} instead", file=sys.stderr)
-        return False
-    print(f"xpnet: could not write the {what} to {path} ({reason}), nor beside it or in the current directory",
-          file=sys.stderr)  # fmt: skip
-    return False
 
 
 # --- train -------------------------------------------------------------------------------------------
@@ -359,18 +247,14 @@ def make_trainer(args: argparse.Namespace, s: dict[str, Any], net: Any, data: tu
 
 
 def train(args: argparse.Namespace) -> int:
+    """``xpnet train``: load the data set, build the network, train, save and plot; the exit status."""
     import numpy as np
 
     from .. import plot
     from ..backend import set_backend, set_default_dtype
     from ..training import distributed
 
-    if args.save:
-        check_output(args.save, "--save")
-    if args.plot:
-        check_plot(args.plot)
-        if args.save and os.path.abspath(args.plot) == os.path.abspath(args.save):
-            raise UsageError("--plot and --save name the same file")
+    check_outputs({"--save": args.save, "--plot": args.plot})
     if args.backend:
         set_backend(args.backend)
     comm = distributed.init_from_cli(args.distributed)  # None when training alone
@@ -395,13 +279,7 @@ def train(args: argparse.Namespace) -> int:
             print(f"xpnet: {trainer.diverged}", file=sys.stderr)
         status = 1
     # Weights first: a plot that fails must not cost the run.
-    if args.save:
-        if trainer.diverged is not None and not trainer.diverged.rolled_back_to:
-            print(
-                f"xpnet: nothing saved to {args.save}: no parameters after the initial ones were good", file=sys.stderr
-            )
-        elif not write_output("parameters", args.save, net.save_params):
-            status = 1
+    status = max(status, save_trained(args.save, net.save_params, trainer.diverged))
     if args.plot:
 
         def curves(path: str) -> None:
@@ -424,6 +302,7 @@ def train(args: argparse.Namespace) -> int:
 
 
 def info() -> int:
+    """``xpnet info``: print the version, the backends that work here (or why not) and the data sets found."""
     print(f"xpnet {__version__}")
     print("backends:")
     for name, reason in backend_status().items():
@@ -444,6 +323,7 @@ def info() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``xpnet`` command: parse ``argv`` (``sys.argv[1:]`` when None), run the subcommand; the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "run", None) is None:  # bare `xpnet`
@@ -466,6 +346,9 @@ def main(argv: list[str] | None = None) -> int:
 
         distributed.abort(1)  # under mpiexec the other ranks may not have seen it: they would wait forever
         return 1
+    except KeyboardInterrupt:  # outside a training loop (which keeps its run): stop in one line
+        print("xpnet: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:
         # The reader went away: stop quietly, and keep Python from complaining while flushing at exit.
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -33,16 +33,15 @@ from ..backend import (
 )
 from ..backend import seed as set_seed
 from ..training.seq2seq import train_seq2seq
-from . import UsageError, add_flags, positive
+from . import UsageError, add_flags, check_outputs, save_trained, single_process, write_output
 
 __all__ = ["add_parser", "run"]
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    add_flags(p, "backend", "dtype", "seed", "epochs", "batch-size", "lr")
-    p.add_argument("--max-grad", type=positive(float), default=None, help="clip the gradients' joint norm")
+    add_flags(p, "backend", "dtype", "seed", "epochs", "batch-size", "lr", "max-grad")
     add_flags(p, "save", "plot", save={"help": "write the parameters (.npz)"}, plot={"help": "write a PNG figure"})
-    p.add_argument("--quick", action="store_true", help="a tiny run (smoke test)")
+    p.add_argument("--quick", action="store_true", help="a tiny run (smoke test); given flags still win")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -50,26 +49,25 @@ def add_parser(subparsers: Any) -> None:
     r = subparsers.add_parser("rnnlm", help="train a recurrent language model (book 2, ch. 5-6)")
     r.add_argument("--corpus", default="markov", help="markov (default), ptb, or the path of a text file")
     r.add_argument("--model", choices=["simple", "lstm", "better"], default="lstm")
-    r.add_argument("--wordvec", type=int, default=None)
-    r.add_argument("--hidden", type=int, default=None)
-    r.add_argument("--time-size", type=int, default=35)
-    r.add_argument("--dropout", type=float, default=0.5, help="for --model better")
-    r.add_argument("--generate", type=int, default=0, metavar="N", help="print N generated words afterwards")
+    add_flags(r, "wordvec", "hidden", "time-size", "generate", "max-vocab")
+    add_flags(r, "dropout", dropout={"help": "dropout ratio of --model better"})
     _common(r)
     s = subparsers.add_parser("seq2seq", help="train seq2seq on the addition or the date set (book 2, ch. 7-8)")
     s.add_argument("--data", choices=["addition", "date"], default="addition")
     s.add_argument("--model", choices=["simple", "peeky", "attention"], default=None)
     s.add_argument("--attention", action="store_true", help="the same as --model attention")
     s.add_argument("--reverse", action="store_true", help="feed the questions reversed (book 2, 7.4.1)")
-    s.add_argument("--wordvec", type=int, default=16)
-    s.add_argument("--hidden", type=int, default=None, help="default: 128 (addition), 256 (date)")
-    s.add_argument("--train-size", type=int, default=None, help="use only the first N training questions")
+    add_flags(s, "wordvec", "hidden", "train-size", wordvec={"default": 16},
+              hidden={"help": "default: 128 (addition), 256 (date)"})  # fmt: skip
     _common(s)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``xpnet rnnlm`` or ``xpnet seq2seq``; returns the exit status."""
     try:
+        single_process(args.command)
+        corpus = getattr(args, "corpus", None)
+        check_outputs({"--save": args.save, "--plot": args.plot}, {"--corpus": corpus})
         if args.backend:
             set_backend(args.backend)
         set_default_dtype(args.dtype)
@@ -83,15 +81,7 @@ def run(args: argparse.Namespace) -> int:
 # --- rnnlm ---------------------------------------------------------------------------------
 
 
-def _words(path: Path) -> list[str]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise UsageError(f"{path} is not UTF-8 text ({e})") from None
-    return text.replace("\n", " <eos> ").lower().split()
-
-
-def _corpus(name: str, quick: bool) -> tuple[np.ndarray, np.ndarray, int, dict[int, str], float | None]:
+def _corpus(name: str, quick: bool, max_vocab: int) -> tuple[np.ndarray, np.ndarray, int, dict[int, str], float | None]:
     """(train ids, test ids, vocabulary size, id -> word, true perplexity when known)."""
     if name == "markov":
         from ..models.rnnlm import markov_corpus
@@ -114,21 +104,26 @@ def _corpus(name: str, quick: bool) -> tuple[np.ndarray, np.ndarray, int, dict[i
     path = Path(name)
     if not path.is_file():
         raise UsageError(f"--corpus: {name!r} is neither markov, ptb nor a file")
-    words = _words(path)
-    if len(words) < 100:
-        raise UsageError(f"{path} holds {len(words)} words; a language model needs a few thousand")
-    word_to_id: dict[str, int] = {}
-    ids = np.array([word_to_id.setdefault(w, len(word_to_id)) for w in words], dtype=np.int64)
+    from ..data.ptb import load_text_corpus
+
+    try:
+        corpus, word_to_id, id_to_word = load_text_corpus(path, eos=True, max_vocab=max_vocab)
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{path} is not UTF-8 text ({e})") from None
+    ids = np.asarray(asnumpy(corpus))
+    if len(ids) < 100:
+        raise UsageError(f"{path} holds {len(ids)} words; a language model needs a few thousand")
     split = len(ids) - len(ids) // 10
-    return ids[:split], ids[split:], len(word_to_id), {i: w for w, i in word_to_id.items()}, None
+    return ids[:split], ids[split:], len(word_to_id), id_to_word, None
 
 
 def _rnnlm(args: argparse.Namespace) -> int:
     from ..models.rnnlm import BetterRnnlmGen, RnnlmGen, SimpleRnnlm, eval_perplexity
     from ..training.optimizers import SGD, Adam
+    from ..training.trainer import TrainingDivergedError
     from ..training.trainer2 import RnnlmTrainer
 
-    train, test, V, id_to_word, true_ppl = _corpus(args.corpus, args.quick)
+    train, test, V, id_to_word, true_ppl = _corpus(args.corpus, args.quick, args.max_vocab)
     small = args.corpus == "markov" or args.quick
     if args.model == "better":
         D = H = args.hidden or args.wordvec or (16 if small else 650)
@@ -144,35 +139,50 @@ def _rnnlm(args: argparse.Namespace) -> int:
         lr, max_grad, epochs = 0.1, None, 100
     if args.corpus == "markov":
         lr, epochs = 0.01, 2  # Adam below: the book's SGD(lr=20) is tuned for PTB, not a 10-word chain
-    lr = args.lr or lr
-    max_grad = args.max_grad if args.max_grad is not None else max_grad
-    epochs = 1 if args.quick else (args.epochs or epochs)
+    lr = args.lr or lr  # the flags are positive: `or` only fills what was not given
+    max_grad = args.max_grad or max_grad
+    epochs = args.epochs or (1 if args.quick else epochs)
     batch = args.batch_size or (10 if args.quick else 20)
-    time_size = min(args.time_size, 10) if args.quick else args.time_size
+    time_size = args.time_size or (10 if args.quick else 35)
+    eval_batch = min(10, batch)
     if len(train) < batch * time_size + 1:
         raise UsageError(f"{len(train)} training words are fewer than one batch of {batch} x {time_size}")
+    if len(test) < eval_batch * time_size + 1:  # refused now, not after training
+        raise UsageError(
+            f"the test split ({len(test)} words, the last tenth of --corpus) is shorter than one evaluation batch of "
+            f"{eval_batch} x {time_size} + 1 words: give a longer text or a smaller --time-size"
+        )
     xs, ts = asarray(train[:-1]), asarray(train[1:])
     trainer = RnnlmTrainer(model, Adam(lr) if args.corpus == "markov" else SGD(lr))
     start = time.perf_counter()
-    trainer.fit(xs, ts, max_epoch=epochs, batch_size=batch, time_size=time_size, max_grad=max_grad, eval_interval=20)
+    diverged = None
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is reported in one line
+            trainer.fit(xs, ts, max_epoch=epochs, batch_size=batch, time_size=time_size, max_grad=max_grad,
+                        eval_interval=20)  # fmt: skip
+    except TrainingDivergedError as e:
+        diverged = e
+        print(f"xpnet: {e}", file=sys.stderr)
     took = time.perf_counter() - start
+    status = max(int(diverged is not None), save_trained(args.save, model.save_params, diverged))  # weights first
     model.reset_state()
-    with contextlib.redirect_stdout(io.StringIO()):
-        ppl = eval_perplexity(model, asarray(test), batch_size=min(10, batch), time_size=time_size)
+    with contextlib.redirect_stdout(io.StringIO()), np.errstate(over="ignore", invalid="ignore"):
+        ppl = eval_perplexity(model, asarray(test), batch_size=eval_batch, time_size=time_size)
     known = f" (the chain's true perplexity: {true_ppl:.2f})" if true_ppl else ""
+    done = trainer.current_epoch
     print(
-        f"xpnet: rnnlm {args.model} on {args.corpus} — test perplexity {ppl:.2f}{known} after {epochs} epochs "
-        f"in {took:.1f} s on {get_backend()} ({args.dtype})"
+        f"xpnet: rnnlm {args.model} on {args.corpus} — test perplexity {ppl:.2f}{known} after {done} of {epochs} "
+        f"epochs in {took:.1f} s on {get_backend()} ({args.dtype})"
+        + (" [interrupted]" if trainer.interrupted else "")
+        + (" [diverged, rolled back]" if diverged is not None else "")
     )
     if args.generate:
         model.reset_state()
         words = [id_to_word[i] for i in model.generate(0, sample_size=args.generate)]
         print(" ".join(words).replace(" <eos>", ".\n"))
     if args.plot:
-        trainer.plot(path=args.plot)
-    if args.save:
-        model.save_params(args.save)
-    return 0
+        status = max(status, int(not write_output("plot", args.plot, lambda p: trainer.plot(path=p))))
+    return status
 
 
 # --- seq2seq -------------------------------------------------------------------------------
@@ -180,42 +190,56 @@ def _rnnlm(args: argparse.Namespace) -> int:
 
 def _seq2seq(args: argparse.Namespace) -> int:
     from ..data.sequence import get_vocab, load_addition, load_date
-    from ..models.seq2seq import AttentionSeq2seq, PeekySeq2seq, Seq2seq
+    from ..models.seq2seq import AttentionSeq2seq, PeekySeq2seq, Seq2seq, seq2seq_accuracy
     from ..training.optimizers import Adam
+    from ..training.trainer import TrainingDivergedError
 
     kind = "attention" if args.attention else (args.model or ("peeky" if args.data == "addition" else "attention"))
     if args.attention and args.model not in (None, "attention"):
         raise UsageError(f"--attention contradicts --model {args.model}")
+    if args.plot and kind != "attention":
+        raise UsageError(f"--plot draws the attention map: it needs --attention, not --model {kind}")
     (x, t), (xt, tt) = load_addition() if args.data == "addition" else load_date()
     xp = get_namespace(x)
     if args.reverse:
         x, xt = xp.flip(x, axis=1), xp.flip(xt, axis=1)
-    if args.train_size:
-        x, t = x[: args.train_size, ...], t[: args.train_size, ...]
     if args.quick:
         x, t, xt, tt = x[:512, ...], t[:512, ...], xt[:100, ...], tt[:100, ...]
+    if args.train_size:
+        x, t = x[: args.train_size, ...], t[: args.train_size, ...]
     char_to_id, id_to_char = get_vocab()
     V = len(char_to_id)
     H = args.hidden or (32 if args.quick else 128 if args.data == "addition" else 256)
     cls = {"simple": Seq2seq, "peeky": PeekySeq2seq, "attention": AttentionSeq2seq}[kind]
     model = cls(V, args.wordvec, H)
-    epochs = 1 if args.quick else (args.epochs or (25 if args.data == "addition" else 10))
-    max_grad = args.max_grad if args.max_grad is not None else 5.0
+    epochs = args.epochs or (1 if args.quick else 25 if args.data == "addition" else 10)
     start = time.perf_counter()
-    _, acc = train_seq2seq(
-        model, Adam(args.lr or 0.001), x, t, max_epoch=epochs, batch_size=args.batch_size or 128,
-        max_grad=max_grad, seed=args.seed, validation=(xt, tt),
-    )  # fmt: skip
+    diverged = None
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is reported in one line
+            losses, accs = train_seq2seq(
+                model, Adam(args.lr or 0.001), x, t, max_epoch=epochs, batch_size=args.batch_size or 128,
+                max_grad=args.max_grad or 5.0, seed=args.seed, validation=(xt, tt),
+            )  # fmt: skip
+    except TrainingDivergedError as e:
+        diverged, losses, accs = e, [], []
+        print(f"xpnet: {e}", file=sys.stderr)
     took = time.perf_counter() - start
+    status = max(int(diverged is not None), save_trained(args.save, model.save_params, diverged))  # weights first
+    acc = accs[-1] if len(accs) == epochs else seq2seq_accuracy(model, xt, tt)  # of the weights kept
     print(
         f"xpnet: seq2seq {kind}{' reversed' if args.reverse else ''} on {args.data} — validation accuracy "
-        f"{acc[-1]:.4f} after {epochs} epochs in {took:.1f} s on {get_backend()} ({args.dtype})"
+        f"{acc:.4f} after {len(losses)} of {epochs} epochs in {took:.1f} s on {get_backend()} ({args.dtype})"
+        + (" [interrupted]" if diverged is None and len(losses) < epochs else "")
+        + (" [diverged, rolled back]" if diverged is not None else "")
     )
-    if args.plot and kind == "attention":
-        _attention_plot(model, xt, tt, id_to_char, args.reverse, args.plot)
-    if args.save:
-        model.save_params(args.save)
-    return 0
+    if args.plot:
+
+        def draw(path: str) -> None:
+            _attention_plot(model, xt, tt, id_to_char, args.reverse, path)
+
+        status = max(status, int(not write_output("plot", args.plot, draw)))
+    return status
 
 
 def _attention_plot(model: Any, xt: Any, tt: Any, id_to_char: dict, reverse: bool, path: str) -> None:

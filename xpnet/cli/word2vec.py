@@ -13,6 +13,8 @@ import time
 from collections import Counter
 from typing import Any
 
+import numpy as np
+
 from ..backend import (
     BackendUnavailableError,
     active_device,
@@ -21,7 +23,7 @@ from ..backend import (
     set_backend,
     set_default_dtype,
 )
-from . import UsageError, add_flags, check_output, positive
+from . import UsageError, add_flags, check_outputs, save_trained, single_process
 
 PTB_QUERIES = ["you", "year", "car", "toyota"]  # book 2, ch04/eval.py
 
@@ -33,8 +35,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--corpus", default="ptb", help="'ptb' (book 2's Penn Treebank) or the path of a UTF-8 text file")
     p.add_argument("--model", choices=["cbow", "skipgram"], default="cbow")
-    p.add_argument("--window", type=positive(int), default=5, help="context words on each side (book: 5)")
-    p.add_argument("--hidden", type=positive(int), default=100, help="word-vector size (book: 100)")
+    add_flags(p, "window", "hidden", hidden={"default": 100, "help": "word-vector size (book: 100)"})
     add_flags(
         p, "epochs", "batch-size", "lr",
         epochs={"default": 10}, batch_size={"default": 100}, lr={"default": 0.001, "help": "Adam's learning rate"},
@@ -42,8 +43,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     add_flags(p, "backend", "dtype", "seed")
     p.add_argument("--data-dir", default=None, help="directory holding ptb.train.txt etc.")
     p.add_argument("--query", default=None, help="comma-separated words (default: you,year,car,toyota as the book)")
-    p.add_argument("--top", type=positive(int), default=5)
-    p.add_argument("--eval-interval", type=positive(int), default=None, help="print the loss every N iterations")
+    add_flags(p, "top", "eval-interval", "max-vocab")
     add_flags(p, "save", save={"help": "save the word vectors and words (.npz)"})
     p.set_defaults(run=run)
     return p
@@ -75,10 +75,11 @@ def _run(args: argparse.Namespace) -> int:
     from ..data import ptb, text
     from ..models.word2vec import CBOW, SkipGram, save_word_vectors
     from ..training.optimizers import Adam
+    from ..training.trainer import TrainingDivergedError
     from ..training.trainer2 import Trainer
 
-    if args.save:  # before training: a path that cannot be written must not cost the run
-        check_output(args.save, "--save")
+    single_process("word2vec")
+    check_outputs({"--save": args.save}, {"--corpus": args.corpus})  # before training: it must not cost the run
     if args.backend:
         set_backend(args.backend)
     set_default_dtype(args.dtype)
@@ -86,7 +87,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.corpus == "ptb":
         corpus, word_to_id, id_to_word = ptb.load_ptb("train", data_home=args.data_dir)
     else:
-        corpus, word_to_id, id_to_word = ptb.load_text_corpus(args.corpus)
+        corpus, word_to_id, id_to_word = ptb.load_text_corpus(args.corpus, max_vocab=args.max_vocab)
     contexts, target = text.create_contexts_target(corpus, window_size=args.window)
     if contexts.shape[0] < args.batch_size:
         raise ValueError(f"{args.corpus}: {contexts.shape[0]} training pairs do not fill a batch of {args.batch_size}")
@@ -94,15 +95,25 @@ def _run(args: argparse.Namespace) -> int:
     model = model_cls(len(word_to_id), args.hidden, args.window, corpus)
     trainer = Trainer(model, Adam(args.lr))
     start = time.perf_counter()
-    trainer.fit(contexts, target, args.epochs, args.batch_size, eval_interval=args.eval_interval)
+    diverged = None
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is reported in one line
+            trainer.fit(contexts, target, args.epochs, args.batch_size, eval_interval=args.eval_interval)
+    except TrainingDivergedError as e:
+        diverged = e
+        print(f"xpnet: {e}", file=sys.stderr)
     took = time.perf_counter() - start
+
+    def write(path: str) -> None:
+        save_word_vectors(path, model.word_vecs, id_to_word)
+
+    status = max(int(diverged is not None), save_trained(args.save, write, diverged))  # the vectors first
     print(
         f"xpnet: {args.model} on {args.corpus} ({corpus.shape[0]} words, vocabulary {len(word_to_id)}), "
-        f"{args.epochs} epochs in {took:.1f} s on {get_backend()} ({active_device()}, {args.dtype})"
-    )
+        f"{trainer.current_epoch} of {args.epochs} epochs in {took:.1f} s on {get_backend()} ({active_device()}, "
+        f"{args.dtype})" + (" [interrupted]" if trainer.interrupted else "")
+        + (" [diverged, rolled back]" if diverged is not None else "")
+    )  # fmt: skip
     for query in _queries(args, corpus, word_to_id, id_to_word):
         text.most_similar(query, word_to_id, id_to_word, model.word_vecs, top=args.top)
-    if args.save:
-        save_word_vectors(args.save, model.word_vecs, id_to_word)
-        print(f"\nword vectors written to {args.save}")
-    return 0
+    return status

@@ -8,9 +8,10 @@ removed by the next save to that directory (see :func:`clean_stale_temp_files`).
 
 :func:`load_arrays` reads a checkpoint without trusting it: the zip's member list and each ``.npy``
 header (shape and dtype) are checked against what the caller expects *before* any data is read, so
-an unexpected or oversized member costs nothing; only real floating-point arrays are accepted; byte
-order is made native on the host; values are converted to the caller's dtype, refusing any that
-overflow it. :func:`load_state` does the same for a dict of template arrays and returns arrays on
+an unexpected or oversized member costs nothing; only arrays of the kind asked for are accepted (real
+floating point for parameters); byte order is made native on the host; values are converted to the
+caller's dtype, refusing any that overflow it, and NaN or infinite values are refused unless asked
+for. :func:`load_state` does the same for a dict of template arrays and returns arrays on
 each template's backend and device, so a model can assign everything at once or nothing at all.
 
 No pickle is read or written. Every error is a :class:`CheckpointError` (a ``ValueError``) naming
@@ -74,13 +75,7 @@ def save_arrays(path: str | os.PathLike, arrays: Mapping[str, Any], *, allow_non
         if h.dtype.kind not in "fiubU" or h.dtype.hasobject:
             raise CheckpointError(path, f"array {name!r} has dtype {h.dtype}, which a checkpoint cannot hold")
         if h.dtype.kind == "f" and not allow_nonfinite:
-            bad = int(np.count_nonzero(~np.isfinite(h)))
-            if bad:
-                raise CheckpointError(
-                    path,
-                    f"not saved: parameter {name!r} has {bad} non-finite value(s) (NaN or inf) out of {h.size}; "
-                    "training diverged? pass allow_nonfinite=True to save it anyway",
-                )
+            _refuse_nonfinite(h, name, path, "save")
         host[name] = h
     try:
         atomic_write(path, lambda f: np.savez(f, **host), suffix=_TEMP_SUFFIX)
@@ -137,17 +132,22 @@ def load_arrays(
     *,
     optional: Iterable[str] = (),
     max_bytes: int = 1 << 30,
+    allow_nonfinite: bool = False,
 ) -> dict[str, np.ndarray]:
     """Read the arrays of the ``.npz`` file ``path`` that ``expected`` names, checked before reading.
 
     ``expected`` maps each name to ``(shape, dtype)``: the shape the array must have (``None``: any,
-    within ``max_bytes``) and the NumPy dtype (or its name, e.g. ``"float32"``) it is converted to.
-    Names in ``optional`` may be absent; every other name must be present, and a member the caller
-    did not name is refused unread. Returns host ``numpy`` arrays in native byte order and the
-    requested dtype. Raises :class:`CheckpointError` naming the file for: an empty, truncated,
-    non-zip or plain ``.npy`` file; missing or unexpected members; a dtype that is not real floating
-    point (complex, bool, integer, datetime, structured, object); a shape that does not match; a
-    value that overflows the requested dtype. No pickle is ever loaded.
+    within ``max_bytes``) and the NumPy dtype (or its name, e.g. ``"float32"``) it is converted to
+    (``None``: the stored floating dtype; ``"U"``: text, as stored; an integer dtype: integers that
+    fit it). Names in ``optional`` may be absent; every other name must be present, and a member the
+    caller did not name is refused unread. The size each ``.npy`` header declares is checked against
+    the bound and against the zip's own record of the member before a byte of data is read.
+    Returns host ``numpy`` arrays in native byte order and the requested dtype. Raises
+    :class:`CheckpointError` naming the file for: an empty, truncated, non-zip or plain ``.npy`` file;
+    missing, repeated or unexpected members; a dtype of another kind than requested (for numbers:
+    complex, bool, datetime, structured, object, or integers where floats are asked); a shape that
+    does not match; a declared size beyond the bound or the member; a value that overflows the
+    requested dtype; NaN or infinite values unless ``allow_nonfinite``. No pickle is ever loaded.
     """
     path = os.fspath(path)
     optional = set(optional)
@@ -182,12 +182,19 @@ def load_arrays(
             out = {}
             for key, info in members.items():
                 shape, dtype = expected[key]
-                out[key] = _read_member(zf, info, key, shape, np.dtype(dtype), path, max_bytes)
+                out[key] = _read_member(zf, info, key, shape, dtype, path, max_bytes, allow_nonfinite)
     return out
 
 
 def _read_member(
-    zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, shape: Any, target: np.dtype, path: str, max_bytes: int
+    zf: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    key: str,
+    shape: Any,
+    target: Any,
+    path: str,
+    max_bytes: int,
+    allow_nonfinite: bool,
 ) -> np.ndarray:
     # before opening: the declared size must fit the expected shape (at most 16 bytes an element: longdouble)
     limit = max_bytes if shape is None else math.prod(shape) * 16
@@ -199,8 +206,11 @@ def _read_member(
         raise CheckpointError(path, f"member {key!r} cannot be opened ({e})") from None
     with fp:
         file_shape, fortran, dtype = _read_header(fp, path, key)
-        if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None or dtype.kind != "f":
-            raise CheckpointError(path, f"parameter {key!r} has dtype {dtype}; only real floating-point arrays load")
+        kinds = {"f": "f", "U": "U", "i": "iu", "u": "iu"}
+        want = "f" if target is None else np.dtype(target).kind
+        if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None or dtype.kind not in kinds[want]:
+            what = {"f": "real floating-point", "U": "text", "i": "integer", "u": "integer"}[want]
+            raise CheckpointError(path, f"array {key!r} has dtype {dtype}; only {what} arrays load here")
         file_shape = tuple(file_shape)
         if shape is not None and file_shape != tuple(shape):
             raise CheckpointError(
@@ -208,7 +218,14 @@ def _read_member(
             )
         nbytes = math.prod(file_shape) * dtype.itemsize
         if nbytes > limit:
-            raise CheckpointError(path, f"parameter {key!r} of shape {file_shape} is larger than {limit:,} bytes")
+            raise CheckpointError(
+                path, f"array {key!r} of shape {file_shape} declares {nbytes:,} bytes, more than the bound {limit:,}"
+            )
+        if nbytes > info.file_size:  # the header promises more data than the archive says the member holds
+            raise CheckpointError(
+                path, f"array {key!r} of shape {file_shape} declares {nbytes:,} bytes in a member of "
+                f"{info.file_size:,}: the file is corrupt or hostile",
+            )  # fmt: skip
         try:
             data = fp.read(nbytes)
         except (zipfile.BadZipFile, OSError, EOFError) as e:
@@ -217,7 +234,32 @@ def _read_member(
         raise CheckpointError(path, f"parameter {key!r} is truncated: {len(data):,} of {nbytes:,} bytes")
     a = np.frombuffer(data, dtype=dtype).reshape(file_shape, order="F" if fortran else "C")
     a = a.astype(dtype.newbyteorder("="))  # native byte order on the host: every backend takes it
-    return _convert(a, target, key, path)
+    if want == "U":
+        return a
+    if want in "iu":
+        return _convert_ints(a, np.dtype(target), key, path)
+    b = _convert(a, dtype if target is None else np.dtype(target), key, path)
+    if not allow_nonfinite:
+        _refuse_nonfinite(b, key, path, "load")
+    return b
+
+
+def _refuse_nonfinite(a: np.ndarray, name: str, path: str, verb: str) -> None:
+    """``save_arrays`` and ``load_arrays`` alike: a ``CheckpointError`` when ``a`` holds NaN or inf."""
+    bad = int(np.count_nonzero(~np.isfinite(a)))
+    if bad:
+        raise CheckpointError(
+            path,
+            f"not {verb}ed: parameter {name!r} has {bad} non-finite value(s) (NaN or inf) out of {a.size}; "
+            f"training diverged? pass allow_nonfinite=True to {verb} it anyway",
+        )
+
+
+def _convert_ints(a: np.ndarray, target: np.dtype, key: str, path: str) -> np.ndarray:
+    info = np.iinfo(target)
+    if a.size and (int(a.min()) < info.min or int(a.max()) > info.max):
+        raise CheckpointError(path, f"array {key!r} holds integers beyond {target}'s range")
+    return np.ascontiguousarray(a.astype(target))
 
 
 def _convert(a: np.ndarray, target: np.dtype, key: str, path: str) -> np.ndarray:
@@ -236,17 +278,22 @@ def _convert(a: np.ndarray, target: np.dtype, key: str, path: str) -> np.ndarray
 
 
 def load_state(
-    path: str | os.PathLike, templates: Mapping[str, Any], *, optional: Iterable[str] = ()
+    path: str | os.PathLike,
+    templates: Mapping[str, Any],
+    *,
+    optional: Iterable[str] = (),
+    allow_nonfinite: bool = False,
 ) -> dict[str, Any]:
     """The arrays of checkpoint ``path`` as arrays like ``templates`` (same shape, dtype, backend, device).
 
     Everything is read, checked, converted and moved before this returns, so a caller that assigns
     the result only afterwards either changes every array or none. Names in ``optional`` may be
-    missing from the file (they are then missing from the result). Errors as in :func:`load_arrays`.
+    missing from the file (they are then missing from the result). A NaN or infinite value is
+    refused unless ``allow_nonfinite``. Errors as in :func:`load_arrays`.
     """
     path = os.fspath(path)
     expected = {k: (tuple(t.shape), np.dtype(dtype_name(t))) for k, t in templates.items()}
-    host = load_arrays(path, expected, optional=optional)
+    host = load_arrays(path, expected, optional=optional, allow_nonfinite=allow_nonfinite)
     out = {}
     for k, a in host.items():
         t = templates[k]

@@ -46,7 +46,7 @@ class Dataset:
     ``files``: file name -> hash (``"sha256:..."`` or ``"md5:..."``), or a tuple of hashes any of which
     is accepted (the same data packed twice, e.g. by the publisher and by a distribution).
     ``sizes``: file name -> its size in bytes where known; a download is cut off past that size plus
-    :data:`SIZE_MARGIN` (files of unknown size: at :data:`MAX_DOWNLOAD_BYTES`).
+    ``SIZE_MARGIN`` (files of unknown size: at ``MAX_DOWNLOAD_BYTES``).
     """
 
     name: str

@@ -1,7 +1,7 @@
 """The books' data sets, parsed and returned on the active backend: MNIST, Fashion-MNIST, CIFAR-10, spiral.
 
 IDX and CIFAR-10 binary files are parsed here with their sizes checked first: no pickle. Files are
-found (or downloaded) by :func:`xpnet.data.datasets.locate`; arrays are NumPy until the last step,
+found (or downloaded) by :func:`~xpnet.data.datasets.locate`; arrays are NumPy until the last step,
 which puts them on the active backend in the default dtype.
 """
 

@@ -22,11 +22,15 @@ from typing import Any
 import numpy as np
 
 from ..backend import asarray
+from .checkpoint import load_arrays
 from .datasets import DATASETS, Dataset, locate
 from .io import atomic_write, cache_dir
 
 __all__ = ["load_ptb", "load_text_corpus", "PTB_FILES"]
 
+#: ``load_text_corpus``'s default bound on distinct words (PTB has 10,000): a language model's output for one
+#: batch of 20 x 35 words over 100,000 words is 280 MB in float32.
+MAX_VOCAB = 100_000
 PTB_FILES = {"train": "ptb.train.txt", "val": "ptb.valid.txt", "test": "ptb.test.txt"}
 
 DATASETS["ptb"] = Dataset(
@@ -92,7 +96,10 @@ def _vocabulary(train: Path) -> tuple[dict[str, int], dict[int, str]]:
 
     def load(p: Path) -> tuple[list[str], str]:
         data = json.loads(p.read_text(encoding="utf-8"))
-        return data["id_to_word"], data["stamp"]
+        words = data["id_to_word"]
+        if not isinstance(words, list) or not all(isinstance(w, str) for w in words) or len(set(words)) != len(words):
+            raise ValueError(f"{p}: not a vocabulary (distinct words)")  # rebuilt from the text
+        return words, data["stamp"]
 
     words = _cached(train, "ptb.vocab.json", build, save, load)
     return {w: i for i, w in enumerate(words)}, dict(enumerate(words))
@@ -130,21 +137,28 @@ def load_ptb(
         np.savez(f, ids=ids, stamp=np.array(stamp))
 
     def load(p: Path) -> tuple[np.ndarray, str]:
-        with np.load(p, allow_pickle=False) as data:
-            return data["ids"], str(data["stamp"])
+        # through the hardened reader: sizes checked before reading, ids checked against the vocabulary
+        data = load_arrays(p, {"ids": (None, np.int64), "stamp": ((), "U")})
+        ids = data["ids"]
+        if ids.ndim != 1 or (ids.size and (ids.min() < 0 or ids.max() >= len(word_to_id))):
+            raise ValueError(f"{p}: ids outside the vocabulary")  # rebuilt from the text
+        return ids, str(data["stamp"])
 
     corpus = _cached(text, f"{text.stem}.ids.npz", lambda: _ids(_words(text), word_to_id, text), save, load)
     return asarray(corpus), word_to_id, id_to_word
 
 
 def load_text_corpus(
-    path: str | os.PathLike, *, lower: bool = True, eos: bool = False
+    path: str | os.PathLike, *, lower: bool = True, eos: bool = False, max_vocab: int = MAX_VOCAB
 ) -> tuple[Any, dict[str, int], dict[int, str]]:
     """Any UTF-8 text file as ``corpus, word_to_id, id_to_word`` (corpus: int64 ids ``(N,)`` on the active backend).
 
     Words are split at whitespace with ``.``, ``,`` and a few other punctuation marks split off
     as words (as book 2's ``preprocess`` does with ``.``), lower-cased with ``lower``; with
     ``eos`` every line end becomes ``<eos>`` as in PTB. Ids follow the order of first appearance.
+    A model's memory grows with the vocabulary (a language model's output is ``batch x time x V``):
+    a text of more than ``max_vocab`` distinct words is refused (``ValueError``) before any model
+    is built; raise ``max_vocab`` to take it.
     """
     path = Path(path)
     if not path.is_file():
@@ -162,5 +176,10 @@ def load_text_corpus(
     word_to_id: dict[str, int] = {}
     for w in words:
         word_to_id.setdefault(w, len(word_to_id))
+    if len(word_to_id) > max_vocab:
+        raise ValueError(
+            f"load_text_corpus: {path} holds {len(word_to_id):,} distinct words, more than max_vocab={max_vocab:,} "
+            "(a model's memory grows with the vocabulary); raise max_vocab (--max-vocab) to take them all"
+        )
     corpus = np.fromiter((word_to_id[w] for w in words), dtype=np.int64, count=len(words))
     return asarray(corpus), word_to_id, {i: w for w, i in word_to_id.items()}

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_device, asarray, asnumpy, float_dtype, get_namespace, index_add, one_hot
+from ..layers.functions import check_labels
 
 __all__ = [
     "preprocess",
@@ -57,14 +58,23 @@ def _check_corpus(corpus: Any, name: str) -> Any:
     return xp
 
 
-def create_co_matrix(corpus: Any, vocab_size: int, window_size: int = 1) -> Any:
+def create_co_matrix(corpus: Any, vocab_size: int, window_size: int = 1, *, max_bytes: int = 1 << 30) -> Any:
     """Co-occurrence counts ``C[w, u]``: how often ``u`` is within ``window_size`` words of ``w``.
 
-    ``corpus`` holds integer ids ``(N,)``; returns int32 ``(vocab_size, vocab_size)`` on its
-    device. One scatter-add per window offset instead of the book's loop over the corpus.
+    ``corpus`` holds integer ids ``(N,)`` in ``[0, vocab_size)`` (checked: one read); returns int32
+    ``(vocab_size, vocab_size)`` on its device. One scatter-add per window offset instead of the
+    book's loop over the corpus. The matrix grows with the square of the vocabulary: one of more than
+    ``max_bytes`` (default 1 GiB, about 16,000 words) is refused before anything is allocated.
     """
     xp = _check_corpus(corpus, "create_co_matrix")
     V = vocab_size
+    nbytes = V * V * 4
+    if nbytes > max_bytes:
+        raise ValueError(
+            f"create_co_matrix: a vocabulary of {V:,} words needs a {V:,} x {V:,} matrix of {nbytes / 2**30:.3g} "
+            f"GiB, more than max_bytes={max_bytes:,}; pass a larger max_bytes, or keep fewer words"
+        )
+    check_labels(corpus, V, sync=True, what="create_co_matrix: the corpus's word ids")
     flat = xp.zeros((V * V,), dtype=xp.int32, device=array_device(corpus))
     corpus = xp.astype(corpus, xp.int64)
     for k in range(1, window_size + 1):

@@ -28,9 +28,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..backend import get_namespace, matmul_into, sum_into
+from ..backend import array_device, get_namespace, matmul_into, sum_into
 
-__all__ = ["Layer", "like_weights", "slot", "store_grad", "store_matmul", "store_sum", "zeros_like_all"]
+__all__ = [
+    "Layer", "bias_like", "like_weights", "require_batch", "slot", "store_grad", "store_matmul", "store_sum",
+    "zeros_like_all",
+]  # fmt: skip
 
 
 def slot(name: str, kind: str, i: int) -> property:
@@ -72,8 +75,26 @@ def store_sum(grads: list, i: int, a: Any) -> None:
         grads[i] = get_namespace(a).sum(a, axis=0)
 
 
+def bias_like(W: Any, b: Any, n: int) -> Any:
+    """``b`` as an array: a Python number (book 1's ch07/apply_filter.py passes ``0``) fills ``(n,)`` like ``W``."""
+    if isinstance(b, (int, float)):
+        return get_namespace(W).full((n,), float(b), dtype=W.dtype, device=array_device(W))
+    return b
+
+
 def zeros_like_all(params: list) -> list:
+    """A zero array shaped, typed and placed like each of ``params`` (a layer's ``grads`` to start from)."""
     return [get_namespace(p).zeros_like(p) for p in params]
+
+
+def require_batch(x: Any, features: int, who: str) -> None:
+    """A ``ValueError`` for a 0-d input, or a 1-d one unless one feature is expected (the book reads ``(N,)`` as
+    ``(N, 1)``): a layer takes a batch ``(N, features)`` (or ``(N, ...)``)."""
+    if x.ndim == 0 or (x.ndim == 1 and features != 1):
+        raise ValueError(
+            f"{who}: input of shape {tuple(x.shape)} is not a batch: give an array of shape (N, {features}) "
+            "(one sample x: x.reshape(1, -1))"
+        )
 
 
 def like_weights(xp: Any, x: Any, W: Any, layer: str) -> Any:

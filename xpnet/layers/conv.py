@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..backend import Kernels, array_device, get_namespace, kernels_for
-from .base import Layer, like_weights, slot, store_grad, store_sum, zeros_like_all
+from .base import Layer, bias_like, like_weights, slot, store_grad, store_sum, zeros_like_all
 from .util import col2im, conv_output_size
 
 __all__ = ["Convolution", "Pooling"]
@@ -25,7 +25,7 @@ class Convolution(Layer):
     dW, db = slot("dW", "grads", 0), slot("db", "grads", 1)
 
     def __init__(self, W: Any, b: Any, stride: int = 1, pad: int = 0) -> None:
-        self.params = [W, b]
+        self.params = [W, bias_like(W, b, W.shape[0])]
         self.grads = zeros_like_all(self.params)
         self.stride, self.pad = stride, pad
         self.x = self.col = self.col_W = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..backend import get_namespace, kernels_for
-from .base import Layer, like_weights, slot, store_matmul, store_sum, zeros_like_all
+from .base import Layer, bias_like, like_weights, require_batch, slot, store_matmul, store_sum, zeros_like_all
 from .functions import LOG_EPS, check_labels, cross_entropy_of_mask, label_mask, sigmoid, softmax
 
 __all__ = [
@@ -114,7 +114,7 @@ class Affine(Layer):
     dW, db = slot("dW", "grads", 0), slot("db", "grads", 1)
 
     def __init__(self, W: Any, b: Any) -> None:
-        self.params = [W, b]
+        self.params = [W, bias_like(W, b, W.shape[1])]
         self.grads = zeros_like_all(self.params)
         self.x = None
         self.original_x_shape = None
@@ -124,6 +124,7 @@ class Affine(Layer):
         W, b = self.params
         xp = get_namespace(x, W)
         self.original_x_shape = x.shape
+        require_batch(x, W.shape[0], "Affine")
         if x.ndim != 2:
             x = xp.reshape(x, (x.shape[0], -1))
         x = like_weights(xp, x, W, "Affine")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any
 
-from ..backend import array_device, asarray, get_namespace, is_array, on_host, one_hot
+from ..backend import array_device, asarray, asnumpy, get_namespace, is_array, on_host, one_hot
 
 __all__ = [
     "identity_function",
@@ -94,18 +96,39 @@ def sum_squared_error(y: Any, t: Any) -> Any:
 mean_squared_error = sum_squared_error
 
 
-def check_labels(t: Any, n_classes: int, *, sync: bool = False) -> None:
-    """Raise ``ValueError`` when integer labels fall outside ``[0, n_classes)``.
+def check_labels(
+    t: Any, n_classes: int, *, sync: bool = False, ignore: int | None = None, what: str = "labels"
+) -> None:
+    """Raise ``ValueError`` when integer labels (or word ids) fall outside ``[0, n_classes)``.
 
+    ``ignore``: a value let through wherever it stands (book 2's padding label ``-1``); ``what``
+    names the array in the message (``"word ids"``, ``"corpus"``, ...). A non-integer ``t`` is refused.
     Skipped for arrays on an accelerator unless ``sync=True``: reading them back would stall
-    the device every step. The ``Trainer`` checks those once, up front.
+    the device every step. The trainers and book 2's entry points (``fit``, ``eval_perplexity``,
+    ``generate``) check once per corpus or call, with ``sync=True``: one reduction, one read.
     """
-    if (not sync and not on_host(t)) or t.shape[0] == 0:
-        return
     xp = get_namespace(t)
-    lo, hi = int(xp.min(t)), int(xp.max(t))
+    if not xp.isdtype(t.dtype, "integral"):
+        raise ValueError(f"{what} must be integers, got dtype {t.dtype} (shape {tuple(t.shape)})")
+    if (not sync and not on_host(t)) or math.prod(t.shape) == 0:
+        return
+    if ignore is not None:
+        t = xp.where(t == ignore, xp.zeros_like(t), t)
+    lo, hi = (int(v) for v in asnumpy(xp.stack([xp.min(t), xp.max(t)])))
     if lo < 0 or hi >= n_classes:
-        raise ValueError(f"labels must lie in [0, {n_classes}) for {n_classes} classes; got values from {lo} to {hi}")
+        let = f" (or {ignore})" if ignore is not None else ""
+        of = f"{n_classes} classes" if what == "labels" else f"a vocabulary of {n_classes}"
+        raise ValueError(f"{what} must lie in [0, {n_classes}){let} for {of}; got values from {lo} to {hi}")
+
+
+def check_sizes(who: str, **sizes: Any) -> None:
+    """``ValueError`` unless each of ``sizes`` is a positive integer (``eval_interval`` may be ``None``): a Python
+    number checked before a loop divides by it (``batch_size=0`` was a ZeroDivisionError, ``-5`` a silent slice)."""
+    for name, n in sizes.items():
+        if n is None and name == "eval_interval":
+            continue
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+            raise ValueError(f"{who}: {name} must be a positive integer, got {n!r}")
 
 
 def label_mask(y: Any, t: Any, *, soft: bool = False) -> Any:
@@ -123,6 +146,8 @@ def label_mask(y: Any, t: Any, *, soft: bool = False) -> Any:
             return t if t.dtype == y.dtype else xp.astype(t, y.dtype)
         return one_hot(xp.argmax(t, axis=-1), y.shape[-1], y.dtype)
     n_classes = y.shape[-1]
+    if t.shape == (*y.shape[:-1], 1) and n_classes != 1:  # a column of labels (book 1's ch07/gradient_check.py)
+        t = xp.reshape(t, y.shape[:-1])
     if t.shape != y.shape[:-1] or not xp.isdtype(t.dtype, "integral"):
         raise ValueError(
             f"labels of shape {tuple(t.shape)} and dtype {t.dtype} do not fit predictions of shape "
@@ -141,6 +166,13 @@ def cross_entropy_error(y: Any, t: Any, *, soft: bool = False) -> Any:
     ``t.argmax(axis=1)``: exact for one-hot labels). ``soft=True`` takes a same-shaped ``t`` as
     soft labels instead: ``-sum(t * log(y + LOG_EPS)) / N``. The 1e-7 inside the log is the
     book's guard against log(0).
+
+    >>> import numpy as np
+    >>> from xpnet.functions import cross_entropy_error
+    >>> y = np.array([0.1, 0.05, 0.6, 0.0, 0.05, 0.1, 0.0, 0.1, 0.0, 0.0])
+    >>> t = np.array([0, 0, 1, 0, 0, 0, 0, 0, 0, 0])
+    >>> round(float(cross_entropy_error(y, t)), 4)  # book 1, 4.2.2: -log 0.6
+    0.5108
     """
     y = _arr(y)
     xp = get_namespace(y)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..backend import array_device, get_namespace, kernels_for, random_like
-from .base import Layer, slot, store_sum, zeros_like_all
+from .base import Layer, require_batch, slot, store_sum, zeros_like_all
 from .functions import BN_EPS
 
 __all__ = ["Dropout", "BatchNormalization"]
@@ -77,6 +77,7 @@ class BatchNormalization(Layer):
         self.input_shape = x.shape
         gamma, beta = self.params
         xp = get_namespace(x, gamma)
+        require_batch(x, gamma.shape[0], type(self).__name__)
         if x.ndim != 2:
             x = xp.reshape(x, (x.shape[0], -1))
         if x.shape[1] != gamma.shape[0]:

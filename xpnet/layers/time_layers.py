@@ -78,7 +78,8 @@ class TimeSoftmaxWithLoss(Layer):
 
     ``forward(xs, ts)``: scores ``xs`` ``(N, T, V)`` and integer labels ``ts`` ``(N, T)`` (or one-hot
     ``(N, T, V)``); returns the mean loss as a 0-d array. Labels equal to ``ignore_label``
-    (the book's padding, -1) count neither in the loss nor in the mean.
+    (the book's padding, -1) count neither in the loss nor in the mean; any other label outside
+    ``[0, V)`` makes the loss NaN (no host read here: the trainers refuse such ids up front).
     """
 
     def __init__(self, ignore_label: int = -1) -> None:

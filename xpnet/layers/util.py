@@ -56,6 +56,12 @@ def im2col(input_data: Any, filter_h: int, filter_w: int, stride: int = 1, pad: 
     columns run over channel, then filter row, then filter column (the layout of ``W.reshape(FN, -1)``).
     Cells outside the image read ``fill``. Integer or boolean images (raw pixels) are converted to
     xpnet's default float dtype first, as the book's ``im2col`` returns floats for them.
+
+    >>> import numpy as np
+    >>> from xpnet.util import im2col
+    >>> x = np.random.default_rng(0).random((10, 3, 7, 7))  # (N, C, H, W)
+    >>> im2col(x, 5, 5, stride=1, pad=0).shape  # (N * OH * OW, C * FH * FW): book 1, 7.4.3
+    (90, 75)
     """
     xp = get_namespace(input_data)
     if not xp.isdtype(input_data.dtype, "real floating"):

@@ -69,10 +69,12 @@ class Model:
         state = {k: v for k, v in self.checkpoint_state().items() if v is not None}
         save_arrays(self._checkpoint_path(file_name), state, allow_nonfinite=allow_nonfinite)
 
-    def load_params(self, file_name: str | os.PathLike | None = None) -> None:
-        """Read a file written by :meth:`save_params` (from any backend) into this model, all or nothing."""
+    def load_params(self, file_name: str | os.PathLike | None = None, *, allow_nonfinite: bool = False) -> None:
+        """Read a file written by :meth:`save_params` (from any backend) into this model, all or nothing; NaN or
+        inf refused, as :meth:`save_params` refuses to write it, unless ``allow_nonfinite=True``."""
         templates, optional = self.checkpoint_templates()
-        self.restore_state(load_state(self._checkpoint_path(file_name), templates, optional=optional))
+        path = self._checkpoint_path(file_name)
+        self.restore_state(load_state(path, templates, optional=optional, allow_nonfinite=allow_nonfinite))
 
 
 BaseModel = Model  # book 2's name (common/base_model.py)

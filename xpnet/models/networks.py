@@ -105,7 +105,8 @@ class ParamDict(MutableMapping):
     def __iter__(self) -> Iterator[str]:
         return iter(self._slots)
 
-    def keys(self) -> Any:  # a plain dict view: the optimizers iterate it every step
+    def keys(self) -> Any:
+        """The parameter names, as a plain dict view (the optimizers iterate it every step)."""
         return self._slots.keys()
 
     def __len__(self) -> int:
@@ -428,6 +429,19 @@ class TwoLayerNet(MultiLayerNet):
 
     ``W1`` is ``(input_size, hidden_size)``, ``W2`` is ``(hidden_size, output_size)``, drawn
     from ``N(0, weight_init_std**2)``. ``activation="sigmoid"`` gives chapter 4's network.
+
+    >>> import xpnet
+    >>> from xpnet.datasets import load_spiral
+    >>> x, t = load_spiral()  # book 2's spiral: points (300, 2), one-hot labels (300, 3)
+    >>> network = xpnet.TwoLayerNet(input_size=2, hidden_size=10, output_size=3, activation="sigmoid", rng=0)
+    >>> network.params["W1"].shape, network.params["b2"].shape
+    ((2, 10), (3,))
+    >>> grads = network.gradient(x, t)  # backpropagation: one array per parameter, shaped like it
+    >>> grads["W1"].shape
+    (2, 10)
+    >>> diffs = xpnet.gradient_check(network, x[:5], t[:5])  # backpropagation against the numerical gradient
+    >>> max(diffs.values()) < 1e-6
+    True
     """
 
     def __init__(

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..backend import array_device, asnumpy, get_namespace, randn, random_like, zeros
 from ..layers import Layer, like_weights, store_matmul, store_sum
-from ..layers.functions import softmax
+from ..layers.functions import check_labels, check_sizes, softmax
 from ..layers.time_layers import TimeAffine, TimeDropout, TimeEmbedding, TimeLSTM, TimeRNN, TimeSoftmaxWithLoss
 from .base import BaseModel, as_ids
 from .flat import FlatStore, ParamList
@@ -65,6 +65,11 @@ class _LanguageModel(BaseModel):
         """Scores ``(N, T, V)`` for word ids ``xs`` ``(N, T)``."""
         W = self.params[0]
         xs = as_ids(xs, W)
+        if xs.ndim != 2:
+            raise ValueError(
+                f"{type(self).__name__}.predict: word ids must have shape (N, T) (N streams of T words), "
+                f"got shape {tuple(xs.shape)}"
+            )
         for layer in self.layers:
             xs = layer.forward(xs, train_flg)
         return xs
@@ -101,6 +106,7 @@ class SimpleRnnlm(_LanguageModel):
             TimeAffine(_init((H, V), 1 / math.sqrt(H), dtype), zeros((V,), dtype=dtype)),
         ]
         self.loss_layer = TimeSoftmaxWithLoss()
+        self.vocab_size = V
         self.rnn_layer = self.layers[1]
         self.rnn_layers = [self.rnn_layer]
         self._collect()
@@ -130,6 +136,7 @@ class Rnnlm(_LanguageModel):
             TimeAffine(_init((H, V), 1 / math.sqrt(H), dtype), zeros((V,), dtype=dtype)),
         ]
         self.loss_layer = TimeSoftmaxWithLoss()
+        self.vocab_size = V
         self.lstm_layer = self.layers[1]
         self.rnn_layers = [self.lstm_layer]
         self._collect()
@@ -213,6 +220,7 @@ class BetterRnnlm(_LanguageModel):
             self.affine,
         ]
         self.loss_layer = TimeSoftmaxWithLoss()
+        self.vocab_size = V
         self.lstm_layers = [self.layers[2], self.layers[4]]
         self.drop_layers = [self.layers[1], self.layers[3], self.layers[5]]
         self.rnn_layers = self.lstm_layers
@@ -254,6 +262,19 @@ def _copy(x: Any) -> Any:
     return None if x is None else get_namespace(x).asarray(x, copy=True)
 
 
+def check_generate_ids(start_id: Any, skip_ids: Sequence[int] | None, V: int) -> None:
+    """``generate``'s ids, checked on the host before anything runs: each a word of ``[0, V)``, and a word left to
+    draw (Python ints: no device read)."""
+    if isinstance(start_id, bool) or not isinstance(start_id, (int, np.integer)) or not 0 <= start_id < V:
+        raise ValueError(f"generate: start_id must be a word id in [0, {V}), got {start_id!r}")
+    skips = [int(i) for i in skip_ids] if skip_ids else []
+    bad = [i for i in skips if not 0 <= i < V]
+    if bad:
+        raise ValueError(f"generate: skip_ids must be word ids in [0, {V}), got {bad[:5]}")
+    if len(set(skips)) >= V:
+        raise ValueError(f"generate: skip_ids name every one of the {V} words: nothing is left to draw")
+
+
 class _Generator:
     """``generate``, ``get_state``/``set_state`` for a language model with ``rnn_layers`` (book 2's RnnlmGen)."""
 
@@ -269,6 +290,7 @@ class _Generator:
         xp = get_namespace(W)
         dev = array_device(W)
         V = W.shape[0]
+        check_generate_ids(start_id, skip_ids, V)
         keep = xp.ones((V,), dtype=W.dtype, device=dev)
         if skip_ids:
             skip = xp.asarray(np.asarray(list(skip_ids), dtype=np.int64), device=dev)
@@ -310,10 +332,12 @@ def eval_perplexity(model: Any, corpus: Any, batch_size: int = 10, time_size: in
     book (whose model state carries on: call ``model.reset_state()`` first). Batches are
     gathered with ``take`` on the device; the losses are read back once, at the end.
     """
+    check_sizes("eval_perplexity", batch_size=batch_size, time_size=time_size)
     W = model.params[0]
     xp = get_namespace(W)
     corpus = as_ids(corpus, W)
     size = corpus.shape[0]
+    check_labels(corpus, W.shape[0], sync=True, what="eval_perplexity: the corpus's word ids")
     max_iters = (size - 1) // (batch_size * time_size)
     if max_iters < 1:
         raise ValueError(
@@ -336,7 +360,8 @@ def eval_perplexity(model: Any, corpus: Any, batch_size: int = 10, time_size: in
         xs, ts = xp.reshape(xs, (batch_size, time_size)), xp.reshape(ts, (batch_size, time_size))
         loss = model.forward(xs, ts, train_flg=False) if takes_flag else model.forward(xs, ts)
         total = loss if total is None else total + loss
-    return math.exp(float(total) / max_iters)
+    mean = float(total) / max_iters
+    return math.inf if mean > 709 else math.exp(mean)  # exp overflows a float beyond 709.78: a diverged model
 
 
 # --- a corpus whose perplexity is known ---------------------------------------------------

@@ -14,10 +14,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..backend import array_device, asnumpy, get_namespace, randn, zeros
+from ..backend import array_device, asnumpy, get_namespace, is_array, randn, zeros
 from ..layers.attention import TimeAttention
+from ..layers.functions import check_labels
 from ..layers.time_layers import TimeAffine, TimeEmbedding, TimeLSTM, TimeSoftmaxWithLoss
 from .base import BaseModel, as_ids
+from .rnnlm import check_generate_ids
 
 __all__ = [
     "Encoder",
@@ -124,6 +126,19 @@ def _start(xp: Any, start_id: Any, N: int, like: Any) -> Any:
     return xp.full((N, 1), int(start_id), dtype=xp.int64, device=array_device(like))
 
 
+def _check_question_ids(model: Any, xs: Any, start: Any) -> None:
+    """Questions ``xs`` and ``start`` (an int, or ids such as the answers whose first column starts decoding) in
+    ``[0, vocab_size)``: one reduction and one read each, once per call (models without ``vocab_size``: skipped)."""
+    V = getattr(model, "vocab_size", None)
+    if V is None:
+        return
+    check_labels(xs, V, sync=True, what="generate: the questions' word ids")
+    if hasattr(start, "shape"):
+        check_labels(as_ids(start, model.params[0]), V, sync=True, what="generate: start_id")
+    else:
+        check_generate_ids(start, None, V)
+
+
 class PeekyDecoder(Decoder):
     """The decoder that "peeks" (book 2, 7.4.2): the encoder state ``h`` is concatenated to the LSTM's input and
     to the affine layer's input at every step. ``Wx`` is ``(H + D, 4H)``, the affine ``W`` ``(H + H, V)``."""
@@ -176,6 +191,7 @@ class Seq2seq(BaseModel):
         self.encoder = self.encoder_cls(V, D, H, dtype=dtype)
         self.decoder = self.decoder_cls(V, D, H, dtype=dtype)
         self.softmax = TimeSoftmaxWithLoss()
+        self.vocab_size = V
         self.params = self.encoder.params + self.decoder.params
         self.grads = self.encoder.grads + self.decoder.grads
 
@@ -191,11 +207,17 @@ class Seq2seq(BaseModel):
         self.encoder.backward(self.decoder.backward(self.softmax.backward(dout)))
 
     def generate_batch(self, xs: Any, start_id: Any, sample_size: int) -> Any:
-        """Greedy answers ``(N, sample_size)`` (on the device) for questions ``xs`` ``(N, Tq)``."""
+        """Greedy answers ``(N, sample_size)`` (on the device) for questions ``xs`` ``(N, Tq)``; nothing is read back
+        (an int ``start_id`` is checked on the host; :meth:`generate` and :func:`seq2seq_accuracy` check the ids)."""
+        if not hasattr(start_id, "shape"):
+            check_generate_ids(start_id, None, self.vocab_size)
         return self.decoder.generate_batch(self.encoder.forward(as_ids(xs, self.params[0])), start_id, sample_size)
 
     def generate(self, xs: Any, start_id: Any, sample_size: int) -> list[int]:
-        """The book's ``generate``: the answer ids to one question ``xs`` ``(1, Tq)`` as a list."""
+        """The book's ``generate``: the answer ids to one question ``xs`` ``(1, Tq)`` as a list (the question's ids
+        and ``start_id`` checked against the vocabulary first)."""
+        xs = as_ids(xs, self.params[0])
+        _check_question_ids(self, xs, start_id)
         return [int(i) for i in asnumpy(self.generate_batch(xs, start_id, sample_size))[0]]
 
 
@@ -285,7 +307,7 @@ def eval_seq2seq(
     (whose first id, the separator, starts the decoding), else 0; ``verbose`` prints Q / T / the guess."""
     correct_ids = [int(i) for i in asnumpy(correct).reshape(-1)]
     start_id, correct_ids = correct_ids[0], correct_ids[1:]
-    guess = model.generate(question, start_id, len(correct_ids))
+    guess = _host_ids(model.generate(question, start_id, len(correct_ids)))
     q = "".join(id_to_char[int(c)] for c in asnumpy(question).reshape(-1))
     c = "".join(id_to_char[i] for i in correct_ids)
     g = "".join(id_to_char[i] for i in guess)
@@ -297,12 +319,25 @@ def eval_seq2seq(
     return 1 if g == c else 0
 
 
+def _host_ids(ids: Any) -> list[int]:
+    """Ids as Python ints, read back once: an id array, or a list of ints or of 0-d arrays (book 2's ``generate``
+    appends ``argmax`` results; a torch tensor hashes by identity and a CuPy 0-d array not at all)."""
+    if is_array(ids):
+        return [int(i) for i in asnumpy(ids).reshape(-1)]
+    ids = list(ids)
+    if ids and all(is_array(i) for i in ids):
+        xp = get_namespace(*ids)
+        return [int(i) for i in asnumpy(xp.stack([xp.reshape(i, ()) for i in ids]))]
+    return [int(i) for i in ids]
+
+
 def seq2seq_accuracy(model: Any, questions: Any, answers: Any, batch_size: int = 1000) -> float:
     """The fraction of ``questions`` ``(N, Tq)`` whose greedy answer equals ``answers[:, 1:]`` (``answers`` ``(N, Ta)``
     start with the separator), decoded ``batch_size`` questions at a time: ``eval_seq2seq`` for a whole set."""
     W = model.params[0]
     xp = get_namespace(W)
     questions, answers = as_ids(questions, W), as_ids(answers, W)
+    _check_question_ids(model, questions, answers)
     n, T = answers.shape
     right = None
     for s in range(0, n, batch_size):

@@ -30,8 +30,9 @@ from ..backend import (
     randn,
     random_like,
 )
-from ..data.checkpoint import save_arrays
+from ..data.checkpoint import CheckpointError, load_arrays, save_arrays
 from ..layers import Embedding, Layer, MatMul, SoftmaxWithLoss, like_weights
+from ..layers.functions import check_labels
 from .base import Model
 from .flat import FlatStore, ParamList
 
@@ -89,6 +90,7 @@ class SimpleCBOW(_Model):
         self.loss_layer = SoftmaxWithLoss()
         self.in_layers = [self.in_layer0, self.in_layer1]
         self.params = [W_in, W_out]
+        self.vocab_size = vocab_size
         xp = get_namespace(W_in)
         self.grads = [xp.zeros_like(W_in), self.out_layer.grads[0]]
         self.word_vecs = W_in
@@ -131,6 +133,7 @@ class SimpleSkipGram(_Model):
         self.loss_layer2 = SoftmaxWithLoss()
         self.loss_layers = [self.loss_layer1, self.loss_layer2]
         self.params = [W_in, W_out]
+        self.vocab_size = vocab_size
         self.grads = [self.in_layer.grads[0], self.out_layer.grads[0]]
         self.word_vecs = W_in
 
@@ -303,7 +306,9 @@ class _NegativeSamplingModel(_Model):
         dtype: Any = None,
         rng: Any = None,
     ) -> None:
+        check_labels(np.asarray(asnumpy(corpus)).reshape(-1), vocab_size, sync=True, what="the corpus's word ids")
         W_in, W_out = _in_out_weights(vocab_size, hidden_size, (vocab_size, hidden_size), dtype, rng)
+        self.vocab_size = vocab_size
         self.window_size = window_size
         self.in_layer = Embedding(W_in)
         self.ns_loss = NegativeSamplingLoss(W_out, corpus, power=power, sample_size=sample_size, rng=rng)
@@ -374,9 +379,32 @@ def save_word_vectors(file_name: str | os.PathLike, word_vecs: Any, id_to_word: 
     save_arrays(path, {"word_vecs": word_vecs, "id_to_word": words})
 
 
-def load_word_vectors(file_name: str | os.PathLike) -> tuple[Any, dict[str, int], dict[int, str]]:
-    """``word_vecs`` (on the active backend), ``word_to_id``, ``id_to_word`` from :func:`save_word_vectors`'s file."""
-    with np.load(os.fspath(file_name), allow_pickle=False) as data:
-        vecs, words = data["word_vecs"], data["id_to_word"]
-    id_to_word = {i: str(w) for i, w in enumerate(words)}
-    return asarray(vecs), {w: i for i, w in id_to_word.items()}, id_to_word
+def load_word_vectors(
+    file_name: str | os.PathLike, *, max_bytes: int = 1 << 30, allow_nonfinite: bool = False
+) -> tuple[Any, dict[str, int], dict[int, str]]:
+    """``word_vecs`` (on the active backend), ``word_to_id``, ``id_to_word`` from :func:`save_word_vectors`'s file.
+
+    Read through :func:`xpnet.checkpoint.load_arrays`: the sizes the file declares are checked (against
+    ``max_bytes`` and the archive) before any is read; the vectors must be real floating point ``(V, H)``,
+    finite unless ``allow_nonfinite``, the words ``V`` distinct strings. Anything else is a
+    ``CheckpointError`` (a ``ValueError``) naming the file.
+    """
+    path = os.fspath(file_name)
+    arrays = load_arrays(
+        path, {"word_vecs": (None, None), "id_to_word": (None, "U")}, max_bytes=max_bytes,
+        allow_nonfinite=allow_nonfinite,
+    )  # fmt: skip
+    vecs, words = arrays["word_vecs"], arrays["id_to_word"]
+    if vecs.ndim != 2 or words.ndim != 1:
+        raise CheckpointError(
+            path, f"word_vecs must have shape (V, H) and id_to_word (V,); got shapes {vecs.shape} and {words.shape}"
+        )
+    if vecs.shape[0] != words.shape[0]:
+        raise CheckpointError(path, f"{vecs.shape[0]} vectors for {words.shape[0]} words")
+    id_to_word = {i: str(w) for i, w in enumerate(words.tolist())}
+    word_to_id = {w: i for i, w in id_to_word.items()}
+    if len(word_to_id) != len(id_to_word):
+        seen: set[str] = set()
+        twice = next(w for w in id_to_word.values() if w in seen or seen.add(w))
+        raise CheckpointError(path, f"the word {twice!r} appears twice in id_to_word (a duplicate word)")
+    return asarray(vecs), word_to_id, id_to_word

@@ -27,6 +27,13 @@ def numerical_gradient(f: Callable[[Any], Any], x: Any) -> Any:
     ``lambda W: net.loss(x, t)``) and restored exactly afterwards. Returns an array shaped
     and typed like ``x``. Integer arrays are refused; non-float64 arrays give a warning,
     since ``h = 1e-4`` is mostly lost to float32 rounding.
+
+    >>> import numpy as np
+    >>> from xpnet import numerical_gradient
+    >>> def f(x):
+    ...     return x[0] ** 2 + x[1] ** 2
+    >>> numerical_gradient(f, np.array([3.0, 4.0])).round(6).tolist()  # book 1, 4.4: (6, 8) at (3, 4)
+    [6.0, 8.0]
     """
     if not is_array(x):
         raise TypeError(f"numerical_gradient needs an array for x, got {type(x).__name__}")

@@ -10,7 +10,7 @@ perturbation changes is recomputed:
   which stays one column through element-wise activations; the next ``Affine`` turns it
   into a rank-one change of its output, ``out + delta * W_next[j]``; when that output is
   the logits, the softmax sums of all copies come from a few ``(N, H)`` products
-  (:func:`_rank_one_losses`), so a copy costs O(N) instead of a forward pass;
+  (``_rank_one_losses``), so a copy costs O(N) instead of a forward pass;
 * from there on (other layouts), the perturbed copies are pushed through the remaining layers as one
   batch of shape ``(P, N, ...)``, and the loss is taken per copy.
 
@@ -183,7 +183,7 @@ class _AffinePlan:
 
     The column stays a column through element-wise activations; the next Affine turns it
     into a rank-one change ``change * W_next[j]`` of its output. When that output is the
-    logits, the softmax sums are expanded in ``change`` (see :func:`_rank_one_losses`).
+    logits, the softmax sums are expanded in ``change`` (see ``_rank_one_losses``).
     """
 
     def __init__(self, layers: list, k: int, slot: int) -> None:

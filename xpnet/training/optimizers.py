@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..backend import clip_by_global_norm, get_namespace, kernels_for
+from ..backend import asarray, clip_by_global_norm, get_namespace, kernels_for
 from ..models.flat import FlatGroup, store_of
 
 __all__ = [
@@ -77,7 +77,13 @@ class Optimizer:
                     self.update_one(group, group.param, group.grad)
                 return
         for key in keys:
-            self.update_one(key, params[key], grads[key])
+            param = params[key]
+            if isinstance(param, (int, float)):  # book 1's ch06 optimizer_compare_naive: numbers, rebound as the book
+                box = asarray(float(param), dtype="float64")
+                self.update_one(key, box, asarray(grads[key], dtype="float64"))
+                params[key] = float(box)
+            else:
+                self.update_one(key, param, grads[key])
 
     def prepare(self) -> None:
         """Once per update, before the parameters (Adam's step count)."""
@@ -128,6 +134,8 @@ def clip_grads(grads: list[Any], max_norm: float) -> None:
     ``min(1, max_norm / (norm + 1e-6))`` stays an array and every gradient is multiplied by
     it, so no value leaves the device.
     """
+    if not max_norm > 0:  # a Python number: no read; a negative norm would turn clipping into gradient ascent
+        raise ValueError(f"clip_grads: max_norm must be positive, got {max_norm}")
     clip_by_global_norm([g for g in grads if g is not None], max_norm)
 
 
@@ -142,7 +150,15 @@ class ClipGrads:
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent: ``W -= lr * dW``."""
+    """Stochastic gradient descent: ``W -= lr * dW``.
+
+    >>> import numpy as np
+    >>> from xpnet.optimizers import SGD
+    >>> params = {"W": np.ones((2, 2))}
+    >>> SGD(lr=0.1).update(params, {"W": np.full((2, 2), 5.0)})  # in place: W -= lr * dW
+    >>> params["W"].tolist()
+    [[0.5, 0.5], [0.5, 0.5]]
+    """
 
     def __init__(self, lr: float = 0.01) -> None:
         super().__init__(lr)

@@ -3,34 +3,18 @@
 from __future__ import annotations
 
 import math
-import statistics
 import time
 from typing import Any
 
 import numpy as np
 
 from ..backend import array_device, asnumpy, get_namespace, host_rng
-from ..layers.functions import LOG_EPS, check_labels
+from ..layers.functions import check_labels
 from .capture import StepCapture
+from .divergence import LOSS_CEILING, DivergenceWatch, TrainingDivergedError
 from .optimizers import OPTIMIZERS
 
 __all__ = ["Trainer", "TrainingDivergedError", "LOSS_CEILING"]
-
-#: The largest cross-entropy of one sample: the ``log(y + LOG_EPS)`` guard caps ``-log y`` at ``-log(1e-7)`` ≈ 16.1,
-#: so a saturated network's loss sits near this value instead of becoming infinite.
-LOSS_CEILING = -math.log(LOG_EPS)
-
-
-class TrainingDivergedError(RuntimeError):
-    """Training diverged; the network was rolled back to its last good parameters (see :class:`Trainer`).
-
-    ``iteration`` is where divergence was seen, ``rolled_back_to`` the iteration whose parameters
-    the network holds now (0: the initial ones).
-    """
-
-    def __init__(self, message: str, iteration: int = 0, rolled_back_to: int | None = None) -> None:
-        super().__init__(message)
-        self.iteration, self.rolled_back_to = iteration, rolled_back_to
 
 
 class Trainer:
@@ -52,25 +36,19 @@ class Trainer:
     goes on as without it.
 
     **Divergence.** Losses stay on the device and are read back every ``log_every`` steps
-    (and at each epoch start and the end). At each read, with ``L0`` the first loss (the
-    untrained network's), training has diverged when over the losses since the last read
-
-    * a loss or a parameter is NaN or infinite, or
-    * the median loss is at least ``max(3 L0, L0 + 2)``: far above the start. The log's 1e-7
-      guard keeps an exploding network's loss finite, near :data:`LOSS_CEILING` (≈ 16.1);
-      this catches it there. Or
-    * the network *collapsed*: the loss jumped to ``max(2 L0, L0 + 1)`` or more, came back
-      no lower than ``L0``, and some parameter array did not change at all over the window
-      (a zero gradient: a too-large step killed every ReLU; the loss then sits at chance).
-      With momentum or Adam the frozen arrays still drift for a while, so this is seen later.
+    (and at each epoch start and the end), where :class:`xpnet.training.divergence.DivergenceWatch` --
+    the rule every xpnet trainer shares -- judges them. With ``L0`` the first loss (the
+    untrained network's), training has diverged when over the losses since the last read a
+    loss or a parameter is NaN or infinite, or the median loss is at least ``max(3 L0, L0 + 2)``,
+    or the network *collapsed* (the loss jumped, came back only to ``L0``, and some parameter
+    array stopped changing: dead ReLUs; with momentum or Adam this is seen later).
 
     A run that starts saturated or whose weight decay dominates the loss has a large ``L0``
     and is judged against it; a slow run (tiny learning rate) never jumps, so it is left alone.
 
     No host read happens between logs: each read checks the window at once, and then one
-    device-side copy of the parameters (and layers' ``buffers``) is kept. A copy counts as
-    good once its own loss -- the first of the next window -- was finite and below the surge
-    level. On divergence the network is **rolled back** to the last good copy, then
+    device-side copy of the parameters (and layers' ``buffers``) is kept. On divergence the
+    network is **rolled back** to the last good copy, then
     :class:`TrainingDivergedError` says where it diverged and where it was rolled back to
     (``on_divergence="raise"``, default), or training stops keeping those weights
     (``on_divergence="stop"``: ``diverged`` holds the error and ``final_*_acc`` are those
@@ -81,6 +59,19 @@ class Trainer:
 
     The data stay where they are (on the GPU with cupy): each epoch's mini-batch indices are
     drawn on the host in one go and sent over once.
+
+    >>> import xpnet
+    >>> from xpnet.datasets import load_spiral
+    >>> x, t = load_spiral()
+    >>> net = xpnet.TwoLayerNet(2, 10, 3, activation="sigmoid", rng=0)
+    >>> trainer = xpnet.Trainer(
+    ...     net, x, t, x, t, epochs=20, mini_batch_size=30, optimizer_param={"lr": 1.0}, verbose=False, seed=0
+    ... )
+    >>> trainer.train()
+    >>> len(trainer.train_loss_list), len(trainer.train_acc_list)  # 10 iterations an epoch; an accuracy per epoch
+    (200, 20)
+    >>> trainer.final_train_acc > trainer.train_acc_list[0]
+    True
     """
 
     def __init__(
@@ -146,7 +137,8 @@ class Trainer:
                 self.max_iter = min(self.max_iter, int(max_iter))
         self.current_iter = 0
         self.current_epoch = 0
-        self.train_loss_list: list[float] = []
+        self._watch = DivergenceWatch(self._slots, lambda: list(network.params.values()), optimizer)
+        self.train_loss_list: list[float] = self._watch.losses
         self.train_acc_list: list[float] = []
         self.test_acc_list: list[float] = []
         self.final_train_acc: float | None = None
@@ -154,14 +146,9 @@ class Trainer:
         self.interrupted = False
         self.diverged: TrainingDivergedError | None = None
         self.elapsed = 0.0
-        self._pending: list[Any] = []
         self._batches: Any = None
         self._bar: Any = None
         self._capture = StepCapture(network, self._say_always) if capture else None
-        # Divergence watch: two device-side copies of the state (see the class docstring).
-        self._good: tuple[int, list] | None = None  # (iteration, arrays): its loss was seen and fine
-        self._candidate: tuple[int, list] | None = None  # taken at the last read, not yet vouched for
-        self._surged = False  # a surge seen and not yet followed by a clean window
 
         # Labels and data are checked once here, so the training step never reads them back.
         n_classes = network.predict(x_train[:1, ...]).shape[-1]
@@ -210,8 +197,7 @@ class Trainer:
 
     def train_step(self) -> None:
         """One mini-batch: gradient, update, loss recorded; an evaluation at each epoch start."""
-        if self._candidate is None:
-            self._candidate = (self.current_iter, self._copy_state(None))
+        self._watch.begin()
         k = self.current_iter % self.iter_per_epoch
         if k == 0:
             self._batches = self._epoch_indices()
@@ -226,7 +212,7 @@ class Trainer:
         else:
             grads, loss = self._gradient(x_batch, t_batch)
         self.optimizer.update(self.network.params, grads)
-        self._pending.append(loss if loss is not None else self.network.loss(x_batch, t_batch))
+        self._watch.add(loss if loss is not None else self.network.loss(x_batch, t_batch))
         self.current_iter += 1
         if self.current_iter % self.log_every == 0:
             self._flush()
@@ -242,127 +228,16 @@ class Trainer:
     def _slots(self) -> list[tuple[Any, Any, bool]]:
         """Where the network's state lives: ``(params, name, True)`` and ``(layer, attr, False)`` for buffers."""
         slots = [(self.network.params, name, True) for name in self.network.params]
-        for layer in getattr(self.network, "layers", {}).values():
+        layers = getattr(self.network, "layers", {})  # a dict in most of book 1, a list in ch08's DeepConvNet
+        for layer in layers.values() if isinstance(layers, dict) else layers:
             slots += [(layer, attr, False) for attr in getattr(layer, "buffers", ())]
         return slots
 
-    def _copy_state(self, into: list | None) -> list:
-        """A device-side copy of every parameter and buffer, written into ``into``'s arrays where they fit."""
-        out = []
-        for i, (owner, key, mapping) in enumerate(self._slots()):
-            a = owner[key] if mapping else getattr(owner, key)
-            old = into[i] if into is not None and i < len(into) else None
-            if a is None:
-                out.append(None)
-            elif old is not None and type(old) is type(a) and old.shape == a.shape and old.dtype == a.dtype:
-                old[...] = a
-                out.append(old)
-            else:
-                out.append(get_namespace(a).asarray(a, copy=True))
-        return out
-
-    def _restore(self, state: list) -> None:
-        for (owner, key, mapping), saved in zip(self._slots(), state):
-            current = owner[key] if mapping else getattr(owner, key)
-            if saved is not None and current is not None and current.shape == saved.shape:
-                current[...] = saved  # in place: whoever holds the array sees the good values
-            elif mapping:
-                owner[key] = get_namespace(saved).asarray(saved, copy=True)
-            else:
-                setattr(owner, key, None if saved is None else get_namespace(saved).asarray(saved, copy=True))
-
-    def _param_flags(self, xp: Any) -> list[Any]:
-        """Device-side 0-d arrays, not read here: every parameter finite; how many parameter arrays did
-        not change at all since the last read (a zero gradient: every ReLU dead)."""
-        finite, frozen = None, None
-        saved = self._candidate[1] if self._candidate is not None else []
-        for i, name in enumerate(self.network.params):
-            p = self.network.params[name]
-            if not xp.isdtype(p.dtype, "real floating"):
-                continue
-            f = xp.all(xp.isfinite(p))
-            finite = f if finite is None else xp.logical_and(finite, f)
-            old = saved[i] if i < len(saved) else None
-            if old is not None and type(old) is type(p) and old.shape == p.shape:
-                still = xp.astype(xp.all(p == old), xp.int32)
-                frozen = still if frozen is None else frozen + still
-        return [finite, frozen]
-
     def _flush(self) -> None:
         """Read the pending losses back in one transfer and check the window for divergence."""
-        if not self._pending:
-            return
-        pending = self._pending
-        xp = get_namespace(pending[0])
-        losses = xp.stack([xp.reshape(v, ()) for v in pending])
-        flags = self._param_flags(xp)
-        extra = [xp.reshape(xp.astype(f, losses.dtype), (1,)) for f in flags if f is not None]
-        values = asnumpy(xp.concat([losses, *extra]) if extra else losses).astype(float).tolist()
-        self._pending = []  # only once read: an interrupted read leaves them for the next one
-        frozen = int(values.pop()) if flags[1] is not None else 0
-        params_ok = bool(values.pop()) if flags[0] is not None else True
-        first = len(self.train_loss_list) + 1  # iteration of values[0]
-        self.train_loss_list.extend(values)
-        if self._bar is not None:
+        values = self._watch.read()
+        if values and self._bar is not None:
             self._bar.set_postfix(loss=f"{values[-1]:.4f}", refresh=False)
-        self._check_window(values, first, params_ok, frozen)
-
-    def _check_window(self, values: list[float], first: int, params_ok: bool, frozen: int) -> None:
-        start = self.train_loss_list[0]
-        finite_start = math.isfinite(start)
-        surge = max(2 * start, start + 1.0) if finite_start else math.inf
-        high = max(3 * start, start + 2.0) if finite_start else math.inf
-        median = statistics.median(values)
-        carried = self._surged
-        surged_here = any(v >= surge for v in values)
-        span = f"median {median:.3g} over iterations {first}-{first + len(values) - 1}"
-        reason = None
-        bad = [i for i, v in enumerate(values) if not math.isfinite(v)]
-        if bad:
-            reason = f"the loss became {values[bad[0]]} at iteration {first + bad[0]}"
-        elif not params_ok:
-            reason = "a parameter became NaN or infinite"
-        elif median >= high:
-            reason = f"the loss stayed far above the untrained network's {start:.3g} ({span})"
-            if median >= 0.8 * LOSS_CEILING:
-                reason += f", near cross-entropy's ceiling -log(1e-7) = {LOSS_CEILING:.1f}: the outputs saturated"
-        elif (carried or surged_here) and median >= start and frozen:
-            reason = (
-                f"the loss jumped above {surge:.3g} and came back only to the untrained network's {start:.3g} "
-                f"({span}) with {frozen} parameter array{'s' if frozen > 1 else ''} no longer changing: "
-                "the network collapsed (dead ReLUs)"
-            )
-        # The candidate's own loss is the window's first: it vouches for (or condemns) those parameters.
-        vouched = not carried and math.isfinite(values[0]) and values[0] < surge
-        if reason is not None:
-            self._roll_back(reason, vouched)
-        if vouched:
-            self._good, self._candidate = self._candidate, self._good
-        self._surged = surged_here or (carried and median >= start)
-        into = self._candidate[1] if self._candidate is not None else None
-        self._candidate = (self.current_iter, self._copy_state(into))
-
-    def _roll_back(self, reason: str, vouched: bool) -> None:
-        target = self._candidate if vouched else self._good
-        lr = getattr(self.optimizer, "lr", None)
-        advice = f"try a lower learning rate{f' (it is {lr:g})' if isinstance(lr, (int, float)) else ''}"
-        if target is None:  # the untrained network's loss was not finite: nothing better to go back to
-            target = self._candidate if self._candidate is not None else self._good
-            where = "the untrained network's loss was not finite: check its initial parameters"
-            advice = "the learning rate is not the cause"
-        else:
-            where = f"rolled back to the parameters after iteration {target[0]}"
-            if target[0] == 0:
-                where = "rolled back to the initial parameters (iteration 0)"
-        if target is not None:
-            self._restore(target[1])
-        self._surged = False
-        self._candidate = self._good = None
-        raise TrainingDivergedError(
-            f"training diverged at iteration {self.current_iter}: {reason}; {where}; {advice}",
-            self.current_iter,
-            target[0] if target is not None else None,
-        )
 
     # --- evaluation and output ----------------------------------------------------------
 

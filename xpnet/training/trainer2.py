@@ -14,34 +14,13 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_device, asnumpy, get_namespace, host_rng
+from ..layers.functions import check_labels, check_sizes
 from .capture import StepCapture
-from .loop import fit_loop, forward_backward, shuffled_batches, train_step
+from .divergence import DivergenceWatch
+from .loop import fit_loop, shuffled_batches, train_step
 from .optimizers import clip_grads
 
 __all__ = ["Trainer", "RnnlmTrainer", "clip_grads"]
-
-
-def _unique(params: list[Any], grads: list[Any]) -> tuple[list[Any], list[Any]]:
-    """Each parameter once, with the gradients of its repeats added: by identity (``is``), never by value.
-
-    xpnet's models already list each shared weight once; this keeps a model written the book's way
-    (one entry per use of a weight) right without the book's ``remove_duplicate``, which compares
-    arrays by value on every step. Transposed sharing (book 2, chapter 6) must be declared by the model.
-    """
-    if len({id(p) for p in params}) == len(params):
-        return params, grads
-    first: dict[int, int] = {}
-    ps: list[Any] = []
-    gs: list[Any] = []
-    for p, g in zip(params, grads):
-        j = first.get(id(p))
-        if j is None:
-            first[id(p)] = len(ps)
-            ps.append(p)
-            gs.append(g)
-        else:
-            gs[j] = gs[j] + g
-    return ps, gs
 
 
 class Trainer:
@@ -51,10 +30,16 @@ class Trainer:
     ``model`` has ``forward(x, t) -> loss``, ``backward()``, ``params`` and ``grads``; ``optimizer``
     has ``update(params, grads)``. Each epoch draws one permutation on the host (xpnet's seeded
     generator), moves it to ``x``'s device once, and gathers every batch there with ``take``.
-    Losses are added up on the device and read back only every ``eval_interval`` iterations, where
+    Losses stay on the device and are read back only every ``eval_interval`` iterations, where
     the book prints its line (``eval_interval=None``: never). ``loss_list`` holds those averages.
     ``capture=True``: the forward and backward pass recorded once as a CUDA graph and replayed
     (:mod:`xpnet.training.capture`; the model must declare ``capturable = True``), else one line says why not.
+
+    Beyond the book, as book 1's ``Trainer``: word ids outside the model's vocabulary are refused
+    before training (once per data set); at each read :class:`xpnet.training.divergence.DivergenceWatch`
+    judges the losses, and a diverged run is rolled back to its last good parameters and raises
+    :class:`~xpnet.training.divergence.TrainingDivergedError` (``eval_interval=None`` reads nothing, so
+    judges nothing); Ctrl-C ends ``fit`` keeping what was learned (``interrupted`` is then True).
     """
 
     def __init__(self, model: Any, optimizer: Any, *, capture: bool = False) -> None:
@@ -64,15 +49,12 @@ class Trainer:
         self.eval_interval: int | None = None
         self.current_epoch = 0
         self._capture = StepCapture(model) if capture else None
+        self.interrupted = False
+        self._checked: list[Any] = []
 
     def step(self, batch_x: Any, batch_t: Any, max_grad: float | None = None) -> Any:
         """One forward, backward and update on a batch; returns the loss as a device array (no host read)."""
-        loss = forward_backward(self.model, batch_x, batch_t, self._capture)
-        params, grads = _unique(self.model.params, self.model.grads)
-        if max_grad is not None:
-            clip_grads(grads, max_grad)
-        self.optimizer.update(params, grads)
-        return loss
+        return train_step(self.model, self.optimizer, batch_x, batch_t, max_grad, self._capture)
 
     def fit(
         self,
@@ -87,23 +69,27 @@ class Trainer:
 
         ``x`` and ``t`` are arrays with the samples on axis 0 (word ids for CBOW: ``(N, 2w)`` and ``(N,)``).
         """
+        check_sizes("Trainer.fit", max_epoch=max_epoch, batch_size=batch_size, eval_interval=eval_interval)
         data_size = x.shape[0]
         if t.shape[0] != data_size:
             raise ValueError(f"Trainer.fit: x has {data_size} samples but t has {t.shape[0]}")
         max_iters = data_size // batch_size
         if max_iters == 0:
             raise ValueError(f"Trainer.fit: {data_size} samples do not fill one batch of {batch_size}")
+        self._checked = check_ids(self.model, ("x", x), ("t", t), who="Trainer.fit", checked=self._checked)
         self.eval_interval = eval_interval
         rng = host_rng()
 
-        fit_loop(
+        self.interrupted = fit_loop(
             lambda bx, bt: self.step(bx, bt, max_grad),
             lambda: shuffled_batches(x, t, batch_size, rng),
             max_epoch,
             eval_interval=eval_interval,
             report=_reporter(self, max_iters, "loss", lambda loss: loss, self.loss_list),
             epoch_end=_next_epoch(self),
+            watch=_watch(self, eval_interval),
         )
+        _say_interrupted(self)
 
     def plot(self, ylim: tuple[float, float] | None = None, *, path: str | os.PathLike | None = None) -> Any:
         """The recorded losses against iterations (in units of ``eval_interval``), as a matplotlib ``Figure``.
@@ -145,7 +131,9 @@ class RnnlmTrainer:
         self.ppl_list: list[float] = []
         self.eval_interval: int | None = None
         self.current_epoch = 0
+        self.interrupted = False
         self._grid = None
+        self._checked: list[Any] = []
 
     def get_batch(self, x: Any, t: Any, batch_size: int, time_size: int) -> tuple[Any, Any]:
         """The next ``(batch_size, time_size)`` inputs and targets; advances ``time_idx`` by ``time_size``."""
@@ -175,6 +163,8 @@ class RnnlmTrainer:
     ) -> None:
         """Train on inputs ``xs`` and next-word targets ``ts`` (integer word ids ``(L,)``, e.g. ``corpus[:-1]``
         and ``corpus[1:]``); gradients are clipped to norm ``max_grad`` when given."""
+        check_sizes("RnnlmTrainer.fit", max_epoch=max_epoch, batch_size=batch_size, time_size=time_size,
+                    eval_interval=eval_interval)  # fmt: skip
         model, optimizer = self.model, self.optimizer
         xs, ts = _on_model(model, xs), _on_model(model, ts)
         if xs.shape != ts.shape:
@@ -186,17 +176,22 @@ class RnnlmTrainer:
             raise ValueError(
                 f"RnnlmTrainer.fit: {xs.shape[0]} words are fewer than one batch of {batch_size} x {time_size}"
             )
+        self._checked = check_ids(
+            model, ("xs", xs), ("ts", ts), who="RnnlmTrainer.fit", ignore={"ts": -1}, checked=self._checked
+        )
         self.time_idx = 0
         self.ppl_list = []
         self.eval_interval = eval_interval
-        fit_loop(
+        self.interrupted = fit_loop(
             lambda bx, bt: train_step(model, optimizer, bx, bt, max_grad, self._capture),
             lambda: (self.get_batch(xs, ts, batch_size, time_size) for _ in range(max_iters)),
             max_epoch,
             eval_interval=eval_interval,
-            report=_reporter(self, max_iters, "perplexity", math.exp, self.ppl_list),
+            report=_reporter(self, max_iters, "perplexity", perplexity, self.ppl_list),
             epoch_end=_next_epoch(self),
+            watch=_watch(self, eval_interval),
         )
+        _say_interrupted(self)
 
     def plot(self, ylim: tuple[float, float] | None = None, path: Any = None) -> Any:
         """The perplexity curve (one point per ``eval_interval`` steps); saved as PNG when ``path`` is given."""
@@ -227,11 +222,50 @@ def _reporter(trainer: Any, max_iters: int, what: str, value_of: Any, out: list[
     return report
 
 
+def perplexity(mean_loss: float) -> float:
+    """``exp(mean_loss)``, ``inf`` beyond what a float holds (``math.exp`` raises above 709.78: a diverged run)."""
+    return math.inf if mean_loss > 709 else math.exp(mean_loss)
+
+
+def _watch(trainer: Any, eval_interval: int | None) -> DivergenceWatch | None:
+    """The divergence rule over the trainer's parameters, judged at the reads the book makes (none: no watch)."""
+    return DivergenceWatch.over(trainer.model.params, trainer.optimizer) if eval_interval else None
+
+
+def _say_interrupted(trainer: Any) -> None:
+    if trainer.interrupted:
+        print(f"interrupted in epoch {trainer.current_epoch + 1}: keeping what was learned so far")
+
+
 def _next_epoch(trainer: Any) -> Any:
     def next_epoch(*_: Any) -> None:
         trainer.current_epoch += 1
 
     return next_epoch
+
+
+def check_ids(
+    model: Any,
+    *named: tuple[str, Any],
+    who: str,
+    ignore: dict[str, int] | None = None,
+    checked: list[Any] = (),  # type: ignore[assignment]
+) -> list[Any]:
+    """Refuse (``ValueError``) word ids outside ``[0, model.vocab_size)`` in the integer arrays ``named``
+    (``(name, array)`` pairs), once, before training: one reduction and one read per array. Float
+    inputs, and models that declare no ``vocab_size``, are left alone. ``ignore`` maps a name to a
+    value let through there (the loss's padding label ``-1``). Returns the arrays checked: passed
+    back as ``checked``, the very same arrays (``is``) are not read again (a second ``fit`` on them)."""
+    arrays = [a for _, a in named]
+    if len(checked) == len(arrays) and all(a is b for a, b in zip(arrays, checked)):
+        return list(checked)
+    V = getattr(model, "vocab_size", None)
+    if V is not None:
+        for name, a in named:
+            if get_namespace(a).isdtype(a.dtype, "integral"):  # one-hot integer rows (0 and 1) pass as they are
+                skip = (ignore or {}).get(name)
+                check_labels(a, V, sync=True, ignore=skip, what=f"{who}: the word ids in {name}")
+    return arrays
 
 
 def _on_model(model: Any, ids: Any) -> Any:

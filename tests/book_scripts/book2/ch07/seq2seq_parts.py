@@ -1,0 +1,7 @@
+import sys
+sys.path.append('..')
+from common.time_layers import *
+
+
+class Encoder:
+    pass

@@ -1,0 +1,1 @@
+raise RuntimeError("the repository's own common/ was imported: xpnet book must shadow it")
