@@ -309,3 +309,93 @@ def test_word2vec_weights_share_one_flat_buffer(backend):
     assert model.word_vecs is model.params[0] is model.in_layer.params[0]
     assert model.ns_loss.params[0] is model.params[1] and model.ns_loss.grads[0] is model.grads[1]
     assert flat_buffer_of(model.grads) is store.groups[0].grad
+
+
+# --- the recurrent language model's step ----------------------------------------------------
+
+
+def _rnnlm_step(model, opt, xs, ts):
+    from xpnet.book2 import clip_grads
+
+    def step():  # as book 2's RnnlmTrainer: forward, backward, clip, update
+        model.forward(xs, ts)
+        model.backward()
+        clip_grads(model.grads, 0.25)
+        opt.update(model.params, model.grads)
+
+    return step
+
+
+def _rnnlm_arrays(model):
+    arrays = [*model.params, *model.grads]
+    for layer in [*model.layers, model.loss_layer]:
+        for store in (getattr(layer, "_bufs", None), getattr(layer, "work", None)):
+            arrays += [a for a in (store or {}).values() if isinstance(a, np.ndarray)]
+    return arrays
+
+
+# What a warm Rnnlm step may still allocate: Python objects and the word ids' bookkeeping of the embedding's
+# scatter-add (an in-place sort's scratch, one fancy row write); its smallest batch-sized array is 280,000 bytes.
+RNN_ALLOC_BOUND = 8192
+
+
+def test_a_warm_numpy_rnnlm_step_allocates_nothing_and_keeps_its_addresses():
+    from xpnet.rnnlm import Rnnlm
+
+    xpnet.seed(0)
+    model = Rnnlm(1000, 100, 100)
+    xs, ts = rng.integers(0, 1000, (20, 35)), rng.integers(0, 1000, (20, 35))
+    step = _rnnlm_step(model, SGD(20.0), xs, ts)
+    assert _warm_step_peak(step) < RNN_ALLOC_BOUND
+    arrays = _rnnlm_arrays(model)
+    assert len(arrays) > 30  # the workspace, the layers' buffers, the flat store's views
+    first = [a.__array_interface__["data"][0] for a in arrays]
+    step()
+    assert [a.__array_interface__["data"][0] for a in _rnnlm_arrays(model)] == first
+
+
+def test_rnnlm_params_are_views_of_one_flat_buffer_and_the_tie_stays_one_array(backend):
+    from xpnet.rnnlm import BetterRnnlm, Rnnlm
+
+    for model in (Rnnlm(12, 4, 5, dtype=backend.dtype), BetterRnnlm(12, 4, 4, dtype=backend.dtype)):
+        store = store_of(model.params)
+        assert store.covers(list(model.params), model.grads)
+        assert flat_buffer_of(model.grads) is store.groups[0].grad
+        held = [p for layer in model.layers for p in layer.params]
+        assert len(held) == len(model.params) and all(a is b for a, b in zip(held, model.params))  # the views
+    embed = model.layers[0]
+    assert embed.params[0] is model.params[0]
+    xs = xpnet.asarray(rng.integers(0, 12, (2, 3)))
+    before = xpnet.asnumpy(model.predict(xs)).copy()
+    model.params[0][...] = 0.0  # written through the flat buffer: the tied output layer sees it too
+    assert_close(model.predict(xs), np.broadcast_to(xpnet.asnumpy(model.params[-1]), before.shape))
+
+
+@pytest.mark.parametrize("repeat", [1, 3, 12])  # 12: past the rounds, the rest by np.add.at
+def test_buffered_scatter_add_equals_np_add_at(repeat):
+    from xpnet.backend import index_add
+
+    idx = np.concatenate([rng.integers(0, 9, 40), np.full(repeat, 4)])
+    src = rng.standard_normal((idx.shape[0], 3)).astype(np.float32)
+    want = np.zeros((9, 3), np.float32)
+    np.add.at(want, idx, src)
+    store: dict = {}
+    for _ in range(2):  # the second call reuses the buffers
+        got = np.zeros((9, 3), np.float32)
+        index_add(got, idx, src, store)
+        assert_close(got, want, rtol=1e-6)
+    assert "index_add_rows" in store
+
+
+def test_softmax_xent_ignoring_equals_the_reference(backend):
+    x = backend.asarray(3.0 * rng.standard_normal((6, 5)))
+    t = xpnet.asarray(np.array([0, 4, -1, 2, -1, 3]))
+    k = kernels_for(x)
+    store: dict = {}
+    for dout in (1, 0.5):  # the second pass reuses the buffers
+        loss, saved = k.softmax_xent_ignoring(x, t, -1, store)
+        ref_loss, ref_saved = REF.softmax_xent_ignoring(x, t, -1, {})
+        assert_close(loss, ref_loss, **_tol(backend))
+        dx = k.softmax_xent_ignoring_backward(saved, dout, store)
+        assert_close(dx, REF.softmax_xent_ignoring_backward(ref_saved, dout, {}), **_tol(backend))
+        assert not np.any(xpnet.asnumpy(dx)[[2, 4]])

@@ -55,7 +55,7 @@ class Kernels(StepKernels):
         v += (1 - beta2) * (grad * grad - v)
         param -= lr_t * m / (get_namespace(v).sqrt(v) + eps)
 
-    def index_add(self, dst: Any, idx: Any, src: Any) -> Any:
+    def index_add(self, dst: Any, idx: Any, src: Any, store: Any = None) -> Any:
         xp = get_namespace(dst, idx, src)
         if xp.isdtype(dst.dtype, "integral"):
             return _index_add_sorted(dst, idx, src)
@@ -189,7 +189,7 @@ def adam_update(
     kernels_for(param).adam_update(param, grad, m, v, lr_t, beta1, beta2, eps, scratch)
 
 
-def index_add(dst: Any, idx: Any, src: Any) -> Any:
+def index_add(dst: Any, idx: Any, src: Any, store: Any = None) -> Any:
     """``dst[idx[i], ...] += src[i, ...]`` for every ``i``, in place, adding up repeated indices; returns ``dst``.
 
     ``dst`` is ``(V, ...)``, ``idx`` integer ``(M,)`` with ids in ``[0, V)`` and ``src`` ``(M, ...)``
@@ -198,7 +198,9 @@ def index_add(dst: Any, idx: Any, src: Any) -> Any:
     scatter-add (``array_api_extra.at(...).add`` loses repeated indices), so each library's own
     is used: NumPy ``np.add.at`` (computed by rounds of fancy ``+=``, which is faster), CuPy
     ``cupy.add.at``, torch ``index_add_``; any other namespace gets sorted running sums for integers and
-    one-hot products, ``V`` x block at a time, for floats: both only need the standard.
+    one-hot products, ``V`` x block at a time, for floats: both only need the standard. ``store`` (a caller's
+    dict, optional): NumPy gathers the rows through buffers kept there (a warm call allocates only the ids'
+    bookkeeping).
 
     >>> import numpy as np
     >>> from xpnet.backend import index_add
@@ -213,7 +215,7 @@ def index_add(dst: Any, idx: Any, src: Any) -> Any:
         )
     if idx.shape[0] == 0:
         return dst
-    kernels_for(dst).index_add(dst, idx, src)
+    kernels_for(dst).index_add(dst, idx, src, store)
     return dst
 
 

@@ -82,8 +82,38 @@ class StepKernels:
         y, mask = saved
         return (y - mask) * (dout / y.shape[0])
 
-    def take_rows(self, W: Any, idx: Any) -> Any:
-        """``W[idx[i], ...]`` for integer ids ``idx`` ``(M,)`` in ``[0, len(W))``: ``(M, ...)``."""
+    def softmax_xent_ignoring(self, x: Any, t: Any, ignore_label: int, store: Any) -> tuple[Any, Any]:
+        """Softmax cross-entropy of scores ``x`` ``(M, V)`` against integer labels ``t`` ``(M,)``, averaged over the
+        rows whose label is not ``ignore_label`` (book 2's ``TimeSoftmaxWithLoss``, no 1e-7 guard: the log-softmax
+        at the label straight from the shifted scores). Any other label outside ``[0, V)`` makes the loss and its
+        gradient NaN, alike on every backend and without a host read (the trainers refuse such ids up front).
+        Returns ``(loss, saved)``; ``x`` is not changed."""
+        xp = get_namespace(x, t)
+        ignored = t == ignore_label
+        inside = (t >= 0) & (t < x.shape[1])
+        keep = xp.astype(~ignored, x.dtype)
+        count = xp.maximum(xp.sum(keep), 1.0)
+        keep = xp.where(inside | ignored, keep, xp.full_like(keep, float("nan")))
+        t = xp.where(inside, t, xp.zeros_like(t))  # a valid index for the gather below
+        e = x - xp.max(x, axis=1, keepdims=True)  # a new (M, V) array, reused for exp and the gradient
+        picked = xp.take_along_axis(e, t[:, None], axis=1)[:, 0]
+        e = self.exp_inplace(e)
+        s = xp.sum(e, axis=1)
+        logp = picked - xp.log(s)
+        return -xp.sum(logp * keep) / count, (e, s, t, keep, count)
+
+    def softmax_xent_ignoring_backward(self, saved: Any, dout: Any, store: Any) -> Any:
+        """``dx`` ``(M, V)`` of :meth:`softmax_xent_ignoring`; may be written over its saved softmax buffer (call
+        once per forward)."""
+        e, s, t, keep, count = saved
+        w = keep * (dout / count)  # each row's weight in the mean loss (0 where ignored)
+        dx = e
+        dx *= (w / s)[:, None]  # softmax * weight, in one pass
+        return self.add_at_labels(dx, t, -w)
+
+    def take_rows(self, W: Any, idx: Any, store: Any = None) -> Any:
+        """``W[idx[i], ...]`` for integer ids ``idx`` ``(M,)`` in ``[0, len(W))``: ``(M, ...)`` (into ``store``'s
+        buffer where the library writes ``out=``)."""
         return get_namespace(W, idx).take(W, idx, axis=0)
 
     def sigmoid_xent_first(self, score: Any, store: Any) -> tuple[Any, Any]:

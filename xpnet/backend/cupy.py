@@ -82,7 +82,7 @@ class CupyKernels(Kernels):
     def sum_into(self, out: Any, a: Any) -> None:
         a.sum(axis=0, out=out)
 
-    def index_add(self, dst: Any, idx: Any, src: Any) -> Any:
+    def index_add(self, dst: Any, idx: Any, src: Any, store: Any = None) -> Any:
         _cupy().add.at(dst, idx, src)  # CuPy >= 12 (cupyx.scatter_add warns that it is deprecated)
         return dst
 

@@ -75,7 +75,7 @@ class NumpyKernels(Kernels):
         t *= lr_t
         param -= t
 
-    def index_add(self, dst: Any, idx: Any, src: Any) -> Any:
+    def index_add(self, dst: Any, idx: Any, src: Any, store: Any = None) -> Any:
         """``np.add.at(dst, idx, src)``, faster for rows: ``np.add.at`` loops element by element.
 
         Ids are ranked by occurrence (the k-th time an id appears has rank k); the rows of one rank
@@ -87,6 +87,8 @@ class NumpyKernels(Kernels):
         if idx.size and idx.min() < 0:  # -1 and V-1 are one row: normalise before ranking
             idx = np.where(idx < 0, idx + dst.shape[0], idx)
         src = np.broadcast_to(src, (idx.shape[0], *dst.shape[1:]))
+        if store is not None and src.dtype == dst.dtype and dst.ndim == 2 and idx.dtype == np.int64:
+            return self._index_add_buffered(dst, idx, src, store)
         order = np.argsort(idx, kind="stable")
         s = idx[order]
         pos = np.arange(s.shape[0])
@@ -100,6 +102,47 @@ class NumpyKernels(Kernels):
         rest = order[rank >= INDEX_ADD_ROUNDS]
         if rest.shape[0]:
             np.add.at(dst, idx[rest], src[rest])
+        return dst
+
+    def _index_add_buffered(self, dst: Any, idx: Any, src: Any, store: dict) -> Any:
+        """:meth:`index_add`'s rounds (the same sums in the same order) through ``store``'s buffers: ids sorted by
+        ``id * M + position`` in place (the stable order), each round's rows gathered with ``np.take(out=)``."""
+        M = idx.shape[0]
+        pos = store.get("index_add_pos")
+        if pos is None or pos.shape[0] != M:
+            pos = store["index_add_pos"] = np.arange(M, dtype=np.int64)
+        key, order, s, rank = (self.buffer(store, f"index_add_{n}", (M,), idx) for n in ("key", "order", "s", "rank"))
+        np.multiply(idx, M, out=key)
+        key += pos
+        key.sort()
+        np.remainder(key, M, out=order)
+        np.floor_divide(key, M, out=s)
+        starts = self.buffer(store, "index_add_starts", (M,), idx, bool)
+        starts[0] = True
+        np.not_equal(s[1:], s[:-1], out=starts[1:])
+        np.copyto(rank, starts)
+        rank *= pos  # where(starts, pos, 0)
+        np.maximum.accumulate(rank, out=rank)
+        np.subtract(pos, rank, out=rank)
+        top = int(rank.max())
+        np.multiply(rank, M, out=key)  # the positions grouped by rank: rank * M + position, sorted
+        key += order
+        key.sort()
+        np.remainder(key, M, out=order)
+        rows, got = (self.buffer(store, f"index_add_{n}", src.shape, src) for n in ("rows", "got"))
+        for k in range(min(top, INDEX_ADD_ROUNDS) + 1):
+            last = k == INDEX_ADD_ROUNDS
+            lo = int(np.searchsorted(key, k * M))
+            hi = M if last else int(np.searchsorted(key, (k + 1) * M))
+            n = hi - lo
+            np.take(idx, order[lo:hi], out=s[:n], mode="wrap")  # the round's ids (distinct within a round)
+            np.take(src, order[lo:hi], axis=0, out=rows[:n], mode="wrap")  # (mode="raise" would buffer)
+            if last:  # heavy repetition: the rest at once
+                np.add.at(dst, s[:n], rows[:n])
+                break
+            np.take(dst, s[:n], axis=0, out=got[:n], mode="wrap")
+            got[:n] += rows[:n]
+            dst[s[:n]] = got[:n]
         return dst
 
     def exp_inplace(self, x: Any) -> Any:
@@ -187,6 +230,64 @@ class NumpyKernels(Kernels):
                 rest -= take  # what no earlier cell took
         return dx
 
+    def take_rows(self, W: Any, idx: Any, store: Any = None) -> Any:
+        out = self.buffer(store, "rows", (idx.shape[0], *W.shape[1:]), W)
+        if out is None or not idx.shape[0] or idx.min() < -W.shape[0] or idx.max() >= W.shape[0]:
+            return np.take(W, idx, axis=0)  # (out of range: take's own IndexError)
+        return np.take(W, idx, axis=0, out=out, mode="wrap")  # mode="raise" would buffer the result
+
+    def softmax_xent_ignoring(self, x: Any, t: Any, ignore_label: int, store: Any) -> tuple[Any, Any]:
+        """The reference's arithmetic in the same order, through ``out=`` into ``store``'s buffers: the labels'
+        entries are read and written by flat index (``np.take``/``np.put``), so nothing of the batch's size is new."""
+        if store is None or type(x) is not np.ndarray or x.shape[0] == 0:
+            return super().softmax_xent_ignoring(x, t, ignore_label, store)
+        M, V = x.shape
+        ignored, inside, bad = (self.buffer(store, n, (M,), t, bool) for n in ("ignored", "inside", "bad"))
+        np.equal(t, ignore_label, out=ignored)
+        np.greater_equal(t, 0, out=inside)
+        np.logical_and(inside, np.less(t, V, out=bad), out=inside)
+        keep = self.buffer(store, "keep", (M,), x)
+        np.copyto(keep, np.logical_not(ignored, out=bad))
+        count = np.maximum(np.add.reduce(keep), 1.0)
+        np.logical_not(np.logical_or(inside, ignored, out=bad), out=bad)
+        np.copyto(keep, np.nan, where=bad)  # a label neither a word nor ignored: NaN, as the reference
+        flat = self.buffer(store, "flat", (M,), t)  # row * V + label (0 outside [0, V))
+        np.copyto(flat, inside)
+        flat *= t
+        rows = store.get("row_starts")
+        if rows is None or rows.shape[0] != M or rows.dtype != t.dtype or int(rows[-1]) != (M - 1) * V:
+            rows = store["row_starts"] = np.arange(0, M * V, V, dtype=t.dtype)
+        flat += rows
+        e = self.buffer(store, "e", (M, V), x)
+        m = self.buffer(store, "max", (M, 1), x)
+        np.maximum.reduce(x, axis=1, keepdims=True, out=m)
+        np.copyto(e, m)  # the row maxima broadcast into e, then a same-shape subtract (a broadcasting one buffers)
+        np.subtract(x, e, out=e)
+        picked = np.take(e.reshape(-1), flat, out=self.buffer(store, "picked", (M,), x), mode="wrap")
+        np.exp(e, out=e)
+        s = np.add.reduce(e, axis=1, out=self.buffer(store, "s", (M,), x))
+        logp = self.buffer(store, "logp", (M,), x)
+        np.log(s, out=logp)
+        np.subtract(picked, logp, out=logp)
+        logp *= keep
+        return -np.add.reduce(logp) / count, ("numpy", e, s, flat, keep, count)
+
+    def softmax_xent_ignoring_backward(self, saved: Any, dout: Any, store: Any) -> Any:
+        if saved[0] != "numpy":
+            return super().softmax_xent_ignoring_backward(saved, dout, store)
+        _, e, s, flat, keep, count = saved
+        M, V = e.shape
+        w = self.buffer(store, "w", (M,), e)
+        np.multiply(keep, dout / count, out=w)
+        r = self.buffer(store, "r", (M,), e)
+        np.divide(w, s, out=r)
+        dx = self._rows(store, "dx", r[:, None], (M, V))
+        dx *= e  # dx's own buffer: the next forward (a numerical check) leaves the returned gradient alone
+        at = np.take(dx.reshape(-1), flat, out=self.buffer(store, "at", (M,), e), mode="wrap")
+        at -= w
+        np.put(dx.reshape(-1), flat, at)
+        return dx
+
     def relu_backward(self, dout: Any, y: Any, store: dict | None = None) -> Any:
         out = np.sign(y, out=self.buffer(store, "dx", y.shape, dout))  # y >= 0: its sign is the 0/1 mask
         out *= dout
@@ -246,28 +347,38 @@ class NumpyKernels(Kernels):
         return dx
 
     def lstm_cell_forward(self, a: Any, hw: Any, c_prev: Any, gates: Any, c: Any, h: Any) -> None:
-        H = c.shape[-1]
-        scale, shift, _ = _lstm_constants(H, gates.dtype)
-        np.add(a, hw, out=gates)
-        gates *= scale  # sigmoid(z) = tanh(z/2)/2 + 1/2 on f, i, o and tanh on g: four passes over all gates
-        np.tanh(gates, out=gates)
-        gates *= scale
-        gates += shift
-        f, g, i, o = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
-        np.multiply(f, c_prev, out=c)
-        np.multiply(g, i, out=h)
-        c += h
-        np.tanh(c, out=h)
-        h *= o
+        """In a per-shape scratch with the gates as four contiguous ``(N, H)`` blocks, copied in and out once:
+        a ufunc over a column block or a time-step view of a sequence makes NumPy buffer (an allocation)."""
+        w = _lstm_scratch(c.shape[0], c.shape[-1], gates.dtype)
+        z, t4, (cp, cn, hn) = w["z"], w["t4"], w["nh"][:3]
+        np.copyto(z, _blocks(a))
+        np.copyto(t4, _blocks(hw))
+        z += t4
+        z *= w["scale"]  # sigmoid(z) = tanh(z/2)/2 + 1/2 on f, i, o and tanh on g: four passes over all gates
+        np.tanh(z, out=z)
+        z *= w["scale"]
+        z += w["shift"]
+        f, g, i, o = z
+        np.copyto(cp, c_prev)
+        np.multiply(f, cp, out=cn)
+        np.multiply(g, i, out=hn)
+        cn += hn
+        np.tanh(cn, out=hn)
+        hn *= o
+        np.copyto(_blocks(gates), z)
+        np.copyto(c, cn)
+        np.copyto(h, hn)
 
     def lstm_cell_backward(self, dh_up: Any, dh_rec: Any, dc: Any, gates: Any, c: Any, c_prev: Any, da: Any) -> None:
-        H = c.shape[-1]
-        one = _lstm_constants(H, gates.dtype)[2]
-        f, g, i, o = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
-        df, dg, di, do = da[:, :H], da[:, H : 2 * H], da[:, 2 * H : 3 * H], da[:, 3 * H :]
+        w = _lstm_scratch(c.shape[0], c.shape[-1], gates.dtype)
+        one, (cp, cc, up) = w["one"], w["nh"][:3]
+        (f, g, i, o), (df, dg, di, do) = w["z"], w["t4"]
+        np.copyto(w["z"], _blocks(gates))
+        np.copyto(up, dh_up)
         dht = dh_rec
-        dht += dh_up
-        np.tanh(c, out=do)
+        dht += up
+        np.copyto(cc, c)
+        np.tanh(cc, out=do)
         np.multiply(do, do, out=df)
         np.subtract(one, df, out=df)
         df *= o
@@ -277,9 +388,10 @@ class NumpyKernels(Kernels):
         np.subtract(one, o, out=dg)
         dg *= o
         do *= dg  # dht * tanh(c) * o (1 - o)
+        np.copyto(cp, c_prev)
         np.subtract(one, f, out=df)
         df *= f
-        df *= c_prev
+        df *= cp
         df *= dc
         np.subtract(one, i, out=di)
         di *= i
@@ -290,6 +402,7 @@ class NumpyKernels(Kernels):
         dg *= i
         dg *= dc
         dc *= f
+        np.copyto(_blocks(da), w["t4"])
 
     def clip_by_global_norm(self, grads: list[Any], max_norm: float) -> None:
         total = 0.0
@@ -301,20 +414,36 @@ class NumpyKernels(Kernels):
             g *= rate
 
 
-_LSTM_CONSTANTS: dict[tuple[int, Any], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+_LSTM_SCRATCH: dict[tuple[int, int, Any], dict[str, Any]] = {}
 
 
-def _lstm_constants(H: int, dtype: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``scale``, ``shift`` ``(4H,)`` (``tanh(z * scale) * scale + shift`` is sigmoid on f, i, o, tanh on g) and a ``1``
-    ``(1,)``, of ``dtype``, made once: no scalar becomes an array inside the time loop."""
-    key = (H, np.dtype(dtype))
-    if key not in _LSTM_CONSTANTS:
-        scale = np.full(4 * H, 0.5, dtype=dtype)
-        scale[H : 2 * H] = 1.0
-        shift = np.full(4 * H, 0.5, dtype=dtype)
-        shift[H : 2 * H] = 0.0
-        _LSTM_CONSTANTS[key] = (scale, shift, np.ones(1, dtype=dtype))
-    return _LSTM_CONSTANTS[key]
+def _lstm_scratch(N: int, H: int, dtype: Any) -> dict[str, Any]:
+    """The LSTM kernels' arrays for ``N`` rows of ``H`` units, made once per shape and reused by every step (of every
+    layer: nothing in them outlives a call): ``z``, ``t4`` ``(4, N, H)`` (gate blocks), ``nh``: three ``(N, H)``,
+    and constants of full shape (a broadcasting ufunc buffers): ``scale``, ``shift`` ``(4, N, H)``
+    (``tanh(z * scale) * scale + shift`` is sigmoid on f, i, o, tanh on g) and ``one`` ``(N, H)``."""
+    key = (N, H, np.dtype(dtype))
+    w = _LSTM_SCRATCH.get(key)
+    if w is None:
+        scale = np.full((4, N, H), 0.5, dtype=dtype)
+        scale[1] = 1.0
+        shift = np.full((4, N, H), 0.5, dtype=dtype)
+        shift[1] = 0.0
+        w = _LSTM_SCRATCH[key] = {
+            "z": np.empty((4, N, H), dtype=dtype),
+            "t4": np.empty((4, N, H), dtype=dtype),
+            "nh": [np.empty((N, H), dtype=dtype) for _ in range(3)],
+            "scale": scale,
+            "shift": shift,
+            "one": np.ones((N, H), dtype=dtype),
+        }
+    return w
+
+
+def _blocks(x: Any) -> Any:
+    """``x`` ``(N, 4H)`` (any row stride) as the view ``(4, N, H)``: gate ``k`` is ``x[:, k*H:(k+1)*H]``."""
+    N, G = x.shape
+    return np.reshape(x, (N, 4, G // 4), copy=False).transpose(1, 0, 2)
 
 
 class NumpyLibrary(Library):

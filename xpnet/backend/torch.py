@@ -30,7 +30,7 @@ _IGNORE = -(2**62)
 class TorchKernels(Kernels):
     """torch's kernels: ``index_add_``, ``exp_``, ``index_put_``."""
 
-    def index_add(self, dst: Any, idx: Any, src: Any) -> Any:
+    def index_add(self, dst: Any, idx: Any, src: Any, store: Any = None) -> Any:
         return dst.index_add_(0, idx, src)
 
     def exp_inplace(self, x: Any) -> Any:
@@ -189,7 +189,7 @@ class TorchKernels(Kernels):
                 store[full] = c
         return c
 
-    def take_rows(self, W: Any, idx: Any) -> Any:
+    def take_rows(self, W: Any, idx: Any, store: Any = None) -> Any:
         torch = _torch()
 
         return torch.index_select(W, 0, idx)  # (array-api-compat's take also wraps negative ids: 3 more kernels)

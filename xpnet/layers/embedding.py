@@ -25,6 +25,7 @@ class Embedding(Layer):
         self.params = [W]
         self.grads = zeros_like_all(self.params)
         self.idx = None
+        self._bufs: dict = {}
 
     def forward(self, idx: Any, train_flg: bool = False) -> Any:
         W = self.params[0]
@@ -33,9 +34,10 @@ class Embedding(Layer):
             raise TypeError(f"Embedding: word ids must be integers, got dtype {idx.dtype}")
         self.idx = idx
         k = kernels_for(W)
+        store = self._bufs if train_flg else None  # training: the rows into this layer's buffer (out=)
         if idx.ndim == 1:
-            return k.take_rows(W, idx)
-        out = k.take_rows(W, xp.reshape(idx, (-1,)))
+            return k.take_rows(W, idx, store)
+        out = k.take_rows(W, xp.reshape(idx, (-1,)), store)
         return xp.reshape(out, (*idx.shape, W.shape[1]))
 
     def backward(self, dout: Any, *, input_grad: bool = True) -> None:
@@ -43,5 +45,5 @@ class Embedding(Layer):
         xp = get_namespace(dout, dW)
         dW[...] = 0.0
         idx = self.idx if self.idx.ndim == 1 else xp.reshape(self.idx, (-1,))
-        index_add(dW, idx, xp.reshape(dout, (idx.shape[0], dW.shape[1])))
+        index_add(dW, idx, xp.reshape(dout, (idx.shape[0], dW.shape[1])), self._bufs)
         return None

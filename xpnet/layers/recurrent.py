@@ -27,6 +27,7 @@ from typing import Any
 from ..backend import (
     array_device,
     get_namespace,
+    kernels_for,
     lstm_cell_backward,
     lstm_cell_forward,
     lstm_sequence,
@@ -298,7 +299,7 @@ class TimeLSTM(_Recurrent):
                 return xp.empty(shape, dtype=dtype, device=dev)
 
             w = self.work = {"key": key, "zero_start": False}
-            w["A"], w["G"], w["dA"] = new(N, T, 4 * H), new(N, T, 4 * H), new(N, T, 4 * H)
+            w["G"], w["dA"] = new(N, T, 4 * H), new(N, T, 4 * H)
             w["hs"], w["cs"], w["hprev"] = new(N, T, H), new(N, T, H), new(N, T, H)
             w["c0"], w["hw"], w["dh"], w["dc"] = new(N, H), new(N, 4 * H), new(N, H), new(N, H)
             w["dxs"] = new(N, T, D)
@@ -335,10 +336,9 @@ class TimeLSTM(_Recurrent):
             self.cache = (xs, backward)
             return hs
         w = self._workspace(xp, xs)
-        A, G, hs, cs, hw = w["A"], w["G"], w["hs"], w["cs"], w["hw"]
-        A2 = _flat(xp, A)
-        matmul_into(A2, _flat(xp, xs), Wx)
-        A2 += b
+        G, hs, cs, hw = w["G"], w["hs"], w["cs"], w["hw"]
+        # xs @ Wx + b for every step at once, into the workspace's buffers where the library writes out= (NumPy)
+        A = xp.reshape(kernels_for(xs).affine(_flat(xp, xs), Wx, b, w), (xs.shape[0], T, Wx.shape[1]))
         self._start(xs, w)
         h, c = w["hprev"][:, 0, :], w["c0"]
         for t in range(T):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..backend import add_at_labels, exp_inplace, get_namespace, random_like
+from ..backend import get_namespace, kernels_for, random_like
 from .base import Layer, like_weights, slot, store_matmul, store_sum, zeros_like_all
 from .core import SigmoidWithLoss
 from .embedding import Embedding
@@ -42,6 +42,7 @@ class TimeAffine(Layer):
         self.params = [W, b]
         self.grads = zeros_like_all(self.params)
         self.x = None
+        self._bufs: dict = {}
 
     def forward(self, x: Any, train_flg: bool = False) -> Any:
         W, b = self.params
@@ -50,8 +51,10 @@ class TimeAffine(Layer):
             raise ValueError(f"TimeAffine: x must have shape (N, T, {W.shape[0]}), got {tuple(x.shape)}")
         self.x = x = like_weights(xp, x, W, "TimeAffine")
         N, T, _ = x.shape
-        out = _flat(xp, x) @ W
-        out += b  # in place: the (N*T, V) output is the big array of a language model
+        if b.dtype != W.dtype:
+            out = _flat(xp, x) @ W + b  # mixed precision (a rebound bias): the standard's promotion
+        else:  # while training, into this layer's buffer where the library writes out= (nothing new per step)
+            out = kernels_for(x).affine(_flat(xp, x), W, b, self._bufs if train_flg else None)
         return xp.reshape(out, (N, T, W.shape[1]))
 
     def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
@@ -60,7 +63,14 @@ class TimeAffine(Layer):
         d2 = _flat(xp, dout)
         store_matmul(self.grads, 0, _flat(xp, self.x).T, d2)
         store_sum(self.grads, 1, d2)
-        return xp.reshape(d2 @ W.T, self.x.shape) if input_grad else None
+        if not input_grad:
+            return None
+        k = kernels_for(d2)
+        dx = k.buffer(self._bufs, "dx", (d2.shape[0], W.shape[0]), d2)
+        if dx is None or dx.dtype != W.dtype:
+            return xp.reshape(d2 @ W.T, self.x.shape)
+        k.matmul_into(dx, d2, W.T)
+        return xp.reshape(dx, self.x.shape)
 
 
 class TimeSoftmaxWithLoss(Layer):
@@ -75,7 +85,8 @@ class TimeSoftmaxWithLoss(Layer):
     def __init__(self, ignore_label: int = -1) -> None:
         super().__init__()
         self.ignore_label = ignore_label
-        self.cache = None
+        self.cache = self.loss = self.shape = None
+        self._bufs: dict = {}
 
     def forward(self, xs: Any, ts: Any) -> Any:  # type: ignore[override]
         xp = get_namespace(xs, ts)
@@ -87,37 +98,17 @@ class TimeSoftmaxWithLoss(Layer):
                 f"TimeSoftmaxWithLoss: labels of shape {tuple(ts.shape)} and dtype {ts.dtype} do not fit scores "
                 f"of shape {tuple(xs.shape)}: give integer labels of shape ({N}, {T})"
             )
-        x = xp.reshape(xs, (N * T, V))
-        t = xp.reshape(ts, (N * T,))
-        ignored = t == self.ignore_label
-        inside = (t >= 0) & (t < V)
-        keep = xp.astype(~ignored, x.dtype)
-        count = xp.maximum(xp.sum(keep), 1.0)
-        # A label that is neither a word nor ignore_label makes the loss and its gradient NaN, alike on every
-        # backend (NumPy would raise, torch's CPU gather reads past the row) and without a host read; the trainers
-        # and eval_perplexity check the ids once, up front, with a message.
-        keep = xp.where(inside | ignored, keep, xp.full_like(keep, float("nan")))
-        t = xp.where(inside, t, xp.zeros_like(t))  # a valid index for the gather below
-        x = x - xp.max(x, axis=1, keepdims=True)  # a new (N*T, V) buffer, reused for exp and the gradient
-        picked = xp.take_along_axis(x, t[:, None], axis=1)[:, 0]
-        e = exp_inplace(x)
-        s = xp.sum(e, axis=1)
-        # log softmax at the labels straight from the shifted scores: x_t - log(sum(exp x)). The softmax itself
-        # (e / s) is only needed by backward, which folds the division into its own scaling pass.
-        logp = picked - xp.log(s)
-        self.cache = (e, s, t, keep, count, xs.shape)
-        return -xp.sum(logp * keep) / count
+        self.loss, self.cache = kernels_for(xs).softmax_xent_ignoring(
+            xp.reshape(xs, (N * T, V)), xp.reshape(ts, (N * T,)), self.ignore_label, self._bufs
+        )
+        self.shape = xs.shape
+        return self.loss
 
     def backward(self, dout: Any = 1) -> Any:
-        """``dxs`` ``(N, T, V)``. Like the book, the softmax buffer becomes the gradient: call once per ``forward``."""
-        e, s, t, keep, count, shape = self.cache
-        xp = get_namespace(e)
-        w = keep * (dout / count)  # each position's weight in the mean loss (0 where ignored)
-        dx = e
-        dx *= (w / s)[:, None]  # softmax * weight, in one pass
-        add_at_labels(dx, t, -w)
+        """``dxs`` ``(N, T, V)``; call once per ``forward`` (on NumPy: a buffer that the next ``backward`` reuses)."""
+        dx = kernels_for(self.cache[1]).softmax_xent_ignoring_backward(self.cache, dout, self._bufs)
         self.cache = None
-        return xp.reshape(dx, shape)
+        return get_namespace(dx).reshape(dx, self.shape)
 
 
 class TimeDropout(Dropout):

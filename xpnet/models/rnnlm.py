@@ -20,11 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import array_device, asnumpy, get_namespace, randn, random_like, zeros
+from ..backend import array_device, asnumpy, get_namespace, kernels_for, matmul_into, randn, random_like, zeros
 from ..layers import Layer, like_weights, store_matmul, store_sum
 from ..layers.functions import check_labels, check_sizes, softmax
 from ..layers.time_layers import TimeAffine, TimeDropout, TimeEmbedding, TimeLSTM, TimeRNN, TimeSoftmaxWithLoss
 from .base import BaseModel, as_ids
+from .flat import FlatStore, ParamList
 
 __all__ = [
     "BaseModel",
@@ -51,10 +52,14 @@ class _LanguageModel(BaseModel):
     rnn_layers: list[Any]
 
     def _collect(self) -> None:
-        self.params, self.grads = [], []
-        for layer in self.layers:
-            self.params += layer.params
-            self.grads += layer.grads
+        """``params``/``grads``: every layer's, as views into one flat buffer per dtype (:mod:`xpnet.models.flat`),
+        put back into the layers' lists, so an optimizer updates them in one pass and a tied array stays one."""
+        slots = [(layer, j) for layer in self.layers for j in range(len(layer.params))]
+        store = FlatStore([layer.params[j] for layer, j in slots], [layer.grads[j] for layer, j in slots])
+        for (layer, j), p, g in zip(slots, store.params, store.grads):
+            layer.params[j], layer.grads[j] = p, g
+        self.params = ParamList(store.params, store)
+        self.grads = list(store.grads)
 
     def predict(self, xs: Any, train_flg: bool = False) -> Any:
         """Scores ``(N, T, V)`` for word ids ``xs`` ``(N, T)``."""
@@ -150,14 +155,18 @@ class TiedTimeAffine(Layer):
         self.grads = [get_namespace(b).zeros_like(b)]
         self.dW = None
         self.x = None
+        self._bufs: dict = {}
 
     def forward(self, x: Any, train_flg: bool = False) -> Any:
         W, b = self.embedding.params[0], self.params[0]
         xp = get_namespace(x, W)
         self.x = x = like_weights(xp, x, W, "TiedTimeAffine")
         N, T, D = x.shape
-        out = xp.reshape(x, (N * T, D)) @ W.T
-        out += b
+        x2 = xp.reshape(x, (N * T, D))
+        if b.dtype != W.dtype:
+            out = x2 @ W.T + b  # mixed precision (a rebound bias): the standard's promotion
+        else:  # while training, into this layer's buffer where the library writes out= (as TimeAffine)
+            out = kernels_for(x2).affine(x2, W.T, b, self._bufs if train_flg else None)
         return xp.reshape(out, (N, T, W.shape[0]))
 
     def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
@@ -169,7 +178,13 @@ class TiedTimeAffine(Layer):
         store_matmul(holder, 0, d2.T, xp.reshape(self.x, (N * T, W.shape[1])))
         self.dW = holder[0]
         store_sum(self.grads, 0, d2)
-        return xp.reshape(d2 @ W, self.x.shape) if input_grad else None
+        if not input_grad:
+            return None
+        dx = kernels_for(d2).buffer(self._bufs, "dx", (N * T, W.shape[1]), d2)
+        if dx is None or dx.dtype != W.dtype:
+            return xp.reshape(d2 @ W, self.x.shape)
+        matmul_into(dx, d2, W)
+        return xp.reshape(dx, self.x.shape)
 
 
 class BetterRnnlm(_LanguageModel):
