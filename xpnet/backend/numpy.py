@@ -43,6 +43,10 @@ class FastNumpy:
         return value
 
 
+# Elements of bias rows added at a time by NumpyKernels.affine (a block, not the whole output, is copied).
+ROWS_BLOCK = 1 << 16
+
+
 class NumpyKernels(Kernels):
     """NumPy's kernels: ``out=`` instead of temporaries, ``np.add.at`` made fast for rows."""
 
@@ -173,8 +177,16 @@ class NumpyKernels(Kernels):
         out = np.matmul(x, W, out=self.buffer(store, "out", shape, x))
         if store is None:
             out += b
-        else:
-            out += self._rows(store, "bias", b, shape)
+            return out
+        # b copied into a few rows, then same-shape adds block by block: a broadcasting add would allocate, and
+        # b copied into every row is one more pass over an output as large as the RNNLM's (N T, V) scores
+        n, m = shape
+        k = max(1, min(n, ROWS_BLOCK // max(m, 1)))
+        rows = self._rows(store, "bias", b, (k, m))
+        for i in range(0, n - k + 1, k):
+            out[i : i + k] += rows
+        if n % k:
+            out[n - n % k :] += rows[: n % k]
         return out
 
     def relu(self, x: Any, store: dict | None = None) -> Any:
