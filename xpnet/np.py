@@ -48,8 +48,7 @@ _PY_DTYPES = {float: "float64", int: "int64", bool: "bool", complex: "complex128
 
 
 def _target():
-    b = _backend._active()
-    return b.xp, b.device
+    return _backend.active_namespace(), _backend.active_device()
 
 
 def _words(text):
@@ -91,7 +90,10 @@ def _dt(xp, dtype):
         name = _numpy.dtype(_PY_DTYPES.get(dtype, dtype)).name
     except TypeError:
         return dtype
-    return _backend._dtype(xp, name)
+    try:
+        return getattr(xp, name)
+    except AttributeError:
+        raise TypeError(f"dtype {dtype!r} ({name}) has no counterpart in {xp.__name__}") from None
 
 
 def _numbers(name, function):
@@ -305,7 +307,7 @@ def __getattr__(name):
     extra = _EXTRAS.get(name)
     if extra is not None:
         return extra
-    xp = _backend._active().xp
+    xp = _backend.active_namespace()
     try:
         if name not in _STANDARD:
             raise AttributeError(name)
@@ -323,4 +325,4 @@ def __dir__():
     backend, module = _namespace()
     if module is not None:
         return sorted(dir(module))
-    return sorted((set(dir(_backend._active().xp)) & _STANDARD) | set(_EXTRAS))
+    return sorted((set(dir(_backend.active_namespace())) & _STANDARD) | set(_EXTRAS))

@@ -47,8 +47,6 @@ from ._context import (
     set_default_dtype,
     use_backend,
 )
-from ._context import _active as _active  # for xpnet.np, until it uses public names
-from ._inputs import _dtype as _dtype  # for xpnet.np, until it uses public names
 from ._inputs import array_device, backend_name, dtype_name, float_dtype, get_namespace, is_array, on_host
 from ._kernels import (
     Kernels,

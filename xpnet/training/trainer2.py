@@ -272,9 +272,7 @@ def _on_model(model: Any, ids: Any) -> Any:
     """Word ids on the backend and device of the model's parameters (moved once, before training)."""
     W = model.params[0]
     try:
-        get_namespace(ids, W)
-    except TypeError:
-        return get_namespace(W).asarray(asnumpy(ids), device=array_device(W))
-    if array_device(ids) != array_device(W):
-        return get_namespace(W).asarray(asnumpy(ids), device=array_device(W))
-    return ids
+        same = get_namespace(ids, W) is not None and array_device(ids) == array_device(W)
+    except TypeError:  # another library
+        same = False
+    return ids if same else get_namespace(W).asarray(asnumpy(ids), device=array_device(W))
