@@ -174,6 +174,31 @@ def test_time_softmax_with_loss_ignores_labels(backend64):
     numeric_check(backend64, lambda: layer.forward(xs, ts), [dx], [xs])
 
 
+@pytest.mark.parametrize("V", [5, np.getbufsize() + 3])  # NumPy broadcasts rows this long directly
+def test_time_softmax_gradient_stays_until_the_next_backward(backend, V):
+    # NumPy computes the gradient over the forward's softmax buffer: forwards in between must leave it alone,
+    # and a layer reused for many steps must give each step's own gradient
+    xs1, xs2 = rand(backend, N, T, V, seed=1), rand(backend, N, T, V, seed=2)
+    ts = backend.asarray(np.array([[0, 4, -1], [2, 1, 3]]), dtype="int64")
+
+    def fresh(xs):
+        one = TimeSoftmaxWithLoss()
+        one.forward(xs, ts)
+        return xpnet.asnumpy(one.backward())
+
+    layer = TimeSoftmaxWithLoss()
+    for _ in range(3):
+        layer.forward(xs1, ts)
+        dx1 = layer.backward()
+        kept = xpnet.asnumpy(dx1).copy()
+        layer.forward(xs2, ts)
+        layer.forward(xs1, ts)
+        assert_close(dx1, kept, rtol=0, atol=0)
+        assert_close(dx1, fresh(xs1), rtol=backend.rtol, atol=backend.atol)
+        layer.forward(xs2, ts)
+        assert_close(layer.backward(), fresh(xs2), rtol=backend.rtol, atol=backend.atol)
+
+
 def test_time_softmax_with_loss_refuses_bad_labels(backend):
     layer = TimeSoftmaxWithLoss()
     with pytest.raises(ValueError, match=r"labels of shape \(2, 2\)"):

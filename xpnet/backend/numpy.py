@@ -172,6 +172,22 @@ class NumpyKernels(Kernels):
         np.copyto(r, v)
         return r
 
+    def _by_row(self, op: Any, x: Any, col: Any, out: Any, store: dict) -> Any:
+        """``op(x, col[:, None], out=out)`` for ``x`` ``(M, V)`` and ``col`` ``(M,)`` or ``(M, 1)``, nothing allocated:
+        rows of at least ``np.getbufsize()`` elements are iterated unbuffered, so the broadcast is direct (one pass);
+        shorter rows would make the ufunc buffer them, so ``col`` is copied into a block of rows at a time."""
+        M, V = x.shape
+        col = np.reshape(col, (M, 1))
+        if np.getbufsize() <= V:
+            return op(x, col, out=out)
+        k = max(1, min(M, ROWS_BLOCK // max(V, 1)))
+        block = self.buffer(store, "by_row", (k, V), x)
+        for i in range(0, M, k):
+            j = min(i + k, M)
+            np.copyto(block[: j - i], col[i:j])
+            op(x[i:j], block[: j - i], out=out[i:j])
+        return out
+
     def affine(self, x: Any, W: Any, b: Any, store: dict | None = None) -> Any:
         shape = (x.shape[0], W.shape[1])
         out = np.matmul(x, W, out=self.buffer(store, "out", shape, x))
@@ -270,11 +286,13 @@ class NumpyKernels(Kernels):
         if rows is None or rows.shape[0] != M or rows.dtype != t.dtype or int(rows[-1]) != (M - 1) * V:
             rows = store["row_starts"] = np.arange(0, M * V, V, dtype=t.dtype)
         flat += rows
-        e = self.buffer(store, "e", (M, V), x)
+        # two softmax buffers: backward turns this one into the gradient it returns, which stays valid (unchanged by
+        # forwards: a numerical check's) until the next backward, since forward writes the buffer not lent out
+        name = "e1" if store.get("lent") == "e0" else "e0"
+        e = self.buffer(store, name, (M, V), x)
         m = self.buffer(store, "max", (M, 1), x)
         np.maximum.reduce(x, axis=1, keepdims=True, out=m)
-        np.copyto(e, m)  # the row maxima broadcast into e, then a same-shape subtract (a broadcasting one buffers)
-        np.subtract(x, e, out=e)
+        self._by_row(np.subtract, x, m, e, store)
         picked = np.take(e.reshape(-1), flat, out=self.buffer(store, "picked", (M,), x), mode="wrap")
         np.exp(e, out=e)
         s = np.add.reduce(e, axis=1, out=self.buffer(store, "s", (M,), x))
@@ -282,19 +300,19 @@ class NumpyKernels(Kernels):
         np.log(s, out=logp)
         np.subtract(picked, logp, out=logp)
         logp *= keep
-        return -np.add.reduce(logp) / count, ("numpy", e, s, flat, keep, count)
+        return -np.add.reduce(logp) / count, ("numpy", e, s, flat, keep, count, name)
 
     def softmax_xent_ignoring_backward(self, saved: Any, dout: Any, store: Any) -> Any:
         if saved[0] != "numpy":
             return super().softmax_xent_ignoring_backward(saved, dout, store)
-        _, e, s, flat, keep, count = saved
+        _, e, s, flat, keep, count, name = saved
         M, V = e.shape
         w = self.buffer(store, "w", (M,), e)
         np.multiply(keep, dout / count, out=w)
         r = self.buffer(store, "r", (M,), e)
         np.divide(w, s, out=r)
-        dx = self._rows(store, "dx", r[:, None], (M, V))
-        dx *= e  # dx's own buffer: the next forward (a numerical check) leaves the returned gradient alone
+        dx = self._by_row(np.multiply, e, r, e, store)  # softmax * weight, over the forward's buffer
+        store["lent"] = name
         at = np.take(dx.reshape(-1), flat, out=self.buffer(store, "at", (M,), e), mode="wrap")
         at -= w
         np.put(dx.reshape(-1), flat, at)
