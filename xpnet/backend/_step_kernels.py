@@ -33,11 +33,12 @@ class StepKernels:
     def buffer(self, store: dict | None, name: str, shape: tuple, like: Any, dtype: Any = None) -> Any:
         """``store[name]``, an array of ``shape`` (``like``'s dtype unless given) on ``like``'s device, made once;
         ``None`` on the reference (it writes no ``out=``) or without a store."""
-        if not self.writes_out or store is None:
+        if store is None or not self.writes_out:
             return None
-        dtype = like.dtype if dtype is None else dtype
         b = store.get(name)
-        if b is None or tuple(b.shape) != tuple(shape) or b.dtype != dtype or type(b) is not type(like):
+        if dtype is None:
+            dtype = like.dtype
+        if b is None or b.shape != tuple(shape) or b.dtype != dtype or type(b) is not type(like):
             b = store[name] = get_namespace(like).empty(shape, dtype=dtype, device=array_device(like))
         return b
 
@@ -60,12 +61,15 @@ class StepKernels:
 
     def softmax_xent(self, x: Any, t: Any, store: dict) -> tuple[Any, Any]:
         """Softmax of scores ``x`` ``(N, C)`` and the mean cross-entropy ``-sum(log(y[n, t_n] + 1e-7)) / N``
-        against integer labels ``t`` ``(N,)`` (ids in ``[0, C)``; not checked here).
+        against integer labels ``t`` ``(N,)`` (ids in ``[0, C)``; not checked here), or ``(N, C)`` labels read as
+        the book reads them: ``t_n = argmax(t[n])`` (one-hot labels).
 
         Returns ``(loss, saved)``: the loss a new 0-d array, ``saved`` what :meth:`softmax_xent_backward`
         needs (may live in ``store``'s buffers). :meth:`softmax_of` reads the probabilities from it.
         """
         xp = get_namespace(x, t)
+        if t.ndim == 2:
+            t = xp.argmax(t, axis=-1)
         z = x - xp.max(x, axis=-1, keepdims=True)
         e = xp.exp(z)
         y = e / xp.sum(e, axis=-1, keepdims=True)

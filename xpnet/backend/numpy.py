@@ -13,6 +13,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
+from . import _numpy_lstm
 from ._kernels import Kernels
 from ._registry import Library
 from ._step_kernels import LOSS_EPS, windows
@@ -169,7 +170,7 @@ class NumpyKernels(Kernels):
         """``v`` broadcast to ``shape`` in buffer ``name`` (NumPy's broadcasting ufuncs allocate a temporary
         of the output's size; a broadcasting copy into a buffer, then a same-shape ufunc, allocate nothing)."""
         r = self.buffer(store, name, shape, v)
-        np.copyto(r, v)
+        r[...] = v
         return r
 
     def _by_row(self, op: Any, x: Any, col: Any, out: Any, store: dict) -> Any:
@@ -344,95 +345,43 @@ class NumpyKernels(Kernels):
 
     def softmax_xent(self, x: Any, t: Any, store: dict) -> tuple[Any, Any]:
         N, C = x.shape
-        y = self.buffer(store, "y", (N, C), x)
-        row = self.buffer(store, "row", (N, 1), x)
-        col = self.buffer(store, "col", (N,), x)
-        flat = self.buffer(store, "flat", (N,), t, np.intp)
+        b = store.get("xent")
+        if b is None or b[-1] != (N, C, x.dtype, t.dtype):
+            b = store["xent"] = _xent_buffers(N, C, x.dtype, t.dtype)
+        y, y_flat, wide, row, col, flat, starts, weights, _, _, _ = b
         np.maximum.reduce(x, axis=1, keepdims=True, out=row)
-        np.subtract(x, self._rows(store, "wide", row, (N, C)), out=y)
+        wide[...] = row  # the row maxima into every column: a broadcasting ufunc would buffer (allocate)
+        np.subtract(x, wide, out=y)
         np.exp(y, out=y)
         np.add.reduce(y, axis=1, keepdims=True, out=row)
-        y /= self._rows(store, "wide", row, (N, C))
-        rows = store.get("rows")
-        if rows is None or rows.shape[0] != N or rows[-1] != (N - 1) * C:
-            rows = store["rows"] = np.arange(N, dtype=np.intp) * C
-        np.add(rows, t, out=flat, casting="unsafe")  # index of each label's probability in y.ravel()
-        np.take(y.reshape(-1), flat, out=col)
+        wide[...] = row
+        y /= wide
+        if t.ndim == 2:  # the book's reading of (N, C) labels: the row's largest entry is the class
+            t = t.argmax(axis=1, out=flat)
+            flat += starts  # index of each label's probability in y.ravel()
+        else:
+            np.add(starts, t, out=flat, casting="unsafe")
+        y_flat.take(flat, out=col)
         col += LOSS_EPS
         np.log(col, out=col)
         loss = np.empty((), dtype=x.dtype)  # new each step: callers keep losses (the trainer reads them later)
-        np.add.reduce(col, out=loss)
-        loss *= -1.0 / N
-        return loss, (y, flat)
+        np.dot(col, weights, out=loss)  # -sum(log(y_t + eps)) / N
+        return loss, b
 
     def softmax_xent_backward(self, saved: Any, dout: Any, store: dict) -> Any:
-        y, flat = saved
-        dx = self.buffer(store, "dx", y.shape, y)
-        col = self.buffer(store, "col", (y.shape[0],), y)
-        np.copyto(dx, y)
-        np.take(y.reshape(-1), flat, out=col)
-        col -= 1.0
-        np.put(dx.reshape(-1), flat, col)
-        dx *= dout / y.shape[0]
+        y, _, _, _, col, flat, _, _, dx, dx_flat, _ = saved
+        scale = dout / y.shape[0]
+        np.multiply(y, scale, out=dx)
+        dx_flat.take(flat, out=col)
+        col -= scale
+        dx_flat.put(flat, col)
         return dx
 
     def lstm_cell_forward(self, a: Any, hw: Any, c_prev: Any, gates: Any, c: Any, h: Any) -> None:
-        """In a per-shape scratch with the gates as four contiguous ``(N, H)`` blocks, copied in and out once:
-        a ufunc over a column block or a time-step view of a sequence makes NumPy buffer (an allocation)."""
-        w = _lstm_scratch(c.shape[0], c.shape[-1], gates.dtype)
-        z, t4, (cp, cn, hn) = w["z"], w["t4"], w["nh"][:3]
-        np.copyto(z, _blocks(a))
-        np.copyto(t4, _blocks(hw))
-        z += t4
-        z *= w["scale"]  # sigmoid(z) = tanh(z/2)/2 + 1/2 on f, i, o and tanh on g: four passes over all gates
-        np.tanh(z, out=z)
-        z *= w["scale"]
-        z += w["shift"]
-        f, g, i, o = z
-        np.copyto(cp, c_prev)
-        np.multiply(f, cp, out=cn)
-        np.multiply(g, i, out=hn)
-        cn += hn
-        np.tanh(cn, out=hn)
-        hn *= o
-        np.copyto(_blocks(gates), z)
-        np.copyto(c, cn)
-        np.copyto(h, hn)
+        _numpy_lstm.cell_forward(a, hw, c_prev, gates, c, h)
 
     def lstm_cell_backward(self, dh_up: Any, dh_rec: Any, dc: Any, gates: Any, c: Any, c_prev: Any, da: Any) -> None:
-        w = _lstm_scratch(c.shape[0], c.shape[-1], gates.dtype)
-        one, (cp, cc, up) = w["one"], w["nh"][:3]
-        (f, g, i, o), (df, dg, di, do) = w["z"], w["t4"]
-        np.copyto(w["z"], _blocks(gates))
-        np.copyto(up, dh_up)
-        dht = dh_rec
-        dht += up
-        np.copyto(cc, c)
-        np.tanh(cc, out=do)
-        np.multiply(do, do, out=df)
-        np.subtract(one, df, out=df)
-        df *= o
-        df *= dht
-        dc += df  # dc is now ds = dc + dht * o * (1 - tanh(c)^2)
-        do *= dht
-        np.subtract(one, o, out=dg)
-        dg *= o
-        do *= dg  # dht * tanh(c) * o (1 - o)
-        np.copyto(cp, c_prev)
-        np.subtract(one, f, out=df)
-        df *= f
-        df *= cp
-        df *= dc
-        np.subtract(one, i, out=di)
-        di *= i
-        di *= g
-        di *= dc
-        np.multiply(g, g, out=dg)
-        np.subtract(one, dg, out=dg)
-        dg *= i
-        dg *= dc
-        dc *= f
-        np.copyto(_blocks(da), w["t4"])
+        _numpy_lstm.cell_backward(dh_up, dh_rec, dc, gates, c, c_prev, da)
 
     def clip_by_global_norm(self, grads: list[Any], max_norm: float) -> None:
         total = 0.0
@@ -444,36 +393,25 @@ class NumpyKernels(Kernels):
             g *= rate
 
 
-_LSTM_SCRATCH: dict[tuple[int, int, Any], dict[str, Any]] = {}
-
-
-def _lstm_scratch(N: int, H: int, dtype: Any) -> dict[str, Any]:
-    """The LSTM kernels' arrays for ``N`` rows of ``H`` units, made once per shape and reused by every step (of every
-    layer: nothing in them outlives a call): ``z``, ``t4`` ``(4, N, H)`` (gate blocks), ``nh``: three ``(N, H)``,
-    and constants of full shape (a broadcasting ufunc buffers): ``scale``, ``shift`` ``(4, N, H)``
-    (``tanh(z * scale) * scale + shift`` is sigmoid on f, i, o, tanh on g) and ``one`` ``(N, H)``."""
-    key = (N, H, np.dtype(dtype))
-    w = _LSTM_SCRATCH.get(key)
-    if w is None:
-        scale = np.full((4, N, H), 0.5, dtype=dtype)
-        scale[1] = 1.0
-        shift = np.full((4, N, H), 0.5, dtype=dtype)
-        shift[1] = 0.0
-        w = _LSTM_SCRATCH[key] = {
-            "z": np.empty((4, N, H), dtype=dtype),
-            "t4": np.empty((4, N, H), dtype=dtype),
-            "nh": [np.empty((N, H), dtype=dtype) for _ in range(3)],
-            "scale": scale,
-            "shift": shift,
-            "one": np.ones((N, H), dtype=dtype),
-        }
-    return w
-
-
-def _blocks(x: Any) -> Any:
-    """``x`` ``(N, 4H)`` (any row stride) as the view ``(4, N, H)``: gate ``k`` is ``x[:, k*H:(k+1)*H]``."""
-    N, G = x.shape
-    return np.reshape(x, (N, 4, G // 4), copy=False).transpose(1, 0, 2)
+def _xent_buffers(N: int, C: int, dtype: Any, label_dtype: Any) -> tuple:
+    """The buffers of ``NumpyKernels.softmax_xent`` for ``(N, C)`` scores: ``(y, y's flat view, a wide (N, C)
+    scratch, a row (N, 1), a column (N,), the labels' flat indices, the rows' start indices, the weights -1/N of
+    the mean, dx, dx's flat view, their key)``. The tuple is also what backward is given (``y`` first, as
+    ``softmax_of`` reads it)."""
+    y, dx = np.empty((N, C), dtype=dtype), np.empty((N, C), dtype=dtype)
+    return (
+        y,
+        y.reshape(-1),
+        np.empty((N, C), dtype=dtype),
+        np.empty((N, 1), dtype=dtype),
+        np.empty(N, dtype=dtype),
+        np.empty(N, dtype=np.intp),
+        np.arange(N, dtype=np.intp) * C,
+        np.full(N, -1.0 / N, dtype=dtype),
+        dx,
+        dx.reshape(-1),
+        (N, C, dtype, label_dtype),
+    )
 
 
 class NumpyLibrary(Library):

@@ -95,7 +95,9 @@ class TorchKernels(Kernels):
         torch = _torch()
 
         aten = torch.ops.aten
-        if t.dtype != torch.int64:
+        if t.ndim == 2:
+            t = t.argmax(1)  # the book's reading of (N, C) labels
+        elif t.dtype != torch.int64:
             t = t.to(torch.int64)
         logp = aten._log_softmax(x, 1, False)
         floor = store.get("floor")

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..backend import array_device, get_namespace, matmul_into, sum_into
+from ..backend import array_device, get_namespace, kernels_for
 
 __all__ = [
     "Layer", "bias_like", "like_weights", "require_batch", "slot", "store_grad", "store_matmul", "store_sum",
@@ -61,7 +61,7 @@ def store_matmul(grads: list, i: int, a: Any, b: Any) -> None:
     """``grads[i] = a @ b``, computed straight into the existing buffer when it fits."""
     g = grads[i]
     if g is not None and g.shape == (a.shape[0], b.shape[1]) and a.dtype == g.dtype and b.dtype == g.dtype:
-        matmul_into(g, a, b)
+        kernels_for(g).matmul_into(g, a, b)
     else:
         grads[i] = a @ b
 
@@ -70,7 +70,7 @@ def store_sum(grads: list, i: int, a: Any) -> None:
     """``grads[i] = sum(a, axis=0)``, computed straight into the existing buffer when it fits."""
     g = grads[i]
     if g is not None and g.shape == a.shape[1:] and a.dtype == g.dtype:
-        sum_into(g, a)
+        kernels_for(g).sum_into(g, a)
     else:
         grads[i] = get_namespace(a).sum(a, axis=0)
 

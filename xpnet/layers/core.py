@@ -199,7 +199,7 @@ class SoftmaxWithLoss(Layer):
         if t.ndim == 2:
             if tuple(t.shape) != tuple(x.shape):
                 return self._forward_masked(x, t)  # label_mask names the misfit
-            t = xp.argmax(t, axis=-1)  # the book's reading of (N, C) labels: the row's largest entry
+            # the kernel reads (N, C) labels as the book does: the row's largest entry is the class
         elif t.shape[0] != x.shape[0] or not xp.isdtype(t.dtype, "integral"):
             return self._forward_masked(x, t)
         elif not k.checks_labels:

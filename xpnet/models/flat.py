@@ -95,7 +95,10 @@ class FlatStore:
         """True when ``params[i]`` and ``grads[i]`` are this store's views, for every ``i``."""
         if len(params) != len(self.params):
             return False
-        return all(a is b and c is d for a, b, c, d in zip(params, self.params, grads, self.grads))
+        for a, b, c, d in zip(params, self.params, grads, self.grads):  # noqa: SIM110 (a loop: no generator per step)
+            if a is not b or c is not d:
+                return False
+        return True
 
     def readopt(self, i: int, array: Any) -> bool:
         """Copy a rebound parameter's values into view ``i``; False when it no longer fits (shape, dtype, library)."""
@@ -116,12 +119,13 @@ class ParamList(list):
         self.flat_store = store
 
 
-def store_of(params: Any) -> FlatStore | None:
-    """The flat store behind a model's ``params`` (a ``ParamDict``'s ``flat_store()``, a list's ``flat_store``)."""
+def store_of(params: Any, *, recheck: bool = True) -> FlatStore | None:
+    """The flat store behind a model's ``params`` (a ``ParamDict``'s ``flat_store()``, a list's ``flat_store``);
+    ``recheck=False``: a ``ParamDict``'s last store, its slots not re-checked (the caller checks the views)."""
     get = getattr(params, "flat_store", None)
     if get is None:
         return None
-    return get() if callable(get) else get
+    return get(recheck=recheck) if callable(get) else get
 
 
 def flat_buffer_of(arrays: list[Any]) -> Any:

@@ -59,14 +59,18 @@ class ParamDict(MutableMapping):
         self._slots[name] = (layer, index)
         self._flat = None
 
-    def flat_store(self) -> FlatStore:
+    def flat_store(self, *, recheck: bool = True) -> FlatStore:
         """The parameters and gradients as views into one flat buffer per dtype (:mod:`xpnet.models.flat`).
 
         Made on first use: the layers' ``params``/``grads`` slots then hold the views. Each call checks
         the slots; one rebound since (``load_params``, ``net.params["W1"] = a``) has its values copied
         into its view, which goes back into the slot, so the store never holds stale values.
+        ``recheck=False`` returns the store made last without checking (an optimizer that checks the
+        arrays it is given against the store's views itself).
         """
         store = self._flat
+        if not recheck and store is not None:
+            return store
         if store is None or len(store.params) != len(self._slots):
             return self._build_flat()
         for i, (layer, j) in enumerate(self._slots.values()):
@@ -114,6 +118,10 @@ class ParamDict(MutableMapping):
 
     def __repr__(self) -> str:
         return "{" + ", ".join(f"{k!r}: <{tuple(v.shape)} {v.dtype}>" for k, v in self.items()) + "}"
+
+    def slots(self) -> Any:
+        """``(name, (layer, index))`` for every parameter, in order: where each lives."""
+        return self._slots.items()
 
     def grad(self, name: str) -> Any:
         """The gradient buffer of parameter ``name`` (written by the layer's ``backward``)."""
@@ -283,7 +291,7 @@ class Network(Model):
         for layer in reversed(layers[1:]):
             dout = layer.backward(dout)
         layers[0].backward(dout, input_grad=False)  # nobody reads the input's gradient
-        grads = {name: self.params.grad(name) for name in self.params}
+        grads = {name: layer.grads[i] for name, (layer, i) in self.params.slots()}
         for name in self.decayed_params if self.weight_decay_lambda else ():
             g = grads[name]  # the L2 decay's gradient, added in the buffer
             kernels_for(g).axpy(g, self.weight_decay_lambda, self.params[name])

@@ -68,10 +68,15 @@ class Optimizer:
         for hook in self.hooks:
             hook(params, grads, keys)
         self.prepare()
-        store = store_of(params)
+        store = store_of(params, recheck=False)
         if store is not None:
-            ps = [params[k] for k in keys]
-            if store.covers(ps, [grads[k] for k in keys]):
+            ps, gs = [params[k] for k in keys], [grads[k] for k in keys]
+            covered = store.covers(ps, gs)
+            if not covered:  # a parameter rebound since: the store takes it back into its view
+                store = store_of(params)
+                ps = [params[k] for k in keys]
+                covered = store is not None and store.covers(ps, gs)
+            if covered:
                 for group in store.groups:
                     self._members[id(group)] = [keys[i] for i in group.index]
                     self.update_one(group, group.param, group.grad)
