@@ -166,9 +166,12 @@ def _xp_opt(kind: str, lr: float) -> Any:
     return xpnet.optimizers.Adam(lr=lr) if kind == "adam" else xpnet.optimizers.SGD(lr=lr)
 
 
-def xp_two_layer(cfg: dict, opt: str) -> Callable[[], None]:
+def xp_two_layer(cfg: dict, opt: str, labels: bool = False) -> Callable[[], None]:
+    """``labels``: integer labels, as PyTorch's contender gets (else the book's one-hot labels, read by argmax)."""
     i, h, o, n = cfg["sizes"]
     x, t = _onehot_batch(n, (i,), o)
+    if labels:
+        t = t.argmax(1)
     return _book1_step(xpnet.TwoLayerNet(i, h, o, dtype="float32", rng=0), _xp_opt(opt, cfg["lr"][opt]), x, t)
 
 
@@ -376,6 +379,14 @@ CASES: dict[str, Case] = {
         )
         for opt, name in (("sgd", "SGD"), ("adam", "Adam"))
     },
+    "two_layer_sgd_labels": Case(
+        "TwoLayerNet 784-50-10, batch 100, SGD, integer labels as PyTorch gets (other rows: the book's one-hot)",
+        lambda c: xp_two_layer(c, "sgd", labels=True),
+        lambda c: torch_two_layer(c, "sgd"),
+        {"sizes": (784, 50, 10, 100), "lr": _LR},
+        {"sizes": (12, 5, 3, 4), "lr": _LR},
+        "<=1.0x",
+    ),
     "extend": Case(
         "MultiLayerNetExtend 784-100x5-10, BatchNorm + Dropout, batch 100, SGD",
         xp_extend,
