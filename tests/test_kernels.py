@@ -178,6 +178,35 @@ def case_lstm_cell_backward(backend: Any, k: Any) -> tuple[list[Any], list[np.nd
     return [da, dc_on], book_lstm_step_backward(dh_up, dh_rec, dc, gates, c, c_prev)
 
 
+def case_lstm_step_forward(backend: Any, k: Any) -> tuple[list[Any], list[np.ndarray]]:
+    """The whole step: ``h_prev @ Wh`` computed by the kernel (fused on CuPy and torch up to FUSED_STEP_MAX_H)."""
+    N, H = 3, 4
+    a, h_prev, Wh, c_prev = rand(N, 4 * H) * 2, rand(N, H, seed=1), rand(H, 4 * H, seed=2), rand(N, H, seed=3)
+    gates, c, h = (step_of(backend, np.zeros((N, w))) for w in (4 * H, H, H))
+    hw = on(backend, np.zeros((N, 4 * H)))
+    args = (step_of(backend, a), step_of(backend, h_prev), on(backend, Wh), step_of(backend, c_prev))
+    k.lstm_step_forward(*args, gates, c, h, hw)
+    return [gates, c, h], book_lstm_step(a, h_prev @ Wh, c_prev)
+
+
+def case_lstm_step_backward(backend: Any, k: Any) -> tuple[list[Any], list[np.ndarray]]:
+    """A middle step (``da_next @ Wh.T`` from the step after it) and the last one (``da_next`` None: zeros)."""
+    N, H = 3, 4
+    gates = book_lstm_step(rand(N, 4 * H) * 2, rand(N, 4 * H, seed=1), rand(N, H, seed=2))[0]
+    dh_up, dc, c, c_prev = (rand(N, H, seed=s) for s in range(3, 7))
+    da_next, Wh = rand(N, 4 * H, seed=7), rand(H, 4 * H, seed=8)
+    out, expected = [], []
+    for nxt in (da_next, None):
+        da, dc_on, dh = step_of(backend, np.zeros((N, 4 * H))), on(backend, dc), on(backend, np.zeros((N, H)))
+        dn = None if nxt is None else step_of(backend, nxt)
+        args = (step_of(backend, dh_up), dn, on(backend, Wh), dh, dc_on, on(backend, gates), on(backend, c))
+        k.lstm_step_backward(*args, step_of(backend, c_prev), da)
+        out += [da, dc_on]
+        rec = np.zeros((N, H)) if nxt is None else nxt @ Wh.T
+        expected += book_lstm_step_backward(dh_up, rec, dc, gates, c, c_prev)
+    return out, expected
+
+
 def book_lstm_sequence(xs, Wx, Wh, b, h0, c0, dhs) -> list[np.ndarray]:
     """hs, h_T, c_T and (dWx, dWh, db, dh0, dxs) of an LSTM over ``xs`` in NumPy, step by step as in book 2."""
     T = xs.shape[1]

@@ -27,6 +27,25 @@ def test_a_fused_step_is_one_op_on_torch():
     assert dict(counter.counts) == {"xpnet::lstm_cell_forward": 1}
 
 
+def test_a_whole_step_is_one_op_on_torch_up_to_the_fused_size():
+    """``h_prev @ Wh`` and the gates: one op each way up to ``FUSED_STEP_MAX_H`` hidden units (one CuPy kernel),
+    a product and the gate op above it (as CuPy runs them)."""
+    torch = pytest.importorskip("torch")
+    from benchmarks.kernels import KernelCounter
+
+    for H, expected in (
+        (3, {"xpnet::lstm_step_forward": 1, "xpnet::lstm_step_backward": 1}),
+        (k.FUSED_STEP_MAX_H + 1, {"mm": 2, "xpnet::lstm_cell_forward": 1, "xpnet::lstm_cell_backward": 1}),
+    ):
+        N = 2
+        a, Wh, gates, hw, da, dn = (torch.randn(N, 4 * H) if i != 1 else torch.randn(H, 4 * H) for i in range(6))
+        h_prev, c_prev, c, h, dh_up, dh, dc = (torch.randn(N, H) for _ in range(7))
+        with KernelCounter() as counter:
+            k.lstm_step_forward(a, h_prev, Wh, c_prev, gates, c, h, hw)
+            k.lstm_step_backward(dh_up, dn, Wh, dh, dc, gates, c, c_prev, da)
+        assert dict(counter.counts) == expected
+
+
 def test_time_lstm_reuses_its_workspace_and_keeps_nothing_on_numpy():
     """A warm step makes no array: the workspace is reused, nothing is retained, and the transient peak (NumPy's
     ufunc buffers for strided operands, freed within each call) stays below one ``(N, T, 4H)`` array."""
@@ -138,7 +157,9 @@ def test_the_route_is_torch_only_and_can_be_switched_off():
         layer.backward(dhs)
 
     ops = count_kernels(step)
-    assert "xpnet::lstm_cell_forward" not in ops and sum(n for op, n in ops.items() if "rnn" in op) == 2
+    assert "xpnet::lstm_step_forward" not in ops and sum(n for op, n in ops.items() if "rnn" in op) == 2
     with k.library_rnn(False):
-        assert count_kernels(step)["xpnet::lstm_cell_forward"] == 4
+        loop = count_kernels(step)
+    # one op per time step each way, and the first step's dh as one product after the backward loop
+    assert loop["xpnet::lstm_step_forward"] == 4 and loop["xpnet::lstm_step_backward"] == 4
     assert k.lstm_sequence(*(np.zeros(s) for s in ((2, 4, 3), (3, 8), (2, 8), (8,), (2, 2), (2, 2)))) is None

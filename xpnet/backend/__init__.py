@@ -49,6 +49,7 @@ from ._context import (
 )
 from ._inputs import array_device, backend_name, dtype_name, float_dtype, get_namespace, is_array, on_host
 from ._kernels import (
+    FUSED_STEP_MAX_H,
     Kernels,
     adam_update,
     add_at_labels,
@@ -60,6 +61,8 @@ from ._kernels import (
     lstm_cell_backward,
     lstm_cell_forward,
     lstm_sequence,
+    lstm_step_backward,
+    lstm_step_forward,
     matmul_into,
     one_hot,
     out_buffer,
@@ -117,6 +120,9 @@ __all__ = [
     "add_at_labels",
     "lstm_cell_forward",
     "lstm_cell_backward",
+    "lstm_step_forward",
+    "lstm_step_backward",
+    "FUSED_STEP_MAX_H",
     "lstm_sequence",
     "library_rnn",
     "clip_by_global_norm",

@@ -108,6 +108,19 @@ class Kernels(StepKernels):
         da[...] = xp.concat(dfgio, axis=1)
         dc[...] = ds * f
 
+    def lstm_step_forward(self, a: Any, h_prev: Any, Wh: Any, c_prev: Any, gates: Any, c: Any, h: Any, hw: Any) -> None:
+        self.matmul_into(hw, h_prev, Wh)
+        self.lstm_cell_forward(a, hw, c_prev, gates, c, h)
+
+    def lstm_step_backward(
+        self, dh_up: Any, da_next: Any, Wh: Any, dh: Any, dc: Any, gates: Any, c: Any, c_prev: Any, da: Any
+    ) -> None:
+        if da_next is None:
+            dh[...] = 0.0
+        else:
+            self.matmul_into(dh, da_next, Wh.T)
+        self.lstm_cell_backward(dh_up, dh, dc, gates, c, c_prev, da)
+
     def lstm_sequence(self, xs: Any, Wx: Any, Wh: Any, b: Any, h0: Any, c0: Any) -> Any:
         return None  # the standard has no whole-sequence op: the caller runs its time loop
 
@@ -263,6 +276,29 @@ def lstm_cell_backward(dh_up: Any, dh_rec: Any, dc: Any, gates: Any, c: Any, c_p
     next step, replaced by that of ``c_prev``. Writes the gradient of the pre-activations into ``da`` ``(N, 4H)``.
     """
     kernels_for(gates).lstm_cell_backward(dh_up, dh_rec, dc, gates, c, c_prev, da)
+
+
+#: Hidden sizes up to this one run a whole LSTM time step (``h_prev @ Wh`` with the gates) as one kernel where the
+#: library has one (CuPy; the torch op that stands for it): each thread computes its unit's four dot products, which
+#: beats a matrix product plus an element-wise kernel while launches dominate; larger layers take the two kernels.
+FUSED_STEP_MAX_H = 256
+
+
+def lstm_step_forward(a: Any, h_prev: Any, Wh: Any, c_prev: Any, gates: Any, c: Any, h: Any, hw: Any) -> None:
+    """One whole LSTM time step: ``hw = h_prev @ Wh`` (``(N, H)`` by ``(H, 4H)``), then :func:`lstm_cell_forward`
+    (``a``, ``c_prev``, ``gates``, ``c``, ``h`` as there). ``hw`` ``(N, 4H)`` is scratch. One kernel on CuPy for
+    ``H <= FUSED_STEP_MAX_H`` (the product computed by the gate kernel itself; one op on torch), else two."""
+    kernels_for(gates).lstm_step_forward(a, h_prev, Wh, c_prev, gates, c, h, hw)
+
+
+def lstm_step_backward(
+    dh_up: Any, da_next: Any, Wh: Any, dh: Any, dc: Any, gates: Any, c: Any, c_prev: Any, da: Any
+) -> None:
+    """One whole LSTM time step backward: the gradient reaching ``h`` from the next step, ``da_next @ Wh.T``
+    (``None`` at the last step: zeros), then :func:`lstm_cell_backward` (``dh_up``, ``dc``, ``gates``, ``c``,
+    ``c_prev``, ``da`` as there). ``dh`` ``(N, H)`` is scratch. Fused like :func:`lstm_step_forward`; the caller
+    computes the gradient of the first step's ``h_prev`` (``da_0 @ Wh.T``) after its loop."""
+    kernels_for(gates).lstm_step_backward(dh_up, da_next, Wh, dh, dc, gates, c, c_prev, da)
 
 
 _LIBRARY_RNN = [True]

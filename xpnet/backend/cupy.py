@@ -14,7 +14,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from ._kernels import Kernels
+from ._kernels import FUSED_STEP_MAX_H, Kernels
 from ._registry import BackendUnavailableError, Library
 from ._step_kernels import CaptureRefusedError
 
@@ -180,6 +180,22 @@ class CupyKernels(Kernels):
     def lstm_cell_backward(self, dh_up: Any, dh_rec: Any, dc: Any, gates: Any, c: Any, c_prev: Any, da: Any) -> None:
         _lstm_kernel("backward")(dh_up, dh_rec, gates, c, c_prev, c.shape[-1], da, dc)
 
+    def lstm_step_forward(self, a: Any, h_prev: Any, Wh: Any, c_prev: Any, gates: Any, c: Any, h: Any, hw: Any) -> None:
+        H = c.shape[-1]
+        if H > FUSED_STEP_MAX_H:  # cuBLAS's product, then the gate kernel
+            return super().lstm_step_forward(a, h_prev, Wh, c_prev, gates, c, h, hw)
+        _lstm_kernel("step_forward")(a, h_prev, Wh, c_prev, H, gates, c, h)
+
+    def lstm_step_backward(
+        self, dh_up: Any, da_next: Any, Wh: Any, dh: Any, dc: Any, gates: Any, c: Any, c_prev: Any, da: Any
+    ) -> None:
+        H = c.shape[-1]
+        if H > FUSED_STEP_MAX_H:
+            return super().lstm_step_backward(dh_up, da_next, Wh, dh, dc, gates, c, c_prev, da)
+        has_next = da_next is not None  # the last step reads no da_next (gates stand in for the raw argument)
+        nxt = da_next if has_next else gates
+        _lstm_kernel("step_backward")(dh_up, nxt, Wh, gates, c, c_prev, H, int(has_next), da, dc)
+
 
 # One thread per (n, j) of the (N, H) state; the (N, 4H) gate arrays are raw, read at the C-order element index
 # n * 4H + k * H + j of their logical shape (CuPy's raw indexing follows their strides: time-step views work).
@@ -204,23 +220,59 @@ da[r + 2 * H] = ds * g * ig * ((T)1 - ig);
 da[r + 3 * H] = dht * tc * o * ((T)1 - o);
 dc = ds * f;
 """
+# The whole time step in one kernel (H <= FUSED_STEP_MAX_H): each thread computes its unit's four pre-activations
+# from h_prev (N, H) and Wh (H, 4H) itself, then the gates as above; backward, the gradient reaching h from the next
+# step (da_next @ Wh.T, row n, column j) the same way. Only the loops differ from _LSTM_FORWARD/_LSTM_BACKWARD.
+_STEP_FORWARD = """
+const ptrdiff_t n = i / H, j = i % H, r = n * 4 * H + j;
+T zf = a[r], zg = a[r + H], zi = a[r + 2 * H], zo = a[r + 3 * H];
+for (ptrdiff_t k = 0; k < H; ++k) {
+    const T hk = hp[n * H + k];
+    const ptrdiff_t w = k * 4 * H + j;
+    zf += hk * Wh[w]; zg += hk * Wh[w + H]; zi += hk * Wh[w + 2 * H]; zo += hk * Wh[w + 3 * H];
+}
+const T f = tanh(zf * (T)0.5) * (T)0.5 + (T)0.5, g = tanh(zg);
+const T ig = tanh(zi * (T)0.5) * (T)0.5 + (T)0.5, o = tanh(zo * (T)0.5) * (T)0.5 + (T)0.5;
+gates[r] = f; gates[r + H] = g; gates[r + 2 * H] = ig; gates[r + 3 * H] = o;
+c = f * c_prev + g * ig;
+h = o * tanh(c);
+"""
+_STEP_BACKWARD = """
+const ptrdiff_t n = i / H, j = i % H, r = n * 4 * H + j;
+T rec = (T)0;
+if (has_next) {
+    for (ptrdiff_t m = 0; m < 4 * H; ++m) rec += dan[n * 4 * H + m] * Wh[j * 4 * H + m];
+}
+const T f = gates[r], g = gates[r + H], ig = gates[r + 2 * H], o = gates[r + 3 * H];
+const T dht = dh_up + rec, tc = tanh(c);
+const T ds = dc + dht * o * ((T)1 - tc * tc);
+da[r] = ds * c_prev * f * ((T)1 - f);
+da[r + H] = ds * ig * ((T)1 - g * g);
+da[r + 2 * H] = ds * g * ig * ((T)1 - ig);
+da[r + 3 * H] = dht * tc * o * ((T)1 - o);
+dc = ds * f;
+"""
+_LSTM_SIGNATURES = {
+    "forward": ("raw T a, raw T hw, T c_prev, int64 H", "raw T gates, T c, T h", _LSTM_FORWARD),
+    "backward": (
+        "T dh_up, T dh_rec, raw T gates, T c, T c_prev, int64 H",
+        "raw T da, T dc",
+        _LSTM_BACKWARD,
+    ),
+    "step_forward": ("raw T a, raw T hp, raw T Wh, T c_prev, int64 H", "raw T gates, T c, T h", _STEP_FORWARD),
+    "step_backward": (
+        "T dh_up, raw T dan, raw T Wh, raw T gates, T c, T c_prev, int64 H, int64 has_next",
+        "raw T da, T dc",
+        _STEP_BACKWARD,
+    ),
+}
 _LSTM_KERNELS: dict[str, Any] = {}
 
 
 def _lstm_kernel(which: str) -> Any:
     if which not in _LSTM_KERNELS:
-        cupy = _cupy()
-        if which == "forward":
-            _LSTM_KERNELS[which] = cupy.ElementwiseKernel(
-                "raw T a, raw T hw, T c_prev, int64 H", "raw T gates, T c, T h", _LSTM_FORWARD, "xpnet_lstm_forward"
-            )
-        else:
-            _LSTM_KERNELS[which] = cupy.ElementwiseKernel(
-                "T dh_up, T dh_rec, raw T gates, T c, T c_prev, int64 H",
-                "raw T da, T dc",
-                _LSTM_BACKWARD,
-                "xpnet_lstm_backward",
-            )
+        params, results, body = _LSTM_SIGNATURES[which]
+        _LSTM_KERNELS[which] = _cupy().ElementwiseKernel(params, results, body, f"xpnet_lstm_{which}")
     return _LSTM_KERNELS[which]
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from ._kernels import Kernels
+from ._kernels import FUSED_STEP_MAX_H, Kernels
 from ._registry import Library
 from ._step_kernels import LOSS_EPS, CaptureRefusedError
 
@@ -266,6 +266,18 @@ class TorchKernels(Kernels):
     def lstm_cell_backward(self, dh_up: Any, dh_rec: Any, dc: Any, gates: Any, c: Any, c_prev: Any, da: Any) -> None:
         _lstm_ops().lstm_cell_backward(dh_up, dh_rec, dc, gates, c, c_prev, da)
 
+    def lstm_step_forward(self, a: Any, h_prev: Any, Wh: Any, c_prev: Any, gates: Any, c: Any, h: Any, hw: Any) -> None:
+        if Wh.shape[0] > FUSED_STEP_MAX_H:  # as CuPy: a product, then the gate kernel
+            return super().lstm_step_forward(a, h_prev, Wh, c_prev, gates, c, h, hw)
+        _lstm_ops().lstm_step_forward(a, h_prev, Wh, c_prev, gates, c, h, hw)
+
+    def lstm_step_backward(
+        self, dh_up: Any, da_next: Any, Wh: Any, dh: Any, dc: Any, gates: Any, c: Any, c_prev: Any, da: Any
+    ) -> None:
+        if Wh.shape[0] > FUSED_STEP_MAX_H:
+            return super().lstm_step_backward(dh_up, da_next, Wh, dh, dc, gates, c, c_prev, da)
+        _lstm_ops().lstm_step_backward(dh_up, da_next, Wh, dh, dc, gates, c, c_prev, da)
+
     def lstm_sequence(self, xs: Any, Wx: Any, Wh: Any, b: Any, h0: Any, c0: Any) -> Any:
         torch = _torch()
         H = Wh.shape[0]
@@ -300,8 +312,9 @@ _LSTM_LIBRARY: list[Any] = []
 
 
 def _lstm_ops() -> Any:
-    """``torch.ops.xpnet`` with ``lstm_cell_forward``/``_backward`` registered (once): one op per time step each way,
-    whose bodies write through ``out=`` and in-place methods into the arrays they are given."""
+    """``torch.ops.xpnet`` with ``lstm_cell_forward``/``_backward`` and ``lstm_step_forward``/``_backward`` registered
+    (once): one op per time step each way, whose bodies write through ``out=`` and in-place methods into the arrays
+    they are given. Each op stands for one CuPy kernel (so the kernel counts of the torch backend are CuPy's)."""
     torch = _torch()
     if not _LSTM_LIBRARY:
         lib = torch.library.Library("xpnet", "FRAGMENT")
@@ -312,8 +325,18 @@ def _lstm_ops() -> Any:
             "lstm_cell_backward(Tensor dh_up, Tensor(a!) dh_rec, Tensor(b!) dc, Tensor gates, Tensor c, "
             "Tensor c_prev, Tensor(d!) da) -> ()"
         )
+        lib.define(
+            "lstm_step_forward(Tensor a, Tensor h_prev, Tensor Wh, Tensor c_prev, Tensor(a!) gates, Tensor(b!) c, "
+            "Tensor(d!) h, Tensor(e!) hw) -> ()"
+        )
+        lib.define(
+            "lstm_step_backward(Tensor dh_up, Tensor? da_next, Tensor Wh, Tensor(a!) dh, Tensor(b!) dc, "
+            "Tensor gates, Tensor c, Tensor c_prev, Tensor(d!) da) -> ()"
+        )
         lib.impl("lstm_cell_forward", _lstm_cell_forward, "CompositeExplicitAutograd")
         lib.impl("lstm_cell_backward", _lstm_cell_backward, "CompositeExplicitAutograd")
+        lib.impl("lstm_step_forward", _lstm_step_forward, "CompositeExplicitAutograd")
+        lib.impl("lstm_step_backward", _lstm_step_backward, "CompositeExplicitAutograd")
         _LSTM_LIBRARY.append(lib)
     return torch.ops.xpnet
 
@@ -352,6 +375,21 @@ def _lstm_cell_backward(dh_up: Any, dh_rec: Any, dc: Any, gates: Any, c: Any, c_
     torch.mul(g, g, out=dg)
     dg.neg_().add_(1.0).mul_(i).mul_(dc)
     dc.mul_(f)
+
+
+def _lstm_step_forward(a: Any, h_prev: Any, Wh: Any, c_prev: Any, gates: Any, c: Any, h: Any, hw: Any) -> None:
+    _torch().mm(h_prev, Wh, out=hw)
+    _lstm_cell_forward(a, hw, c_prev, gates, c, h)
+
+
+def _lstm_step_backward(
+    dh_up: Any, da_next: Any, Wh: Any, dh: Any, dc: Any, gates: Any, c: Any, c_prev: Any, da: Any
+) -> None:
+    if da_next is None:
+        dh.zero_()
+    else:
+        _torch().mm(da_next, Wh.T, out=dh)
+    _lstm_cell_backward(dh_up, dh, dc, gates, c, c_prev, da)
 
 
 class TorchLibrary(Library):

@@ -9,9 +9,10 @@ before the loop, and the weight gradients ``dWx``, ``dWh``, ``db`` and the input
 are single products after the backward loop. Only ``h @ Wh`` and the element-wise gate
 arithmetic run once per step.
 
-``TimeLSTM`` runs each time step as two kernels forward (``h @ Wh`` into a buffer, then one
-fused kernel for all the gates' element-wise work, :func:`xpnet.backend.lstm_cell_forward`) and two
-backward, with every array of the loop in a workspace that warm steps reuse. On PyTorch the
+``TimeLSTM`` runs each time step as one call of :func:`xpnet.backend.lstm_step_forward` (``h @ Wh``
+and the gates' element-wise work: one kernel on CuPy for hidden sizes up to ``FUSED_STEP_MAX_H``,
+a matrix product plus one fused element-wise kernel elsewhere) and one of ``lstm_step_backward``,
+with every array of the loop in a workspace that warm steps reuse. On PyTorch the
 whole sequence goes to ``torch.lstm`` instead (cuDNN on CUDA), unless switched off with
 ``library_rnn(False)``; both are tested equal.
 
@@ -28,9 +29,9 @@ from ..backend import (
     array_device,
     get_namespace,
     kernels_for,
-    lstm_cell_backward,
-    lstm_cell_forward,
     lstm_sequence,
+    lstm_step_backward,
+    lstm_step_forward,
     matmul_into,
 )
 from .base import Layer, like_weights, slot, store_grad, store_matmul, store_sum, zeros_like_all
@@ -273,9 +274,10 @@ class TimeLSTM(_Recurrent):
 
     ``Wx`` ``(D, 4H)``, ``Wh`` ``(H, 4H)``, ``b`` ``(4H,)``, gates in the book's order f, g, i, o.
 
-    Each time step is two kernels forward (``h @ Wh`` into a buffer, then the fused gate step of
-    :func:`xpnet.backend.lstm_cell_forward`) and two backward; ``xs @ Wx + b``, the weight gradients and
-    ``dxs`` are single products outside the loop. Every array of the loop lives in a workspace
+    Each time step is one :func:`xpnet.backend.lstm_step_forward` (one kernel on CuPy up to
+    ``FUSED_STEP_MAX_H`` hidden units, else ``h @ Wh`` and the fused gate kernel) and one
+    ``lstm_step_backward``; ``xs @ Wx + b``, the weight gradients, ``dxs`` and the first step's
+    ``dh`` are single products outside the loop. Every array of the loop lives in a workspace
     made on the first call and reused while ``(N, T)``, the dtype and the device stay the same,
     so a warm step allocates nothing here; the returned ``hs`` and ``dxs`` are workspace arrays,
     valid until the next ``forward``/``backward`` (``h``/``c``, the carried state, are views
@@ -342,8 +344,7 @@ class TimeLSTM(_Recurrent):
         self._start(xs, w)
         h, c = w["hprev"][:, 0, :], w["c0"]
         for t in range(T):
-            matmul_into(hw, h, Wh)
-            lstm_cell_forward(A[:, t, :], hw, c, G[:, t, :], cs[:, t, :], hs[:, t, :])
+            lstm_step_forward(A[:, t, :], h, Wh, c, G[:, t, :], cs[:, t, :], hs[:, t, :], hw)
             h, c = hs[:, t, :], cs[:, t, :]
         self.h, self.c = h, c
         self.cache = (xs, w)
@@ -360,13 +361,12 @@ class TimeLSTM(_Recurrent):
             return dxs if input_grad else None
         T = xs.shape[1]
         G, cs, dA, dh, dc = w["G"], w["cs"], w["dA"], w["dh"], w["dc"]
-        dh[...] = 0.0
         dc[...] = 0.0
-        WhT = Wh.T
         for t in range(T - 1, -1, -1):
             c_prev = cs[:, t - 1, :] if t > 0 else w["c0"]
-            lstm_cell_backward(dhs[:, t, :], dh, dc, G[:, t, :], cs[:, t, :], c_prev, dA[:, t, :])
-            matmul_into(dh, dA[:, t, :], WhT)
+            da_next = dA[:, t + 1, :] if t + 1 < T else None
+            lstm_step_backward(dhs[:, t, :], da_next, Wh, dh, dc, G[:, t, :], cs[:, t, :], c_prev, dA[:, t, :])
+        matmul_into(dh, dA[:, 0, :], Wh.T)  # the gradient of the first step's h_prev
         self.dh = dh
         hprev = w["hprev"]
         hprev[:, 1:, :] = w["hs"][:, : T - 1, :]
