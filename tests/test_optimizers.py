@@ -108,3 +108,25 @@ def test_python_numbers_as_parameters(name):
         opt.update(params, {"x": -0.7, "y": 4.0})
     assert all(type(params[k]) is float for k in params)
     assert_close(np.array([params["x"], params["y"]]), expected, rtol=1e-12)
+
+
+def test_the_update_uses_the_gradients_it_is_given(backend):
+    """A network's flat store is checked against the arrays passed: the update follows the gradients given, whether
+    they are the store's views (one pass), a layer's slot rebound since (its array is not what was passed), or new
+    arrays (one parameter at a time)."""
+    net = xpnet.TwoLayerNet(4, 3, 2, dtype=backend.dtype, rng=0)
+    x = backend.asarray(np.random.default_rng(1).random((5, 4)))
+    t = backend.asarray(np.eye(2)[[0, 1, 1, 0, 1]])
+    opt = SGD(lr=0.5)
+    for case in ("views", "rebound slot", "new arrays"):
+        grads = net.gradient(x, t)
+        given = {k: xpnet.asnumpy(g).copy() for k, g in grads.items()}
+        before = {k: xpnet.asnumpy(p).copy() for k, p in net.params.items()}
+        if case == "rebound slot":
+            layer, i = net.params.owner("W1")
+            layer.grads[i] = backend.asarray(np.full(tuple(layer.grads[i].shape), 100.0))
+        elif case == "new arrays":
+            grads = {k: backend.asarray(v.copy()) for k, v in given.items()}
+        opt.update(net.params, grads)
+        for k in before:
+            assert_close(net.params[k], before[k] - 0.5 * given[k], rtol=backend.rtol, atol=backend.atol)

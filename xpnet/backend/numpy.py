@@ -361,7 +361,7 @@ class NumpyKernels(Kernels):
             flat += starts  # index of each label's probability in y.ravel()
         else:
             np.add(starts, t, out=flat, casting="unsafe")
-        y_flat.take(flat, out=col)
+        y_flat.take(flat, out=col, mode="wrap")  # ids checked before (mode="raise" would buffer the result)
         col += LOSS_EPS
         np.log(col, out=col)
         loss = np.empty((), dtype=x.dtype)  # new each step: callers keep losses (the trainer reads them later)
@@ -372,9 +372,9 @@ class NumpyKernels(Kernels):
         y, _, _, _, col, flat, _, _, dx, dx_flat, _ = saved
         scale = dout / y.shape[0]
         np.multiply(y, scale, out=dx)
-        dx_flat.take(flat, out=col)
+        dx_flat.take(flat, out=col, mode="wrap")
         col -= scale
-        dx_flat.put(flat, col)
+        dx_flat.put(flat, col, mode="wrap")
         return dx
 
     def lstm_cell_forward(self, a: Any, hw: Any, c_prev: Any, gates: Any, c: Any, h: Any) -> None:
