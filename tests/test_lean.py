@@ -50,10 +50,16 @@ def test_matmul_and_sum_into_equal_the_reference(backend):
     assert_close(s, t, **_tol(backend))
 
 
+@pytest.mark.parametrize("labels", ["int64", "int32", "one-hot", "scores"])
 @pytest.mark.parametrize("scale", [1.0, 40.0])  # 40: saturated rows, where the 1e-7 guard decides the loss
-def test_softmax_cross_entropy_equals_the_reference(backend, scale):
+def test_softmax_cross_entropy_equals_the_reference(backend, scale, labels):
+    """Integer labels, and (N, C) labels read by their row's argmax (one-hot, or any scores: the book's reading)."""
     x = backend.asarray(scale * rng.standard_normal((7, 5)))
-    t = xpnet.asarray(rng.integers(0, 5, 7))
+    ids = rng.integers(0, 5, 7)
+    if labels in ("int64", "int32"):
+        t = backend.asarray(ids, dtype=labels)
+    else:
+        t = backend.asarray(np.eye(5)[ids] if labels == "one-hot" else rng.standard_normal((7, 5)), dtype=backend.dtype)
     k = kernels_for(x)
     store: dict = {}
     for _ in range(2):  # the second call reuses the buffers

@@ -278,6 +278,10 @@ def lstm_cell_backward(dh_up: Any, dh_rec: Any, dc: Any, gates: Any, c: Any, c_p
     kernels_for(gates).lstm_cell_backward(dh_up, dh_rec, dc, gates, c, c_prev, da)
 
 
+#: Class counts up to this one run softmax-with-loss as one kernel over the rows (one thread per row: its maximum,
+#: exponentials, sum, label and loss term), then the mean; more classes take the library's row reductions.
+FUSED_XENT_MAX_C = 1024
+
 #: Hidden sizes up to this one run a whole LSTM time step (``h_prev @ Wh`` with the gates) as one kernel where the
 #: library has one (CuPy; the torch op that stands for it): each thread computes its unit's four dot products, which
 #: beats a matrix product plus an element-wise kernel while launches dominate; larger layers take the two kernels.

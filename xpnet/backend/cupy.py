@@ -14,7 +14,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from ._kernels import FUSED_STEP_MAX_H, Kernels
+from ._kernels import FUSED_STEP_MAX_H, FUSED_XENT_MAX_C, Kernels
 from ._registry import BackendUnavailableError, Library
 from ._step_kernels import CaptureRefusedError
 
@@ -174,6 +174,33 @@ class CupyKernels(Kernels):
         replay.pool = pool  # type: ignore[attr-defined] - the graph's memory lives as long as its replay
         return replay
 
+    def softmax_xent(self, x: Any, t: Any, store: dict) -> tuple[Any, Any]:
+        """One kernel over the rows (softmax into ``y``, each row's label and ``-log(y[label] + 1e-7)``), then the
+        mean: two launches. A label outside ``[0, C)`` makes its term NaN (the reference's mask would drop it)."""
+        cupy = _cupy()
+
+        N, C = x.shape
+        if C > FUSED_XENT_MAX_C or x.dtype.char not in "fd":
+            return super().softmax_xent(x, t, store)
+        y = self.buffer(store, "y", (N, C), x)
+        term = self.buffer(store, "term", (N,), x)
+        label = self.buffer(store, "label", (N,), x, cupy.int64)
+        if t.ndim == 2:  # the book's reading of (N, C) labels: the row's first largest entry
+            _xent_kernel("rows_2d")(x, t, C, y, term, label)
+        else:
+            _xent_kernel("rows")(x, t, C, y, term, label)
+        return cupy.mean(term), (y, label)
+
+    def softmax_xent_backward(self, saved: Any, dout: Any, store: dict) -> Any:
+        y, label = saved
+        if not isinstance(label, _cupy().ndarray) or label.ndim != 1:  # the reference's (y, mask)
+            return super().softmax_xent_backward(saved, dout, store)
+        dx = self.buffer(store, "dx", y.shape, y)
+        scale = dout / y.shape[0]
+        if not isinstance(scale, (int, float)):  # a 0-d array: in y's dtype, as the kernel's T
+            scale = scale.astype(y.dtype, copy=False)
+        return _xent_kernel("grad")(y, label, scale, y.shape[1], dx)
+
     def lstm_cell_forward(self, a: Any, hw: Any, c_prev: Any, gates: Any, c: Any, h: Any) -> None:
         _lstm_kernel("forward")(a, hw, c_prev, c.shape[-1], gates, c, h)
 
@@ -274,6 +301,47 @@ def _lstm_kernel(which: str) -> Any:
         params, results, body = _LSTM_SIGNATURES[which]
         _LSTM_KERNELS[which] = _cupy().ElementwiseKernel(params, results, body, f"xpnet_lstm_{which}")
     return _LSTM_KERNELS[which]
+
+
+# Softmax with loss, one thread per row n of the (N, C) scores (C <= FUSED_XENT_MAX_C): the row's maximum, the shifted
+# exponentials into y and their sum, y divided by it, the label (given, or the first largest entry of a (N, C) label
+# row), the term -log(y[label] + 1e-7) (NaN for a label outside [0, C)). Backward: (y - onehot(label)) * scale.
+_XENT_ROW = """
+const ptrdiff_t r = i * C;
+T m = x[r];
+for (ptrdiff_t c = 1; c < C; ++c) { const T v = x[r + c]; if (v > m) m = v; }
+T s = (T)0;
+for (ptrdiff_t c = 0; c < C; ++c) { const T e = exp(x[r + c] - m); y[r + c] = e; s += e; }
+for (ptrdiff_t c = 0; c < C; ++c) y[r + c] = y[r + c] / s;
+LABEL
+label = lab;
+term = (lab >= 0 && lab < C) ? -log(y[r + lab] + (T)1e-7) : (T)nan("");
+"""
+_XENT_LABEL_GIVEN = "const long long lab = (long long)t;"
+_XENT_LABEL_ARGMAX = """long long lab = 0;
+U best = t[r];
+for (ptrdiff_t c = 1; c < C; ++c) { if (t[r + c] > best) { best = t[r + c]; lab = c; } }"""
+_XENT_SIGNATURES = {
+    "rows": ("raw T x, L t, int64 C", "raw T y, T term, int64 label", _XENT_ROW.replace("LABEL", _XENT_LABEL_GIVEN)),
+    "rows_2d": (
+        "raw T x, raw U t, int64 C",
+        "raw T y, T term, int64 label",
+        _XENT_ROW.replace("LABEL", _XENT_LABEL_ARGMAX),
+    ),
+    "grad": (
+        "T y, raw int64 label, T scale, int64 C",
+        "T dx",
+        "dx = (y - ((i % C) == label[i / C] ? (T)1 : (T)0)) * scale;",
+    ),
+}
+_XENT_KERNELS: dict[str, Any] = {}
+
+
+def _xent_kernel(which: str) -> Any:
+    if which not in _XENT_KERNELS:
+        params, results, body = _XENT_SIGNATURES[which]
+        _XENT_KERNELS[which] = _cupy().ElementwiseKernel(params, results, body, f"xpnet_xent_{which}")
+    return _XENT_KERNELS[which]
 
 
 class CupyLibrary(Library):

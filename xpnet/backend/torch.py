@@ -14,7 +14,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from ._kernels import FUSED_STEP_MAX_H, Kernels
+from ._kernels import FUSED_STEP_MAX_H, FUSED_XENT_MAX_C, Kernels
 from ._registry import Library
 from ._step_kernels import LOSS_EPS, CaptureRefusedError
 
@@ -94,6 +94,23 @@ class TorchKernels(Kernels):
     def softmax_xent(self, x: Any, t: Any, store: dict) -> tuple[Any, Any]:
         torch = _torch()
 
+        N, C = x.shape
+        if C > FUSED_XENT_MAX_C:
+            return self._softmax_xent_aten(x, t, store)
+        # one op over the rows, as CuPy's kernel (softmax, label, -log(y[label] + 1e-7)), then the mean
+        y = self.buffer(store, "y", (N, C), x)
+        term = self.buffer(store, "term", (N,), x)
+        label = self.buffer(store, "label", (N,), x, torch.int64)
+        try:
+            _xent_ops().softmax_xent_rows(x, t, y, term, label)
+        except (IndexError, RuntimeError):  # a label out of range (gather checks it on the host)
+            _refuse_labels(t, C)
+        return term.mean(), (y, label, None)
+
+    def _softmax_xent_aten(self, x: Any, t: Any, store: dict) -> tuple[Any, Any]:
+        """Many classes: log-softmax, the guard, ``nll_loss`` (PyTorch's row reductions)."""
+        torch = _torch()
+
         aten = torch.ops.aten
         if t.ndim == 2:
             t = t.argmax(1)  # the book's reading of (N, C) labels
@@ -108,29 +125,30 @@ class TorchKernels(Kernels):
         try:
             loss, total = aten.nll_loss_forward(guarded, t, None, 1, _IGNORE)
         except (IndexError, RuntimeError):  # a label out of range (checked by the kernel on the host)
-            lo, hi = int(torch.min(t)), int(torch.max(t))
-            raise ValueError(
-                f"labels must lie in [0, {x.shape[1]}) for {x.shape[1]} classes; got values from {lo} to {hi}"
-            ) from None
+            _refuse_labels(t, x.shape[1])
         return loss, (logp, t, total)
 
     def softmax_of(self, saved: Any) -> Any:
-        return saved[0].exp()
+        return saved[0] if saved[2] is None else saved[0].exp()
 
     def softmax_xent_backward(self, saved: Any, dout: Any, store: dict) -> Any:
         torch = _torch()
 
-        aten = torch.ops.aten
-        logp, t, total = saved
+        y, t, total = saved
         if isinstance(dout, (int, float)):
             key = ("dout", float(dout))
             g = store.get(key)
-            if g is None or g.dtype != logp.dtype or g.device != logp.device:
-                g = store[key] = torch.tensor(float(dout), dtype=logp.dtype, device=logp.device)
+            if g is None or g.dtype != y.dtype or g.device != y.device:
+                g = store[key] = torch.tensor(float(dout), dtype=y.dtype, device=y.device)
             dout = g
+        if total is None:  # the rows' op ran: (y - onehot(label)) * dout / N, one op
+            dx = self.buffer(store, "dx", tuple(y.shape), y)
+            _xent_ops().softmax_xent_grad(y, t, dout, dx)
+            return dx
+        aten = torch.ops.aten
         # nll_loss_backward: -dout/N at each row's label, 0 elsewhere; the log-softmax's backward adds y * dout/N
-        onehot = aten.nll_loss_backward(dout, logp, t, None, 1, _IGNORE, total)
-        return aten._log_softmax_backward_data(onehot, logp, 1, logp.dtype)
+        onehot = aten.nll_loss_backward(dout, y, t, None, 1, _IGNORE, total)
+        return aten._log_softmax_backward_data(onehot, y, 1, y.dtype)
 
     def multiply(self, a: Any, b: Any, store: Any, name: str) -> Any:
         torch = _torch()
@@ -305,6 +323,47 @@ class TorchKernels(Kernels):
             return dWx.T, dWh.T, db, dh0, dxs
 
         return hs.detach(), hT[0].detach(), cT[0].detach(), backward
+
+
+def _refuse_labels(t: Any, C: int) -> None:
+    torch = _torch()
+    lo, hi = int(torch.min(t)), int(torch.max(t))
+    raise ValueError(f"labels must lie in [0, {C}) for {C} classes; got values from {lo} to {hi}") from None
+
+
+_XENT_LIBRARY: list[Any] = []
+
+
+def _xent_ops() -> Any:
+    """``torch.ops.xpnet`` with ``softmax_xent_rows``/``softmax_xent_grad`` registered (once): each stands for one
+    CuPy kernel (``backend/cupy.py``), so the kernel counts of the torch backend are CuPy's."""
+    torch = _torch()
+    if not _XENT_LIBRARY:
+        lib = torch.library.Library("xpnet", "FRAGMENT")
+        lib.define("softmax_xent_rows(Tensor x, Tensor t, Tensor(a!) y, Tensor(b!) term, Tensor(d!) label) -> ()")
+        lib.define("softmax_xent_grad(Tensor y, Tensor label, Tensor dout, Tensor(a!) dx) -> ()")
+        lib.impl("softmax_xent_rows", _softmax_xent_rows, "CompositeExplicitAutograd")
+        lib.impl("softmax_xent_grad", _softmax_xent_grad, "CompositeExplicitAutograd")
+        _XENT_LIBRARY.append(lib)
+    return torch.ops.xpnet
+
+
+def _softmax_xent_rows(x: Any, t: Any, y: Any, term: Any, label: Any) -> None:
+    torch = _torch()
+    if t.ndim == 2:
+        torch.argmax(t, 1, out=label)  # the book's reading of (N, C) labels: the row's first largest entry
+    else:
+        label.copy_(t)
+    torch.softmax(x, 1, out=y)
+    torch.gather(y, 1, label[:, None], out=term[:, None])
+    term.add_(LOSS_EPS).log_().neg_()
+
+
+def _softmax_xent_grad(y: Any, label: Any, dout: Any, dx: Any) -> None:
+    scale = dout / y.shape[0]
+    torch = _torch()
+    torch.mul(y, scale, out=dx)
+    dx.scatter_add_(1, label[:, None], (-scale).to(dx.dtype).expand(y.shape[0], 1))
 
 
 _GATE_ORDERS: dict[tuple[int, Any, Any], tuple[Any, Any, Any]] = {}
