@@ -96,3 +96,23 @@ def test_quick_run_writes_table_and_json(tmp_path, capsys):
 def test_unknown_case_is_a_clear_error():
     with pytest.raises(SystemExit, match="unknown case"):
         kernels.main(["--quick", "--json", "", "--cases", "nope"])
+
+
+def test_descending_counts_what_torch_itself_launches_inside_xpnets_ops():
+    torch = pytest.importorskip("torch")
+    from benchmarks.kernels import count_kernels
+    from xpnet import backend as k
+
+    x, t = torch.randn(4, 3), torch.tensor([0, 2, 1, 1])
+    store: dict = {}
+
+    def step():
+        _, saved = k.kernels_for(x).softmax_xent(x, t, store)
+        k.kernels_for(x).softmax_xent_backward(saved, 1, store)
+
+    counted = count_kernels(step)
+    own = count_kernels(step, descend=True)
+    assert counted["xpnet::softmax_xent_rows"] == 1 and counted["xpnet::softmax_xent_grad"] == 1
+    assert not any(op.startswith("xpnet::") for op in own)
+    # log-softmax, the guard, nll per row, the mean; nll's backward, the log-softmax's backward
+    assert sum(own.values()) == 6 and own["mean"] == 1 and own["nll_loss_backward"] == 1

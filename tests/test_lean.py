@@ -67,7 +67,7 @@ def test_softmax_cross_entropy_equals_the_reference(backend, scale, labels):
         ref_loss, ref_saved = REF.softmax_xent(x, t, {})
         assert_close(loss, ref_loss, **_tol(backend))
         assert_close(k.softmax_of(saved), REF.softmax_of(ref_saved), **_tol(backend))
-        for dout in (1, 0.5):
+        for dout in (1, 0.5, backend.asarray(0.5, dtype=backend.dtype)):  # a number, or a 0-d array
             dx = k.softmax_xent_backward(saved, dout, store)
             assert_close(dx, REF.softmax_xent_backward(ref_saved, dout, {}), **_tol(backend))
 

@@ -175,8 +175,9 @@ class CupyKernels(Kernels):
         return replay
 
     def softmax_xent(self, x: Any, t: Any, store: dict) -> tuple[Any, Any]:
-        """One kernel over the rows (softmax into ``y``, each row's label and ``-log(y[label] + 1e-7)``), then the
-        mean: two launches. A label outside ``[0, C)`` makes its term NaN (the reference's mask would drop it)."""
+        """One kernel over the rows (softmax into ``y``, each row's label and ``-log(y[label] + 1e-7)``), then one
+        for the mean. A label outside ``[0, C)`` makes its term NaN (the layer checks labels on the host first; on a
+        device the trainer checks them once: the reference's mask would silently drop such a row)."""
         cupy = _cupy()
 
         N, C = x.shape
@@ -189,7 +190,7 @@ class CupyKernels(Kernels):
             _xent_kernel("rows_2d")(x, t, C, y, term, label)
         else:
             _xent_kernel("rows")(x, t, C, y, term, label)
-        return cupy.mean(term), (y, label)
+        return _xent_kernel("mean")(term), (y, label)
 
     def softmax_xent_backward(self, saved: Any, dout: Any, store: dict) -> Any:
         y, label = saved
@@ -339,8 +340,14 @@ _XENT_KERNELS: dict[str, Any] = {}
 
 def _xent_kernel(which: str) -> Any:
     if which not in _XENT_KERNELS:
-        params, results, body = _XENT_SIGNATURES[which]
-        _XENT_KERNELS[which] = _cupy().ElementwiseKernel(params, results, body, f"xpnet_xent_{which}")
+        cupy = _cupy()
+        if which == "mean":  # one launch (cupy.mean goes through CUB by default: a reduction plus a division)
+            _XENT_KERNELS[which] = cupy.ReductionKernel(
+                "T x", "T y", "x", "a + b", "y = a / (_in_ind.size() / _out_ind.size())", "0", "xpnet_xent_mean"
+            )
+        else:
+            params, results, body = _XENT_SIGNATURES[which]
+            _XENT_KERNELS[which] = cupy.ElementwiseKernel(params, results, body, f"xpnet_xent_{which}")
     return _XENT_KERNELS[which]
 
 
