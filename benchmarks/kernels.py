@@ -79,7 +79,7 @@ class KernelCounter(TorchDispatchMode):
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         name = func.overloadpacket.__name__
         if self.descend and func.namespace == "xpnet":
-            from xpnet.backend.torch import OP_BODIES
+            from xpnet.backend._torch_ops import OP_BODIES
 
             with self:  # the body's aten ops come back through this mode
                 return OP_BODIES[name](*args, **(kwargs or {}))
