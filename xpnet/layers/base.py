@@ -57,20 +57,21 @@ def store_grad(grads: list, i: int, value: Any) -> None:
         grads[i] = value
 
 
-def store_matmul(grads: list, i: int, a: Any, b: Any) -> None:
-    """``grads[i] = a @ b``, computed straight into the existing buffer when it fits."""
+def store_matmul(grads: list, i: int, a: Any, b: Any, k: Any = None) -> None:
+    """``grads[i] = a @ b``, computed straight into the existing buffer when it fits (``k``: the arrays' kernels,
+    when the caller has them)."""
     g = grads[i]
     if g is not None and g.shape == (a.shape[0], b.shape[1]) and a.dtype == g.dtype and b.dtype == g.dtype:
-        kernels_for(g).matmul_into(g, a, b)
+        (k or kernels_for(g)).matmul_into(g, a, b)
     else:
         grads[i] = a @ b
 
 
-def store_sum(grads: list, i: int, a: Any) -> None:
+def store_sum(grads: list, i: int, a: Any, k: Any = None) -> None:
     """``grads[i] = sum(a, axis=0)``, computed straight into the existing buffer when it fits."""
     g = grads[i]
     if g is not None and g.shape == a.shape[1:] and a.dtype == g.dtype:
-        kernels_for(g).sum_into(g, a)
+        (k or kernels_for(g)).sum_into(g, a)
     else:
         grads[i] = get_namespace(a).sum(a, axis=0)
 

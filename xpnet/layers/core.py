@@ -124,10 +124,11 @@ class Affine(Layer):
         W, b = self.params
         xp = get_namespace(x, W)
         self.original_x_shape = x.shape
-        require_batch(x, W.shape[0], "Affine")
-        if x.ndim != 2:
-            x = xp.reshape(x, (x.shape[0], -1))
-        x = like_weights(xp, x, W, "Affine")
+        if x.ndim != 2 or x.dtype != W.dtype:  # (a 2-D batch in the weights' dtype passes both checks)
+            require_batch(x, W.shape[0], "Affine")
+            if x.ndim != 2:
+                x = xp.reshape(x, (x.shape[0], -1))
+            x = like_weights(xp, x, W, "Affine")
         if x.shape[1] != W.shape[0]:
             raise ValueError(
                 f"Affine: input of shape {tuple(self.original_x_shape)} has {x.shape[1]} features, "
@@ -143,16 +144,16 @@ class Affine(Layer):
         which a network's first layer uses to skip a matrix product nobody reads)."""
         W = self.params[0]
         xp = get_namespace(dout, W)
-        store_matmul(self.grads, 0, self.x.T, dout)
-        store_sum(self.grads, 1, dout)
+        k = kernels_for(dout)
+        store_matmul(self.grads, 0, self.x.T, dout, k)
+        store_sum(self.grads, 1, dout, k)
         if not input_grad:
             return None
-        k = kernels_for(dout)
         dx = k.buffer(self._bufs, "dx", (dout.shape[0], W.shape[0]), dout)
         if dx is None or dx.dtype != W.dtype:
             return xp.reshape(dout @ W.T, self.original_x_shape)
         k.matmul_into(dx, dout, W.T)
-        return xp.reshape(dx, self.original_x_shape)
+        return dx if dx.shape == self.original_x_shape else xp.reshape(dx, self.original_x_shape)
 
 
 class Softmax(Layer):

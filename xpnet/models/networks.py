@@ -119,6 +119,10 @@ class ParamDict(MutableMapping):
     def __repr__(self) -> str:
         return "{" + ", ".join(f"{k!r}: <{tuple(v.shape)} {v.dtype}>" for k, v in self.items()) + "}"
 
+    def arrays(self) -> list[Any]:
+        """The parameter arrays, in the order of the names."""
+        return [layer.params[i] for layer, i in self._slots.values()]
+
     def slots(self) -> Any:
         """``(name, (layer, index))`` for every parameter, in order: where each lives."""
         return self._slots.items()

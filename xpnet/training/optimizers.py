@@ -70,7 +70,9 @@ class Optimizer:
         self.prepare()
         store = store_of(params, recheck=False)
         if store is not None:
-            ps, gs = [params[k] for k in keys], [grads[k] for k in keys]
+            arrays = getattr(params, "arrays", None)  # a network's ParamDict lists its arrays without a lookup each
+            ps = arrays() if arrays is not None else [params[k] for k in keys]
+            gs = [grads[k] for k in keys]
             covered = store.covers(ps, gs)
             if not covered:  # a parameter rebound since: the store takes it back into its view
                 store = store_of(params)
