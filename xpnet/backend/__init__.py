@@ -50,6 +50,7 @@ from ._context import (
 from ._inputs import array_device, backend_name, dtype_name, float_dtype, get_namespace, is_array, on_host
 from ._kernels import (
     FUSED_STEP_MAX_H,
+    FUSED_XENT_MAX_C,
     Kernels,
     adam_update,
     add_at_labels,
@@ -123,6 +124,7 @@ __all__ = [
     "lstm_step_forward",
     "lstm_step_backward",
     "FUSED_STEP_MAX_H",
+    "FUSED_XENT_MAX_C",
     "lstm_sequence",
     "library_rnn",
     "clip_by_global_norm",
