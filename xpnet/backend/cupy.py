@@ -227,50 +227,17 @@ class CupyKernels(Kernels):
 
 # One thread per (n, j) of the (N, H) state; the (N, 4H) gate arrays are raw, read at the C-order element index
 # n * 4H + k * H + j of their logical shape (CuPy's raw indexing follows their strides: time-step views work).
-_LSTM_FORWARD = """
-const ptrdiff_t n = i / H, j = i % H, r = n * 4 * H + j;
-const T zf = a[r] + hw[r], zg = a[r + H] + hw[r + H];
-const T zi = a[r + 2 * H] + hw[r + 2 * H], zo = a[r + 3 * H] + hw[r + 3 * H];
+# Each kernel is a head (the pre-activations zf, zg, zi, zo, or the gradient rec reaching h from the next step) and
+# one of the two shared tails (the gates, c and h; the gradient of the pre-activations and of c_prev).
+_UNIT = "const ptrdiff_t n = i / H, j = i % H, r = n * 4 * H + j;\n"
+_GATES = """
 const T f = tanh(zf * (T)0.5) * (T)0.5 + (T)0.5, g = tanh(zg);
 const T ig = tanh(zi * (T)0.5) * (T)0.5 + (T)0.5, o = tanh(zo * (T)0.5) * (T)0.5 + (T)0.5;
 gates[r] = f; gates[r + H] = g; gates[r + 2 * H] = ig; gates[r + 3 * H] = o;
 c = f * c_prev + g * ig;
 h = o * tanh(c);
 """
-_LSTM_BACKWARD = """
-const ptrdiff_t n = i / H, j = i % H, r = n * 4 * H + j;
-const T f = gates[r], g = gates[r + H], ig = gates[r + 2 * H], o = gates[r + 3 * H];
-const T dht = dh_up + dh_rec, tc = tanh(c);
-const T ds = dc + dht * o * ((T)1 - tc * tc);
-da[r] = ds * c_prev * f * ((T)1 - f);
-da[r + H] = ds * ig * ((T)1 - g * g);
-da[r + 2 * H] = ds * g * ig * ((T)1 - ig);
-da[r + 3 * H] = dht * tc * o * ((T)1 - o);
-dc = ds * f;
-"""
-# The whole time step in one kernel (H <= FUSED_STEP_MAX_H): each thread computes its unit's four pre-activations
-# from h_prev (N, H) and Wh (H, 4H) itself, then the gates as above; backward, the gradient reaching h from the next
-# step (da_next @ Wh.T, row n, column j) the same way. Only the loops differ from _LSTM_FORWARD/_LSTM_BACKWARD.
-_STEP_FORWARD = """
-const ptrdiff_t n = i / H, j = i % H, r = n * 4 * H + j;
-T zf = a[r], zg = a[r + H], zi = a[r + 2 * H], zo = a[r + 3 * H];
-for (ptrdiff_t k = 0; k < H; ++k) {
-    const T hk = hp[n * H + k];
-    const ptrdiff_t w = k * 4 * H + j;
-    zf += hk * Wh[w]; zg += hk * Wh[w + H]; zi += hk * Wh[w + 2 * H]; zo += hk * Wh[w + 3 * H];
-}
-const T f = tanh(zf * (T)0.5) * (T)0.5 + (T)0.5, g = tanh(zg);
-const T ig = tanh(zi * (T)0.5) * (T)0.5 + (T)0.5, o = tanh(zo * (T)0.5) * (T)0.5 + (T)0.5;
-gates[r] = f; gates[r + H] = g; gates[r + 2 * H] = ig; gates[r + 3 * H] = o;
-c = f * c_prev + g * ig;
-h = o * tanh(c);
-"""
-_STEP_BACKWARD = """
-const ptrdiff_t n = i / H, j = i % H, r = n * 4 * H + j;
-T rec = (T)0;
-if (has_next) {
-    for (ptrdiff_t m = 0; m < 4 * H; ++m) rec += dan[n * 4 * H + m] * Wh[j * 4 * H + m];
-}
+_GATES_BACKWARD = """
 const T f = gates[r], g = gates[r + H], ig = gates[r + 2 * H], o = gates[r + 3 * H];
 const T dht = dh_up + rec, tc = tanh(c);
 const T ds = dc + dht * o * ((T)1 - tc * tc);
@@ -280,6 +247,40 @@ da[r + 2 * H] = ds * g * ig * ((T)1 - ig);
 da[r + 3 * H] = dht * tc * o * ((T)1 - o);
 dc = ds * f;
 """
+_LSTM_FORWARD = (
+    _UNIT
+    + """
+const T zf = a[r] + hw[r], zg = a[r + H] + hw[r + H];
+const T zi = a[r + 2 * H] + hw[r + 2 * H], zo = a[r + 3 * H] + hw[r + 3 * H];
+"""
+    + _GATES
+)
+_LSTM_BACKWARD = _UNIT + "const T rec = dh_rec;\n" + _GATES_BACKWARD
+# The whole time step in one kernel (H <= FUSED_STEP_MAX_H): each thread computes its unit's four pre-activations
+# from h_prev (N, H) and Wh (H, 4H) itself; backward, the gradient reaching h from the next step (da_next @ Wh.T,
+# row n, column j) the same way.
+_STEP_FORWARD = (
+    _UNIT
+    + """
+T zf = a[r], zg = a[r + H], zi = a[r + 2 * H], zo = a[r + 3 * H];
+for (ptrdiff_t k = 0; k < H; ++k) {
+    const T hk = hp[n * H + k];
+    const ptrdiff_t w = k * 4 * H + j;
+    zf += hk * Wh[w]; zg += hk * Wh[w + H]; zi += hk * Wh[w + 2 * H]; zo += hk * Wh[w + 3 * H];
+}
+"""
+    + _GATES
+)
+_STEP_BACKWARD = (
+    _UNIT
+    + """
+T rec = (T)0;
+if (has_next) {
+    for (ptrdiff_t m = 0; m < 4 * H; ++m) rec += dan[n * 4 * H + m] * Wh[j * 4 * H + m];
+}
+"""
+    + _GATES_BACKWARD
+)
 _LSTM_SIGNATURES = {
     "forward": ("raw T a, raw T hw, T c_prev, int64 H", "raw T gates, T c, T h", _LSTM_FORWARD),
     "backward": (

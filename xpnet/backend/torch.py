@@ -8,7 +8,8 @@ operations (:class:`TorchKernels`). PyTorch is imported when the backend is reso
 from __future__ import annotations
 
 import importlib
-import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import array_api_compat
@@ -103,12 +104,8 @@ class TorchKernels(Kernels):
         term = self.buffer(store, "term", (N,), x)
         given = t.ndim == 1 and t.dtype == torch.int64  # used as they are; other labels go into the label buffer
         label = t if given else self.buffer(store, "label", (N,), x, torch.int64)
-        try:
+        with _refusing_labels(t, C):
             xent_ops().softmax_xent_rows(x, t, self._constant(store, ("floor",), x, log_eps), logp, term, label)
-        except (IndexError, RuntimeError) as e:  # nll_loss refuses a label out of range on the CPU
-            if "out of bounds" not in str(e):
-                raise
-            _refuse_labels(t, C)
         return term.mean(), (logp, label, None)
 
     def _softmax_xent_aten(self, x: Any, t: Any, store: dict) -> tuple[Any, Any]:
@@ -121,17 +118,10 @@ class TorchKernels(Kernels):
         elif t.dtype != torch.int64:
             t = t.to(torch.int64)
         logp = aten._log_softmax(x, 1, False)
-        floor = store.get("floor")
-        if floor is None or floor.dtype != x.dtype or floor.device != x.device:
-            floor = store["floor"] = torch.tensor(math.log(LOSS_EPS), dtype=x.dtype, device=x.device)
         # log(y + eps) = logaddexp(log y, log eps); nll_loss: -mean of each row's label entry
-        guarded = torch.logaddexp(logp, floor)
-        try:
+        guarded = torch.logaddexp(logp, self._constant(store, ("floor",), x, log_eps))
+        with _refusing_labels(t, x.shape[1]):
             loss, total = aten.nll_loss_forward(guarded, t, None, 1, _IGNORE)
-        except (IndexError, RuntimeError) as e:  # a label out of range (checked by the kernel on the host)
-            if "out of bounds" not in str(e):
-                raise
-            _refuse_labels(t, x.shape[1])
         return loss, (logp, t, total)
 
     def softmax_of(self, saved: Any) -> Any:
@@ -151,11 +141,7 @@ class TorchKernels(Kernels):
             xent_ops().softmax_xent_grad(logp, t, scale, dx)
             return dx
         if isinstance(dout, (int, float)):
-            key = ("dout", float(dout))
-            g = store.get(key)
-            if g is None or g.dtype != logp.dtype or g.device != logp.device:
-                g = store[key] = torch.tensor(float(dout), dtype=logp.dtype, device=logp.device)
-            dout = g
+            dout = self._constant(store, ("dout", float(dout)), logp, lambda: float(dout))
         aten = torch.ops.aten
         # nll_loss_backward: -dout/N at each row's label, 0 elsewhere; the log-softmax's backward adds y * dout/N
         onehot = aten.nll_loss_backward(dout, logp, t, None, 1, _IGNORE, total)
@@ -336,10 +322,18 @@ class TorchKernels(Kernels):
         return hs.detach(), hT[0].detach(), cT[0].detach(), backward
 
 
-def _refuse_labels(t: Any, C: int) -> None:
-    torch = _torch()
-    lo, hi = int(torch.min(t)), int(torch.max(t))
-    raise ValueError(f"labels must lie in [0, {C}) for {C} classes; got values from {lo} to {hi}") from None
+@contextmanager
+def _refusing_labels(t: Any, C: int) -> Iterator[None]:
+    """``nll_loss`` refuses a label out of range on the CPU ("out of bounds"): a ``ValueError`` naming the range and the
+    labels' extremes instead; any other error passes unchanged."""
+    try:
+        yield
+    except (IndexError, RuntimeError) as e:
+        if "out of bounds" not in str(e):
+            raise
+        torch = _torch()
+        lo, hi = int(torch.min(t)), int(torch.max(t))
+        raise ValueError(f"labels must lie in [0, {C}) for {C} classes; got values from {lo} to {hi}") from None
 
 
 _GATE_ORDERS: dict[tuple[int, Any, Any], tuple[Any, Any, Any]] = {}
