@@ -199,6 +199,22 @@ def test_time_softmax_gradient_stays_until_the_next_backward(backend, V):
         assert_close(layer.backward(), fresh(xs2), rtol=backend.rtol, atol=backend.atol)
 
 
+def test_time_softmax_keeps_one_buffer_while_its_gradients_are_consumed():
+    """NumPy: a training loop's gradient is used and dropped before the next forward, so the softmax buffer is reused
+    (one (N T, V) buffer, not two alternating); a gradient still held makes the next forward write a second one."""
+    xs = np.random.default_rng(1).standard_normal((N, T, 5))
+    ts = np.array([[0, 4, -1], [2, 1, 3]])
+    layer = TimeSoftmaxWithLoss()
+    for _ in range(3):
+        layer.forward(xs, ts)
+        layer.backward().sum()  # used, not kept
+    assert "e1" not in layer._bufs
+    layer.forward(xs, ts)
+    kept = layer.backward()
+    layer.forward(xs, ts)
+    assert "e1" in layer._bufs and not np.shares_memory(kept, layer._bufs["e1"])
+
+
 def test_time_softmax_with_loss_refuses_bad_labels(backend):
     layer = TimeSoftmaxWithLoss()
     with pytest.raises(ValueError, match=r"labels of shape \(2, 2\)"):
