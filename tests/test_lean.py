@@ -38,6 +38,27 @@ def test_affine_relu_kernels_equal_the_reference(backend):
         assert_close(k.relu_backward(dout, r, store), REF.relu_backward(dout, r), **_tol(backend))
 
 
+@pytest.mark.parametrize("input_grad", [True, False])
+def test_affine_backward_equals_the_reference(backend, input_grad):
+    """The gradients land in the buffers given (the same objects), dx equals the reference's, twice (buffers reused)."""
+    x, W, dout = _arrays(backend, (6, 5), (5, 4), (6, 4))
+    xp = xpnet.get_namespace(x)
+    k = kernels_for(x)
+    store: dict = {}
+    for _ in range(2):
+        dW, db, rW, rb = (xp.zeros(s, dtype=x.dtype, device=xpnet.backend.array_device(x)) for s in ((5, 4), (4,)) * 2)
+        dx = k.affine_backward(x, dout, W, dW, db, store, input_grad)
+        ref = REF.affine_backward(x, dout, W, rW, rb, None, input_grad)
+        assert_close(dW, rW, **_tol(backend))
+        assert_close(db, rb, **_tol(backend))
+        assert_close(rW, xp.matmul(xp.permute_dims(x, (1, 0)), dout), **_tol(backend))
+        if input_grad:
+            assert_close(dx, ref, **_tol(backend))
+            assert_close(ref, xp.matmul(dout, xp.permute_dims(W, (1, 0))), **_tol(backend))
+        else:
+            assert dx is None and ref is None
+
+
 def test_matmul_and_sum_into_equal_the_reference(backend):
     a, b, out, ref = _arrays(backend, (6, 5), (6, 3), (5, 3), (5, 3))
     k = kernels_for(a)

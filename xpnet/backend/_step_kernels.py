@@ -50,6 +50,22 @@ class StepKernels:
         """``x @ W + b`` for ``x`` ``(N, D)``, ``W`` ``(D, H)``, ``b`` ``(H,)`` (all of one dtype)."""
         return x @ W + b
 
+    def affine_backward(self, x: Any, dout: Any, W: Any, dW: Any, db: Any, store: Any, input_grad: bool = True) -> Any:
+        """Affine's backward pass for ``x`` ``(N, D)``, ``dout`` ``(N, H)``, ``W`` ``(D, H)``, all of one dtype:
+        ``dW[...] = x.T @ dout`` and ``db[...] = sum(dout, axis=0)`` in place; returns ``dx = dout @ W.T`` (in
+        ``store``'s buffer where the library has one), ``None`` without ``input_grad``. Made of the library's
+        ``matmul_into`` and ``sum_into`` (:class:`~._kernels.Kernels`), so the products write straight into the
+        buffers on every library; NumPy's override only saves the calls."""
+        self.matmul_into(dW, x.T, dout)
+        self.sum_into(db, dout)
+        if not input_grad:
+            return None
+        dx = self.buffer(store, "dx", (dout.shape[0], W.shape[0]), dout)
+        if dx is None:
+            return dout @ W.T
+        self.matmul_into(dx, dout, W.T)
+        return dx
+
     def relu(self, x: Any, store: dict | None = None) -> Any:
         """``max(x, 0)``."""
         return get_namespace(x).maximum(x, 0.0)

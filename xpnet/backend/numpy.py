@@ -191,21 +191,37 @@ class NumpyKernels(Kernels):
         return out
 
     def affine(self, x: Any, W: Any, b: Any, store: dict | None = None) -> Any:
-        shape = (x.shape[0], W.shape[1])
-        out = np.matmul(x, W, out=self.buffer(store, "out", shape, x))
         if store is None:
+            out = x @ W
             out += b
             return out
-        # b copied into a few rows, then same-shape adds block by block: a broadcasting add would allocate, and
+        # b copied into a block of rows, then same-shape adds block by block: a broadcasting add would allocate, and
         # b copied into every row is one more pass over an output as large as the RNNLM's (N T, V) scores
-        n, m = shape
-        k = max(1, min(n, ROWS_BLOCK // max(m, 1)))
-        rows = self._rows(store, "bias", b, (k, m))
+        n, m = x.shape[0], W.shape[1]
+        bufs = store.get("affine")
+        if bufs is None or bufs[0].shape != (n, m) or bufs[0].dtype != x.dtype:
+            k = max(1, min(n, ROWS_BLOCK // max(m, 1)))
+            bufs = store["affine"] = (np.empty((n, m), dtype=x.dtype), np.empty((k, m), dtype=x.dtype))
+        out, rows = bufs
+        np.matmul(x, W, out=out)
+        rows[...] = b
+        k = rows.shape[0]
+        if k == n:
+            out += rows
+            return out
         for i in range(0, n - k + 1, k):
             out[i : i + k] += rows
         if n % k:
             out[n - n % k :] += rows[: n % k]
         return out
+
+    def affine_backward(self, x: Any, dout: Any, W: Any, dW: Any, db: Any, store: Any, input_grad: bool = True) -> Any:
+        np.matmul(x.T, dout, out=dW)
+        np.add.reduce(dout, axis=0, out=db)
+        if not input_grad:
+            return None
+        dx = self.buffer(store, "dx", (dout.shape[0], W.shape[0]), dout)
+        return np.matmul(dout, W.T, out=dx)
 
     def relu(self, x: Any, store: dict | None = None) -> Any:
         out = self.buffer(store, "out", x.shape, x)

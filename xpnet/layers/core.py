@@ -122,9 +122,9 @@ class Affine(Layer):
 
     def forward(self, x: Any, train_flg: bool = False) -> Any:
         W, b = self.params
-        xp = get_namespace(x, W)
         self.original_x_shape = x.shape
-        if x.ndim != 2 or x.dtype != W.dtype:  # (a 2-D batch in the weights' dtype passes both checks)
+        if type(x) is not type(W) or x.ndim != 2 or x.dtype != W.dtype:  # (a 2-D batch of the weights' kind passes)
+            xp = get_namespace(x, W)  # arrays of two backends are refused here, naming both
             require_batch(x, W.shape[0], "Affine")
             if x.ndim != 2:
                 x = xp.reshape(x, (x.shape[0], -1))
@@ -142,18 +142,26 @@ class Affine(Layer):
     def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
         """Gradients of ``W`` and ``b`` into ``grads``; returns ``dx`` (``None`` with ``input_grad=False``,
         which a network's first layer uses to skip a matrix product nobody reads)."""
-        W = self.params[0]
-        xp = get_namespace(dout, W)
+        W, b = self.params
+        if type(dout) is not type(W):
+            get_namespace(dout, W)  # arrays of two backends are refused here, naming both
         k = kernels_for(dout)
-        store_matmul(self.grads, 0, self.x.T, dout, k)
-        store_sum(self.grads, 1, dout, k)
-        if not input_grad:
-            return None
-        dx = k.buffer(self._bufs, "dx", (dout.shape[0], W.shape[0]), dout)
-        if dx is None or dx.dtype != W.dtype:
-            return xp.reshape(dout @ W.T, self.original_x_shape)
-        k.matmul_into(dx, dout, W.T)
-        return dx if dx.shape == self.original_x_shape else xp.reshape(dx, self.original_x_shape)
+        dW, db = self.grads
+        if dout.dtype == W.dtype and _holds(dW, W.shape, W.dtype) and _holds(db, b.shape, W.dtype):
+            # the buffers fit: one kernel writes them
+            dx = k.affine_backward(self.x, dout, W, dW, db, self._bufs, input_grad)
+        else:
+            store_matmul(self.grads, 0, self.x.T, dout, k)
+            store_sum(self.grads, 1, dout, k)
+            dx = dout @ W.T if input_grad else None
+        if dx is None or dx.shape == self.original_x_shape:
+            return dx
+        return get_namespace(dx).reshape(dx, self.original_x_shape)
+
+
+def _holds(g: Any, shape: tuple, dtype: Any) -> bool:
+    """Whether gradient buffer ``g`` can be written in place with a result of ``shape`` and ``dtype``."""
+    return g is not None and g.dtype == dtype and g.shape == shape
 
 
 class Softmax(Layer):
@@ -192,16 +200,17 @@ class SoftmaxWithLoss(Layer):
         self._bufs: dict = {}
 
     def forward(self, x: Any, t: Any) -> Any:
-        xp = get_namespace(x, t)  # arrays of two backends are refused here, naming both
+        if type(t) is not type(x):
+            get_namespace(x, t)  # arrays of two backends are refused here, naming both
         self.t = t
-        if self.soft or x.ndim != 2 or t.ndim not in (1, 2) or x.shape[0] == 0:
+        if self.soft or x.ndim != 2 or x.shape[0] == 0:
             return self._forward_masked(x, t)
         k = kernels_for(x)
         if t.ndim == 2:
             if tuple(t.shape) != tuple(x.shape):
                 return self._forward_masked(x, t)  # label_mask names the misfit
             # the kernel reads (N, C) labels as the book does: the row's largest entry is the class
-        elif t.shape[0] != x.shape[0] or not xp.isdtype(t.dtype, "integral"):
+        elif t.ndim != 1 or t.shape[0] != x.shape[0] or not get_namespace(t).isdtype(t.dtype, "integral"):
             return self._forward_masked(x, t)
         elif not k.checks_labels:
             check_labels(t, x.shape[-1])

@@ -57,7 +57,7 @@ class Optimizer:
     def __init__(self, lr: float) -> None:
         self.lr = _check_lr(lr)
         self.hooks: list[Callable[[Any, Any, list], None]] = []
-        self._members: dict[int, list] = {}  # id of a flat group -> the keys of its parameters
+        self._members: dict[int, tuple] = {}  # id of a flat group -> (the group, the keys of its parameters)
         self._scratch: dict = {}  # scratch arrays of the kernels that need one (NumPy), by key
 
     def add_hook(self, hook: Callable[[Any, Any, list], None]) -> None:
@@ -69,20 +69,8 @@ class Optimizer:
             hook(params, grads, keys)
         self.prepare()
         store = store_of(params, recheck=False)
-        if store is not None:
-            arrays = getattr(params, "arrays", None)  # a network's ParamDict lists its arrays without a lookup each
-            ps = arrays() if arrays is not None else [params[k] for k in keys]
-            gs = [grads[k] for k in keys]
-            covered = store.covers(ps, gs)
-            if not covered:  # a parameter rebound since: the store takes it back into its view
-                store = store_of(params)
-                ps = [params[k] for k in keys]
-                covered = store is not None and store.covers(ps, gs)
-            if covered:
-                for group in store.groups:
-                    self._members[id(group)] = [keys[i] for i in group.index]
-                    self.update_one(group, group.param, group.grad)
-                return
+        if store is not None and self._update_flat(store, params, grads, keys):
+            return
         for key in keys:
             param = params[key]
             if isinstance(param, (int, float)):  # book 1's ch06 optimizer_compare_naive: numbers, rebound as the book
@@ -91,6 +79,22 @@ class Optimizer:
                 params[key] = float(box)
             else:
                 self.update_one(key, param, grads[key])
+
+    def _update_flat(self, store: Any, params: Any, grads: Any, keys: Any) -> bool:
+        """The rule once per flat buffer of ``store`` when ``params`` and ``grads`` are its views (else False)."""
+        arrays = getattr(params, "arrays", None)  # a network's ParamDict lists its arrays without a lookup each
+        ps = arrays() if arrays is not None else [params[k] for k in keys]
+        gs = [grads[k] for k in keys]
+        if not store.covers(ps, gs):  # a parameter rebound since: the store takes it back into its view
+            store = store_of(params)
+            if store is None or not store.covers([params[k] for k in keys], gs):
+                return False
+        members = self._members
+        for group in store.groups:
+            if members.get(id(group), (None,))[0] is not group:  # (the group is held, so its id is not reused)
+                members[id(group)] = (group, [keys[i] for i in group.index])
+            self.update_one(group, group.param, group.grad)
+        return True
 
     def prepare(self) -> None:
         """Once per update, before the parameters (Adam's step count)."""
@@ -109,7 +113,7 @@ class Optimizer:
         if s is None:
             s = store[key] = get_namespace(like).zeros_like(like)
             if isinstance(key, FlatGroup):
-                for name, view in zip(self._members[id(key)], key.views(s)):
+                for name, view in zip(self._members[id(key)][1], key.views(s)):
                     old = store.get(name)
                     if old is not None and tuple(old.shape) == tuple(view.shape):
                         view[...] = old
@@ -171,7 +175,10 @@ class SGD(Optimizer):
         super().__init__(lr)
 
     def update_one(self, key: Any, param: Any, grad: Any) -> None:
-        kernels_for(param).axpy(param, -self.lr, grad, self.scratch(key, param))
+        scratch = self._scratch.get(key)
+        if scratch is None:
+            scratch = self.scratch(key, param)
+        kernels_for(param).axpy(param, -self.lr, grad, scratch)
 
 
 class Momentum(Optimizer):
