@@ -147,8 +147,16 @@ class Affine(Layer):
             get_namespace(dout, W)  # arrays of two backends are refused here, naming both
         k = kernels_for(dout)
         dW, db = self.grads
-        if dout.dtype == W.dtype and _holds(dW, W.shape, W.dtype) and _holds(db, b.shape, W.dtype):
-            # the buffers fit: one kernel writes them
+        dtype = W.dtype
+        if (  # the buffers fit (as they do when nothing was rebound): one kernel writes them
+            dout.dtype == dtype
+            and dW is not None
+            and db is not None
+            and dW.dtype == dtype
+            and db.dtype == dtype
+            and dW.shape == W.shape
+            and db.shape == b.shape
+        ):
             dx = k.affine_backward(self.x, dout, W, dW, db, self._bufs, input_grad)
         else:
             store_matmul(self.grads, 0, self.x.T, dout, k)
@@ -157,11 +165,6 @@ class Affine(Layer):
         if dx is None or dx.shape == self.original_x_shape:
             return dx
         return get_namespace(dx).reshape(dx, self.original_x_shape)
-
-
-def _holds(g: Any, shape: tuple, dtype: Any) -> bool:
-    """Whether gradient buffer ``g`` can be written in place with a result of ``shape`` and ``dtype``."""
-    return g is not None and g.dtype == dtype and g.shape == shape
 
 
 class Softmax(Layer):

@@ -73,16 +73,16 @@ class ParamDict(MutableMapping):
             return store
         if store is None or len(store.params) != len(self._slots):
             return self._build_flat()
-        for i, (layer, j) in enumerate(self._slots.values()):
+        for i, ((layer, j), pv, gv) in enumerate(zip(self._slots.values(), store.params, store.grads)):
             p, g = layer.params[j], layer.grads[j]
-            if p is not store.params[i]:
+            if p is not pv:
                 if not store.readopt(i, p):
                     return self._build_flat()
-                layer.params[j] = store.params[i]
-            if g is not store.grads[i]:
-                if g is not None and tuple(g.shape) == tuple(store.grads[i].shape) and g.dtype == p.dtype:
-                    store.grads[i][...] = g
-                layer.grads[j] = store.grads[i]
+                layer.params[j] = pv
+            if g is not gv:
+                if g is not None and tuple(g.shape) == tuple(gv.shape) and g.dtype == p.dtype:
+                    gv[...] = g
+                layer.grads[j] = gv
         return store
 
     def _build_flat(self) -> FlatStore:
@@ -206,7 +206,8 @@ class Network(Model):
 
     def predict(self, x: Any, train_flg: bool = False) -> Any:
         """Scores (before softmax) of shape ``(N, output_size)``; ``x`` may also be a nested list."""
-        x = self._input(x)
+        if not is_array(x):
+            x = self._input(x)
         for layer in self.layers.values():
             x = layer.forward(x, train_flg)
         return x
@@ -230,7 +231,10 @@ class Network(Model):
 
     def loss(self, x: Any, t: Any, train_flg: bool = False) -> Any:
         """Mean cross-entropy of ``softmax(predict(x))`` plus the L2 weight decay, as a 0-d array."""
-        x, t = self._input(x), self._input(t)
+        if not is_array(x):
+            x = self._input(x)
+        if not is_array(t):
+            t = self._input(t)
         if x.ndim > 0 and x.shape[0] == 0:
             raise ValueError(f"the loss of an empty batch is undefined (x has shape {tuple(x.shape)})")
         y = self.predict(x, train_flg)

@@ -82,10 +82,13 @@ class Optimizer:
 
     def _update_flat(self, store: Any, params: Any, grads: Any, keys: Any) -> bool:
         """The rule once per flat buffer of ``store`` when ``params`` and ``grads`` are its views (else False)."""
-        arrays = getattr(params, "arrays", None)  # a network's ParamDict lists its arrays without a lookup each
-        ps = arrays() if arrays is not None else [params[k] for k in keys]
-        gs = [grads[k] for k in keys]
+        # the arrays in order, cheaply: a network's ParamDict lists its own, lists are taken as they are, a dict's
+        # values in its order (a dict in another order than the parameters only fails the check: the long way)
+        arrays = getattr(params, "arrays", None)
+        ps = arrays() if arrays is not None else params if type(params) is not dict else [params[k] for k in keys]
+        gs = list(grads.values()) if type(grads) is dict else grads
         if not store.covers(ps, gs):  # a parameter rebound since: the store takes it back into its view
+            gs = [grads[k] for k in keys]
             store = store_of(params)
             if store is None or not store.covers([params[k] for k in keys], gs):
                 return False
