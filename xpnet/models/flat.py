@@ -13,7 +13,8 @@ The API, for models and optimizers:
   lists and ``net.params["W1"]`` dicts, now of views, so book code such as
   ``network.params["W1"] -= lr * grad["W1"]`` writes the flat buffer and no stale copy exists.
 * ``store.groups``: one :class:`FlatGroup` per buffer: ``param`` and ``grad`` (1-D), ``index``
-  (the positions in ``params`` it covers) and :meth:`FlatGroup.views` (any flat array of the
+  (the positions in ``params`` it covers), ``names`` (their names: ``FlatStore(..., names=)``, the
+  positions by default; optimizers key per-parameter state by them) and :meth:`FlatGroup.views` (any flat array of the
   buffer's length cut into the members' shapes: optimizer state made flat stays reachable per
   parameter).
 * ``store.covers(params, grads)``: True while every given array *is* its view (nobody rebound a
@@ -49,11 +50,12 @@ def _numel(a: Any) -> int:
 class FlatGroup:
     """One flat buffer pair: parameters ``param`` and gradients ``grad`` (1-D, same length) of one dtype."""
 
-    __slots__ = ("param", "grad", "index", "shapes", "offsets", "param_views", "grad_views", "__weakref__")
+    __slots__ = ("param", "grad", "index", "names", "shapes", "offsets", "param_views", "grad_views", "__weakref__")
 
     def __init__(self, xp: Any, members: list[tuple[int, Any, Any]]) -> None:
         first = members[0][1]
         self.index = [i for i, _, _ in members]
+        self.names: list[Any] = list(self.index)
         self.shapes = [tuple(p.shape) for _, p, _ in members]
         sizes = [_numel(p) for _, p, _ in members]
         self.offsets = [sum(sizes[:k]) for k in range(len(sizes) + 1)]
@@ -78,13 +80,16 @@ class FlatGroup:
 class FlatStore:
     """Parameters and gradients of one model as views into one flat buffer per (library, device, dtype)."""
 
-    def __init__(self, params: list[Any], grads: list[Any]) -> None:
+    def __init__(self, params: list[Any], grads: list[Any], names: list[Any] | None = None) -> None:
         if len(params) != len(grads):
             raise ValueError(f"FlatStore: {len(params)} parameters but {len(grads)} gradients")
         by_kind: dict[tuple, list] = {}
         for i, (p, g) in enumerate(zip(params, grads)):
             by_kind.setdefault((backend_name(p), str(array_device(p)), str(p.dtype)), []).append((i, p, g))
         self.groups = [FlatGroup(get_namespace(m[0][1]), m) for m in by_kind.values()]
+        if names is not None:
+            for group in self.groups:
+                group.names = [names[i] for i in group.index]
         self.params: list[Any] = [None] * len(params)
         self.grads: list[Any] = [None] * len(params)
         for group in self.groups:
@@ -93,7 +98,7 @@ class FlatStore:
 
     def covers(self, params: list[Any], grads: list[Any]) -> bool:
         """True when ``params[i]`` and ``grads[i]`` are this store's views, for every ``i``."""
-        if len(params) != len(self.params):
+        if len(params) != len(self.params) or len(grads) != len(self.grads):
             return False
         for a, b, c, d in zip(params, self.params, grads, self.grads):  # noqa: SIM110 (a loop: no generator per step)
             if a is not b or c is not d:

@@ -87,7 +87,9 @@ class ParamDict(MutableMapping):
 
     def _build_flat(self) -> FlatStore:
         slots = list(self._slots.values())
-        store = FlatStore([layer.params[j] for layer, j in slots], [layer.grads[j] for layer, j in slots])
+        store = FlatStore(
+            [layer.params[j] for layer, j in slots], [layer.grads[j] for layer, j in slots], list(self._slots)
+        )
         for (layer, j), p, g in zip(slots, store.params, store.grads):
             layer.params[j], layer.grads[j] = p, g
         self._flat = store

@@ -57,20 +57,40 @@ class Optimizer:
     def __init__(self, lr: float) -> None:
         self.lr = _check_lr(lr)
         self.hooks: list[Callable[[Any, Any, list], None]] = []
-        self._members: dict[int, tuple] = {}  # id of a flat group -> (the group, the keys of its parameters)
         self._scratch: dict = {}  # scratch arrays of the kernels that need one (NumPy), by key
 
     def add_hook(self, hook: Callable[[Any, Any, list], None]) -> None:
         self.hooks.append(hook)
 
     def update(self, params: Any, grads: Any) -> None:
-        keys = list(params.keys()) if hasattr(params, "keys") else range(len(params))
-        for hook in self.hooks:
-            hook(params, grads, keys)
+        if self.hooks:
+            keys = _keys(params)
+            for hook in self.hooks:
+                hook(params, grads, keys)
         self.prepare()
         store = store_of(params, recheck=False)
-        if store is not None and self._update_flat(store, params, grads, keys):
-            return
+        if store is not None:
+            # the arrays in order, cheaply: a network's ParamDict lists its own, a list is taken as it is, a dict's
+            # values in its order (a dict in another order than the parameters only fails the check: the long way)
+            arrays = getattr(params, "arrays", None)
+            ps = arrays() if arrays is not None else params
+            gs = list(grads.values()) if isinstance(grads, dict) else grads
+            if store.covers(ps, gs):
+                for group in store.groups:  # the rule once per flat buffer, that is once per dtype
+                    self.update_one(group, group.param, group.grad)
+                return
+        self._update_each(params, grads, store)
+
+    def _update_each(self, params: Any, grads: Any, store: Any) -> None:
+        """The long way: a parameter rebound since the store was checked is taken back into its view (then one pass
+        per buffer after all); parameters without a store are updated one by one."""
+        keys = _keys(params)
+        if store is not None:
+            store = store_of(params)
+            if store is not None and store.covers([params[k] for k in keys], [grads[k] for k in keys]):
+                for group in store.groups:
+                    self.update_one(group, group.param, group.grad)
+                return
         for key in keys:
             param = params[key]
             if isinstance(param, (int, float)):  # book 1's ch06 optimizer_compare_naive: numbers, rebound as the book
@@ -79,25 +99,6 @@ class Optimizer:
                 params[key] = float(box)
             else:
                 self.update_one(key, param, grads[key])
-
-    def _update_flat(self, store: Any, params: Any, grads: Any, keys: Any) -> bool:
-        """The rule once per flat buffer of ``store`` when ``params`` and ``grads`` are its views (else False)."""
-        # the arrays in order, cheaply: a network's ParamDict lists its own, lists are taken as they are, a dict's
-        # values in its order (a dict in another order than the parameters only fails the check: the long way)
-        arrays = getattr(params, "arrays", None)
-        ps = arrays() if arrays is not None else params if type(params) is not dict else [params[k] for k in keys]
-        gs = list(grads.values()) if type(grads) is dict else grads
-        if not store.covers(ps, gs):  # a parameter rebound since: the store takes it back into its view
-            gs = [grads[k] for k in keys]
-            store = store_of(params)
-            if store is None or not store.covers([params[k] for k in keys], gs):
-                return False
-        members = self._members
-        for group in store.groups:
-            if members.get(id(group), (None,))[0] is not group:  # (the group is held, so its id is not reused)
-                members[id(group)] = (group, [keys[i] for i in group.index])
-            self.update_one(group, group.param, group.grad)
-        return True
 
     def prepare(self) -> None:
         """Once per update, before the parameters (Adam's step count)."""
@@ -116,7 +117,7 @@ class Optimizer:
         if s is None:
             s = store[key] = get_namespace(like).zeros_like(like)
             if isinstance(key, FlatGroup):
-                for name, view in zip(self._members[id(key)][1], key.views(s)):
+                for name, view in zip(key.names, key.views(s)):
                     old = store.get(name)
                     if old is not None and tuple(old.shape) == tuple(view.shape):
                         view[...] = old
@@ -128,6 +129,11 @@ class Optimizer:
         if key not in self._scratch:
             self._scratch[key] = kernels_for(like).out_buffer(like)
         return self._scratch[key]
+
+
+def _keys(params: Any) -> list:
+    """The keys of ``params``: a dict's (or ParamDict's) names, a list's positions."""
+    return list(params.keys()) if hasattr(params, "keys") else list(range(len(params)))
 
 
 class WeightDecay:
