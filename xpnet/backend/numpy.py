@@ -8,7 +8,6 @@ indexing (:class:`NumpyKernels`).
 from __future__ import annotations
 
 import math
-import sys
 from typing import Any
 
 import array_api_compat
@@ -16,6 +15,7 @@ import numpy as np
 
 from . import _numpy_lstm
 from ._kernels import Kernels
+from ._numpy_rows import held_elsewhere, row_reduce, short_rows, xent_buffers
 from ._registry import Library
 from ._step_kernels import LOSS_EPS, windows
 
@@ -47,25 +47,6 @@ class FastNumpy:
 
 # Elements of bias rows added at a time by NumpyKernels.affine (a block, not the whole output, is copied).
 ROWS_BLOCK = 1 << 16
-
-# Rows of scores at most this long, when there are more rows than columns, are reduced (maximum, sum) over a
-# transposed copy: NumPy reduces along a short row slowly. Measured: a (100, 10) row maximum takes 7 us directly and
-# 1.8 us as a copy plus a reduction down the columns; (700, 13), seq2seq's scores, 51 us against 5.7 us.
-SHORT_ROW = 32
-
-
-def short_rows(M: int, V: int) -> bool:
-    """Whether ``(M, V)`` scores are reduced over a transposed copy (see ``SHORT_ROW``)."""
-    return V <= SHORT_ROW and M > V
-
-
-def row_reduce(op: Any, x: Any, out: Any, xt: Any) -> Any:
-    """``op.reduce(x, axis=1)`` into ``out`` ``(M,)`` for ``x`` ``(M, V)``; over a transposed copy in ``xt``
-    ``(V, M)`` when given (a reduction down contiguous columns), directly otherwise."""
-    if xt is None:
-        return op.reduce(x, axis=1, out=out)
-    np.copyto(xt, x.T)
-    return op.reduce(xt, axis=0, out=out)
 
 
 class NumpyKernels(Kernels):
@@ -327,7 +308,7 @@ class NumpyKernels(Kernels):
         # gradient is still held (a numerical check's forwards keep it intact), then a second one: a training step,
         # whose gradient is consumed at once, keeps using one buffer (alternating two is ~5 % slower)
         name = store.get("lent", "e0")
-        if _held_elsewhere(store, name):
+        if held_elsewhere(store, name):
             name = "e1" if name == "e0" else "e0"
         e = self.buffer(store, name, (M, V), x)
         m = self.buffer(store, "max", (M,), x)
@@ -387,7 +368,7 @@ class NumpyKernels(Kernels):
         N, C = x.shape
         b = store.get("xent")
         if b is None or b[-1] != (N, C, x.dtype, t.dtype):
-            b = store["xent"] = _xent_buffers(N, C, x.dtype, t.dtype)
+            b = store["xent"] = xent_buffers(N, C, x.dtype, t.dtype)
         y, y_flat, wide, row, col, flat, starts, weights, _, _, xt, row_flat, _ = b
         row_reduce(np.maximum, x, row_flat, xt)
         wide[...] = row  # the row maxima into every column: a broadcasting ufunc would buffer (allocate)
@@ -431,42 +412,6 @@ class NumpyKernels(Kernels):
         rate = min(max_norm / (math.sqrt(total) + 1e-6), 1.0)
         for g in grads:
             g *= rate
-
-
-def _refs(store: dict, name: str) -> int:
-    return sys.getrefcount(store[name])
-
-
-# references to an array only ``store`` holds, as ``_refs`` counts them (calibrated: interpreters count differently)
-_ONLY_IN_STORE = _refs({"a": np.empty(0)}, "a")
-
-
-def _held_elsewhere(store: dict, name: str) -> bool:
-    """Whether ``store[name]`` is referenced outside ``store``: a gradient returned over it (or a view of it) kept."""
-    return name in store and _refs(store, name) > _ONLY_IN_STORE
-
-
-def _xent_buffers(N: int, C: int, dtype: Any, label_dtype: Any) -> tuple:
-    """The buffers of ``NumpyKernels.softmax_xent`` for ``(N, C)`` scores: ``(y, y's flat view, a wide (N, C)
-    scratch, a row (N, 1), a column (N,), the labels' flat indices, the rows' start indices, the weights -1/N of
-    the mean, dx, dx's flat view, a transposed (C, N) scratch for short rows (else None), the row's (N,) view, their
-    key)``. The tuple is also what backward is given (``y`` first, as ``softmax_of`` reads it)."""
-    y, dx, row = np.empty((N, C), dtype=dtype), np.empty((N, C), dtype=dtype), np.empty((N, 1), dtype=dtype)
-    return (
-        y,
-        y.reshape(-1),
-        np.empty((N, C), dtype=dtype),
-        row,
-        np.empty(N, dtype=dtype),
-        np.empty(N, dtype=np.intp),
-        np.arange(N, dtype=np.intp) * C,
-        np.full(N, -1.0 / N, dtype=dtype),
-        dx,
-        dx.reshape(-1),
-        np.empty((C, N), dtype=dtype) if short_rows(N, C) else None,
-        row.reshape(N),
-        (N, C, dtype, label_dtype),
-    )
 
 
 class NumpyLibrary(Library):
