@@ -26,7 +26,7 @@ def row_reduce(op: Any, x: Any, out: Any, xt: Any) -> Any:
     ``(V, M)`` when given (a reduction down contiguous columns), directly otherwise."""
     if xt is None:
         return op.reduce(x, axis=1, out=out)
-    np.copyto(xt, x.T)
+    xt[...] = x.T  # (not np.copyto: its __array_function__ dispatcher is a Python call per step)
     return op.reduce(xt, axis=0, out=out)
 
 

@@ -386,7 +386,7 @@ class NumpyKernels(Kernels):
         col += LOSS_EPS
         np.log(col, out=col)
         loss = np.empty((), dtype=x.dtype)  # new each step: callers keep losses (the trainer reads them later)
-        np.dot(col, weights, out=loss)  # -sum(log(y_t + eps)) / N
+        col.dot(weights, out=loss)  # -sum(log(y_t + eps)) / N (the method: np.dot's dispatcher is a Python call)
         return loss, b
 
     def softmax_xent_backward(self, saved: Any, dout: Any, store: dict) -> Any:
