@@ -25,7 +25,8 @@ The API, for models and optimizers:
   order, covering it all), or ``None``: data parallelism all-reduces it without packing.
 
 Models expose their store through ``params.flat_store()`` (book 1's ``ParamDict``) or a
-``flat_store`` attribute of their ``params`` list; optimizers look for either.
+``flat_store`` attribute of their ``params`` list; optimizers look for either. Both also keep it as
+``params.last_store`` (the store made last, not checked: an optimizer checks the arrays it is given itself).
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ class ParamList(list):
 
     def __init__(self, arrays: list[Any], store: FlatStore | None = None) -> None:
         super().__init__(arrays)
-        self.flat_store = store
+        self.flat_store = self.last_store = store
 
 
 def store_of(params: Any, *, recheck: bool = True) -> FlatStore | None:

@@ -68,7 +68,7 @@ class Optimizer:
             for hook in self.hooks:
                 hook(params, grads, keys)
         self.prepare()
-        store = store_of(params, recheck=False)
+        store = getattr(params, "last_store", None)  # a model's flat store (ParamDict, ParamList), unchecked
         if store is not None:
             # the arrays in order, cheaply: a network's ParamDict lists its own, a list is taken as it is, a dict's
             # values in its order (a dict in another order than the parameters only fails the check: the long way)
@@ -79,18 +79,17 @@ class Optimizer:
                 for group in store.groups:  # the rule once per flat buffer, that is once per dtype
                     self.update_one(group, group.param, group.grad)
                 return
-        self._update_each(params, grads, store)
+        self._update_each(params, grads)
 
-    def _update_each(self, params: Any, grads: Any, store: Any) -> None:
+    def _update_each(self, params: Any, grads: Any) -> None:
         """The long way: a parameter rebound since the store was checked is taken back into its view (then one pass
         per buffer after all); parameters without a store are updated one by one."""
         keys = _keys(params)
-        if store is not None:
-            store = store_of(params)
-            if store is not None and store.covers([params[k] for k in keys], [grads[k] for k in keys]):
-                for group in store.groups:
-                    self.update_one(group, group.param, group.grad)
-                return
+        store = store_of(params)  # (a ParamDict checks its slots, or makes its store now)
+        if store is not None and store.covers([params[k] for k in keys], [grads[k] for k in keys]):
+            for group in store.groups:
+                self.update_one(group, group.param, group.grad)
+            return
         for key in keys:
             param = params[key]
             if isinstance(param, (int, float)):  # book 1's ch06 optimizer_compare_naive: numbers, rebound as the book
