@@ -118,15 +118,27 @@ def test_the_update_uses_the_gradients_it_is_given(backend):
     x = backend.asarray(np.random.default_rng(1).random((5, 4)))
     t = backend.asarray(np.eye(2)[[0, 1, 1, 0, 1]])
     opt = SGD(lr=0.5)
-    for case in ("views", "rebound slot", "new arrays"):
+    for case in ("views", "rebound slot", "new arrays", "reordered, slot rebound", "an extra key, slot rebound"):
         grads = net.gradient(x, t)
         given = {k: xpnet.asnumpy(g).copy() for k, g in grads.items()}
         before = {k: xpnet.asnumpy(p).copy() for k, p in net.params.items()}
-        if case == "rebound slot":
+        if "rebound" in case:
             layer, i = net.params.owner("W1")
             layer.grads[i] = backend.asarray(np.full(tuple(layer.grads[i].shape), 100.0))
-        elif case == "new arrays":
+        if case == "new arrays":
             grads = {k: backend.asarray(v.copy()) for k, v in given.items()}
+        elif case.startswith("reordered"):  # the one-pass check reads a dict in its order: the long way orders it
+            grads = dict(reversed(list(grads.items())))
+        elif case.startswith("an extra key"):
+            grads = dict(grads, extra=grads["b1"])
         opt.update(net.params, grads)
         for k in before:
             assert_close(net.params[k], before[k] - 0.5 * given[k], rtol=backend.rtol, atol=backend.atol)
+
+
+def test_a_misnamed_gradient_is_refused_even_when_its_array_is_right():
+    net = xpnet.TwoLayerNet(4, 3, 2, rng=0)
+    grads = net.gradient(np.random.default_rng(1).random((5, 4)), np.array([0, 1, 1, 0, 1]))
+    grads["bias2"] = grads.pop("b2")  # the same arrays, in the same order, one name wrong
+    with pytest.raises(KeyError, match="b2"):
+        SGD(lr=0.5).update(net.params, grads)

@@ -122,7 +122,12 @@ class ParamList(list):
 
     def __init__(self, arrays: list[Any], store: FlatStore | None = None) -> None:
         super().__init__(arrays)
-        self.flat_store = self.last_store = store
+        self.flat_store = store
+
+    @property
+    def last_store(self) -> FlatStore | None:
+        """The store, as a ``ParamDict`` names the one it made last (optimizers read either the same way)."""
+        return self.flat_store
 
 
 def store_of(params: Any, *, recheck: bool = True) -> FlatStore | None:

@@ -70,24 +70,29 @@ class Optimizer:
         self.prepare()
         store = getattr(params, "last_store", None)  # a model's flat store (ParamDict, ParamList), unchecked
         if store is not None:
-            # the arrays in order, cheaply: a network's ParamDict lists its own, a list is taken as it is, a dict's
-            # values in its order (a dict in another order than the parameters only fails the check: the long way)
             arrays = getattr(params, "arrays", None)
-            ps = arrays() if arrays is not None else params
-            gs = list(grads.values()) if isinstance(grads, dict) else grads
-            if store.covers(ps, gs):
+            if arrays is not None:  # a network's ParamDict lists its arrays; a dict of gradients: its values in order,
+                ps = arrays()  # under the same names (in another order: the long way, which orders them)
+                gs = list(grads.values()) if isinstance(grads, dict) and grads.keys() == params.keys() else None
+            else:  # book 2's lists, as they are
+                ps, gs = params, grads
+            if gs is not None and store.covers(ps, gs):
                 for group in store.groups:  # the rule once per flat buffer, that is once per dtype
                     self.update_one(group, group.param, group.grad)
                 return
         self._update_each(params, grads)
 
     def _update_each(self, params: Any, grads: Any) -> None:
-        """The long way: a parameter rebound since the store was checked is taken back into its view (then one pass
-        per buffer after all); parameters without a store are updated one by one."""
+        """The long way: the arrays in the order of ``params``' keys; one pass per flat buffer if they are its views
+        (a parameter rebound since is first taken back into its view), else the parameters one by one."""
         keys = _keys(params)
-        store = store_of(params)  # (a ParamDict checks its slots, or makes its store now)
-        if store is not None and store.covers([params[k] for k in keys], [grads[k] for k in keys]):
+        gs = [grads[k] for k in keys]
+        store = getattr(params, "last_store", None)
+        if store is None or not store.covers([params[k] for k in keys], gs):
+            store = store_of(params)  # (a ParamDict checks its slots, or makes its store now)
+        if store is not None and store.covers([params[k] for k in keys], gs):
             for group in store.groups:
+                group.names = [keys[i] for i in group.index]  # (what keys per-parameter state: the caller's names)
                 self.update_one(group, group.param, group.grad)
             return
         for key in keys:
