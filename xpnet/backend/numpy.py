@@ -167,13 +167,6 @@ class NumpyKernels(Kernels):
         np.multiply(x, a, out=scratch)
         y += scratch
 
-    def _rows(self, store: dict, name: str, v: Any, shape: tuple) -> Any:
-        """``v`` broadcast to ``shape`` in buffer ``name`` (NumPy's broadcasting ufuncs allocate a temporary
-        of the output's size; a broadcasting copy into a buffer, then a same-shape ufunc, allocate nothing)."""
-        r = self.buffer(store, name, shape, v)
-        r[...] = v
-        return r
-
     def _by_row(self, op: Any, x: Any, col: Any, out: Any, store: dict) -> Any:
         """``op(x, col[:, None], out=out)`` for ``x`` ``(M, V)`` and ``col`` ``(M,)`` or ``(M, 1)``, nothing allocated:
         rows of at least ``np.getbufsize()`` elements are iterated unbuffered, so the broadcast is direct (one pass);

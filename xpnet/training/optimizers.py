@@ -130,9 +130,10 @@ class Optimizer:
 
     def scratch(self, key: Any, like: Any) -> Any:
         """A scratch array for ``key``'s kernels where the library needs one (NumPy), else ``None``; made once."""
-        if key not in self._scratch:
-            self._scratch[key] = kernels_for(like).out_buffer(like)
-        return self._scratch[key]
+        s = self._scratch.get(key)
+        if s is None and key not in self._scratch:
+            s = self._scratch[key] = kernels_for(like).out_buffer(like)
+        return s
 
 
 def _keys(params: Any) -> list:
@@ -188,10 +189,7 @@ class SGD(Optimizer):
         super().__init__(lr)
 
     def update_one(self, key: Any, param: Any, grad: Any) -> None:
-        scratch = self._scratch.get(key)
-        if scratch is None:
-            scratch = self.scratch(key, param)
-        kernels_for(param).axpy(param, -self.lr, grad, scratch)
+        kernels_for(param).axpy(param, -self.lr, grad, self.scratch(key, param))
 
 
 class Momentum(Optimizer):
